@@ -1,0 +1,354 @@
+/**
+ * Albums and membership in the database, and the undo/redo journal of user edits.
+ *
+ * Every user edit is recorded as a list of row changes (album rows before/after, membership before/after,
+ * cannot-link pairs added), so undo and redo are the same generic operation in both directions and survive
+ * restarts. User edits pin the photos they touch: nothing automatic moves a pinned photo again.
+ */
+import type { AlbumSummary, EditState, PhotoPage } from '../api/contract.js';
+import type { Db } from '../db/database.js';
+import { tx } from '../db/database.js';
+import { ShoeboxError } from '../errors.js';
+
+export interface AlbumRow {
+  id: number;
+  name: string;
+  name_source: 'auto' | 'user';
+  kind: 'auto' | 'user' | 'unsorted';
+  cover_photo_id: number | null;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface Membership {
+  albumId: number;
+  source: 'auto' | 'user';
+  pinned: boolean;
+}
+
+interface EditPayload {
+  albums: { id: number; before: AlbumRow | null; after: AlbumRow | null }[];
+  members: { photoId: number; before: Membership | null; after: Membership | null }[];
+  cannotLink: [number, number][];
+}
+
+export const UNSORTED_NAME = 'Unsorted';
+
+/** The id of the Unsorted album, created on first use. */
+export function unsortedAlbumId(db: Db): number {
+  const row = db.prepare(`SELECT id FROM albums WHERE kind = 'unsorted' AND deleted_at IS NULL ORDER BY id LIMIT 1`).get() as
+    | { id: number }
+    | undefined;
+  if (row) return row.id;
+  const now = Date.now();
+  return Number(
+    db
+      .prepare(`INSERT INTO albums(name, name_source, kind, created_at, updated_at) VALUES (?, 'auto', 'unsorted', ?, ?)`)
+      .run(UNSORTED_NAME, now, now).lastInsertRowid,
+  );
+}
+
+export function getAlbum(db: Db, id: number): AlbumRow | undefined {
+  return db.prepare('SELECT * FROM albums WHERE id = ?').get(id) as AlbumRow | undefined;
+}
+
+function liveAlbum(db: Db, id: number): AlbumRow {
+  const a = getAlbum(db, id);
+  if (!a || a.deleted_at !== null) throw new ShoeboxError('NOT_FOUND', `Album ${id} does not exist`);
+  return a;
+}
+
+export function listAlbums(db: Db): AlbumSummary[] {
+  unsortedAlbumId(db);
+  const rows = db
+    .prepare(
+      `SELECT a.id, a.name, a.kind, a.name_source, a.cover_photo_id, a.updated_at,
+              (SELECT COUNT(*) FROM album_members m JOIN photos p ON p.id = m.photo_id
+                WHERE m.album_id = a.id AND p.status = 'ok') AS count
+         FROM albums a WHERE a.deleted_at IS NULL`,
+    )
+    .all() as (Omit<AlbumRow, 'created_at' | 'deleted_at'> & { count: number })[];
+  return rows
+    .map((r) => ({
+      id: r.id,
+      name: r.name,
+      kind: r.kind,
+      nameSource: r.name_source,
+      count: r.count,
+      coverPhotoId: r.cover_photo_id ?? firstPhoto(db, r.id),
+      updatedAt: r.updated_at,
+    }))
+    .filter((a) => a.count > 0 || a.kind !== 'auto')
+    .sort((a, b) => (a.kind === 'unsorted' ? 1 : 0) - (b.kind === 'unsorted' ? 1 : 0) || b.count - a.count || a.name.localeCompare(b.name));
+}
+
+function firstPhoto(db: Db, albumId: number): number | null {
+  const r = db
+    .prepare(`SELECT m.photo_id AS id FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE m.album_id = ? AND p.status = 'ok' LIMIT 1`)
+    .get(albumId) as { id: number } | undefined;
+  return r?.id ?? null;
+}
+
+/** One page of an album's photos in capture order (undated photos last), columnar. */
+export function albumPage(db: Db, albumId: number, offset: number, limit: number): PhotoPage {
+  liveAlbum(db, albumId);
+  const total = (
+    db
+      .prepare(`SELECT COUNT(*) AS n FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE m.album_id = ? AND p.status = 'ok'`)
+      .get(albumId) as { n: number }
+  ).n;
+  const rows = db
+    .prepare(
+      `SELECT p.id, p.rel_path, p.width, p.height, p.taken_at, m.pinned,
+              (SELECT MIN(q.id) FROM photos q WHERE q.hash = p.hash AND q.status = 'ok' AND q.id != p.id AND q.id < p.id) AS dup
+         FROM album_members m JOIN photos p ON p.id = m.photo_id
+        WHERE m.album_id = ? AND p.status = 'ok'
+        ORDER BY p.taken_at IS NULL, p.taken_at, p.id
+        LIMIT ? OFFSET ?`,
+    )
+    .all(albumId, limit, offset) as {
+    id: number;
+    rel_path: string;
+    width: number | null;
+    height: number | null;
+    taken_at: number | null;
+    pinned: number;
+    dup: number | null;
+  }[];
+  return {
+    albumId,
+    offset,
+    total,
+    ids: rows.map((r) => r.id),
+    names: rows.map((r) => r.rel_path.slice(r.rel_path.lastIndexOf('/') + 1)),
+    widths: rows.map((r) => r.width ?? 0),
+    heights: rows.map((r) => r.height ?? 0),
+    takenAt: rows.map((r) => r.taken_at),
+    pinned: rows.map((r) => r.pinned === 1),
+    duplicateOf: rows.map((r) => r.dup),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Journal
+
+function membership(db: Db, photoId: number): Membership | null {
+  const r = db.prepare('SELECT album_id, source, pinned FROM album_members WHERE photo_id = ?').get(photoId) as
+    | { album_id: number; source: 'auto' | 'user'; pinned: number }
+    | undefined;
+  return r ? { albumId: r.album_id, source: r.source, pinned: r.pinned === 1 } : null;
+}
+
+function writeMembership(db: Db, photoId: number, m: Membership | null): void {
+  if (!m) {
+    db.prepare('DELETE FROM album_members WHERE photo_id = ?').run(photoId);
+    return;
+  }
+  db.prepare(
+    `INSERT INTO album_members(photo_id, album_id, source, pinned, updated_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT(photo_id) DO UPDATE SET album_id = excluded.album_id, source = excluded.source, pinned = excluded.pinned,
+       updated_at = excluded.updated_at`,
+  ).run(photoId, m.albumId, m.source, m.pinned ? 1 : 0, Date.now());
+}
+
+function writeAlbum(db: Db, id: number, row: AlbumRow | null): void {
+  if (!row) {
+    // "after = null" only happens for albums created by the edit being undone: hide it rather than delete,
+    // so foreign keys from older journal entries stay valid.
+    db.prepare('UPDATE albums SET deleted_at = ? WHERE id = ?').run(Date.now(), id);
+    return;
+  }
+  db.prepare(
+    `INSERT INTO albums(id, name, name_source, kind, cover_photo_id, created_at, updated_at, deleted_at)
+     VALUES (@id, @name, @name_source, @kind, @cover_photo_id, @created_at, @updated_at, @deleted_at)
+     ON CONFLICT(id) DO UPDATE SET name = excluded.name, name_source = excluded.name_source, kind = excluded.kind,
+       cover_photo_id = excluded.cover_photo_id, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`,
+  ).run(row);
+}
+
+function apply(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
+  const albums = dir === 'forward' ? p.albums : [...p.albums].reverse();
+  // Albums first when going forward (new albums must exist before members point at them); resurrect any album a
+  // membership points to so a journal entry never dangles.
+  for (const a of albums) {
+    const row = dir === 'forward' ? a.after : a.before;
+    if (row) writeAlbum(db, a.id, row);
+  }
+  for (const m of p.members) {
+    const target = dir === 'forward' ? m.after : m.before;
+    if (target) {
+      const album = getAlbum(db, target.albumId);
+      if (album && album.deleted_at !== null) db.prepare('UPDATE albums SET deleted_at = NULL WHERE id = ?').run(album.id);
+    }
+    writeMembership(db, m.photoId, target);
+  }
+  for (const a of albums) {
+    const row = dir === 'forward' ? a.after : a.before;
+    if (!row) writeAlbum(db, a.id, null);
+  }
+  const addLink = db.prepare('INSERT OR IGNORE INTO cannot_link(photo_id, album_id, created_at) VALUES (?, ?, ?)');
+  const dropLink = db.prepare('DELETE FROM cannot_link WHERE photo_id = ? AND album_id = ?');
+  for (const [photo, album] of p.cannotLink) {
+    if (dir === 'forward') addLink.run(photo, album, Date.now());
+    else dropLink.run(photo, album);
+  }
+}
+
+function record(db: Db, kind: string, label: string, p: EditPayload): void {
+  db.prepare(`DELETE FROM edits WHERE state = 'undone'`).run();
+  db.prepare('INSERT INTO edits(created_at, kind, label, payload) VALUES (?, ?, ?, ?)').run(Date.now(), kind, label, JSON.stringify(p));
+}
+
+export function editState(db: Db): EditState {
+  const done = db.prepare(`SELECT label FROM edits WHERE state = 'done' ORDER BY id DESC`).all() as { label: string }[];
+  const undone = db.prepare(`SELECT label FROM edits WHERE state = 'undone' ORDER BY id ASC`).all() as { label: string }[];
+  return {
+    undoDepth: done.length,
+    redoDepth: undone.length,
+    undoLabel: done[0]?.label ?? null,
+    redoLabel: undone[0]?.label ?? null,
+  };
+}
+
+export function undo(db: Db): EditState {
+  tx(db, () => {
+    const e = db.prepare(`SELECT id, payload FROM edits WHERE state = 'done' ORDER BY id DESC LIMIT 1`).get() as
+      | { id: number; payload: string }
+      | undefined;
+    if (!e) throw new ShoeboxError('CONFLICT', 'Nothing to undo');
+    apply(db, JSON.parse(e.payload) as EditPayload, 'back');
+    db.prepare(`UPDATE edits SET state = 'undone' WHERE id = ?`).run(e.id);
+  });
+  return editState(db);
+}
+
+export function redo(db: Db): EditState {
+  tx(db, () => {
+    const e = db.prepare(`SELECT id, payload FROM edits WHERE state = 'undone' ORDER BY id ASC LIMIT 1`).get() as
+      | { id: number; payload: string }
+      | undefined;
+    if (!e) throw new ShoeboxError('CONFLICT', 'Nothing to redo');
+    apply(db, JSON.parse(e.payload) as EditPayload, 'forward');
+    db.prepare(`UPDATE edits SET state = 'done' WHERE id = ?`).run(e.id);
+  });
+  return editState(db);
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+function okPhotoIds(db: Db, ids: number[]): number[] {
+  const unique = [...new Set(ids)];
+  const stmt = db.prepare(`SELECT id FROM photos WHERE id = ? AND status = 'ok'`);
+  for (const id of unique) if (!stmt.get(id)) throw new ShoeboxError('NOT_FOUND', `Photo ${id} does not exist`);
+  return unique;
+}
+
+/** Membership changes that put `photoIds` into `albumId` as pinned user choices, plus cannot-links. */
+function moveChanges(db: Db, photoIds: number[], albumId: number, pinned = true): Pick<EditPayload, 'members' | 'cannotLink'> {
+  const members: EditPayload['members'] = [];
+  const cannotLink: [number, number][] = [];
+  for (const id of photoIds) {
+    const before = membership(db, id);
+    if (before && before.albumId === albumId && before.pinned === pinned) continue;
+    members.push({ photoId: id, before, after: { albumId, source: 'user', pinned } });
+    if (before && before.albumId !== albumId) {
+      const from = getAlbum(db, before.albumId);
+      if (from && from.kind !== 'unsorted') cannotLink.push([id, before.albumId]);
+    }
+  }
+  return { members, cannotLink };
+}
+
+export function movePhotos(db: Db, photoIds: number[], toAlbumId: number): EditState {
+  tx(db, () => {
+    const album = liveAlbum(db, toAlbumId);
+    const ids = okPhotoIds(db, photoIds);
+    const ch = moveChanges(db, ids, toAlbumId);
+    // Moving into an album is a positive statement: drop a cannot-link to it, if any.
+    ch.cannotLink = ch.cannotLink.filter(([, a]) => a !== toAlbumId);
+    const p: EditPayload = { albums: [], ...ch };
+    apply(db, p, 'forward');
+    for (const id of ids) db.prepare('DELETE FROM cannot_link WHERE photo_id = ? AND album_id = ?').run(id, toAlbumId);
+    record(db, 'move', `Move ${plural(ids.length, 'photo')} to “${album.name}”`, p);
+  });
+  return editState(db);
+}
+
+export function createAlbum(db: Db, name: string, photoIds: number[] = []): { albumId: number; edits: EditState } {
+  let albumId = 0;
+  tx(db, () => {
+    const ids = okPhotoIds(db, photoIds);
+    const now = Date.now();
+    albumId = Number(
+      db.prepare(`INSERT INTO albums(name, name_source, kind, created_at, updated_at) VALUES (?, 'user', 'user', ?, ?)`).run(name, now, now)
+        .lastInsertRowid,
+    );
+    const row = getAlbum(db, albumId)!;
+    const p: EditPayload = { albums: [{ id: albumId, before: null, after: row }], ...moveChanges(db, ids, albumId) };
+    apply(db, p, 'forward');
+    record(db, 'create', `Create album “${name}”`, p);
+  });
+  return { albumId, edits: editState(db) };
+}
+
+export function renameAlbum(db: Db, albumId: number, name: string): EditState {
+  tx(db, () => {
+    const before = liveAlbum(db, albumId);
+    if (before.kind === 'unsorted') throw new ShoeboxError('INVALID_INPUT', 'Unsorted cannot be renamed');
+    const after: AlbumRow = { ...before, name, name_source: 'user', updated_at: Date.now() };
+    const p: EditPayload = { albums: [{ id: albumId, before, after }], members: [], cannotLink: [] };
+    apply(db, p, 'forward');
+    record(db, 'rename', `Rename “${before.name}” to “${name}”`, p);
+  });
+  return editState(db);
+}
+
+export function mergeAlbums(db: Db, sourceId: number, targetId: number): EditState {
+  tx(db, () => {
+    if (sourceId === targetId) throw new ShoeboxError('INVALID_INPUT', 'An album cannot be merged into itself');
+    const src = liveAlbum(db, sourceId);
+    const dst = liveAlbum(db, targetId);
+    if (src.kind === 'unsorted') throw new ShoeboxError('INVALID_INPUT', 'Unsorted cannot be merged; move its photos instead');
+    const ids = (db.prepare('SELECT photo_id FROM album_members WHERE album_id = ?').all(sourceId) as { photo_id: number }[]).map(
+      (r) => r.photo_id,
+    );
+    const now = Date.now();
+    const ch = moveChanges(db, ids, targetId);
+    const p: EditPayload = {
+      albums: [
+        { id: sourceId, before: src, after: { ...src, deleted_at: now, updated_at: now } },
+        // The merged album is the person's album now.
+        { id: targetId, before: dst, after: { ...dst, kind: dst.kind === 'unsorted' ? 'unsorted' : 'user', updated_at: now } },
+      ],
+      members: ch.members,
+      cannotLink: [],
+    };
+    apply(db, p, 'forward');
+    record(db, 'merge', `Merge “${src.name}” into “${dst.name}”`, p);
+  });
+  return editState(db);
+}
+
+export function deleteAlbum(db: Db, albumId: number): EditState {
+  tx(db, () => {
+    const album = liveAlbum(db, albumId);
+    if (album.kind === 'unsorted') throw new ShoeboxError('INVALID_INPUT', 'Unsorted cannot be deleted');
+    const unsorted = unsortedAlbumId(db);
+    const ids = (db.prepare('SELECT photo_id FROM album_members WHERE album_id = ?').all(albumId) as { photo_id: number }[]).map(
+      (r) => r.photo_id,
+    );
+    const now = Date.now();
+    const ch = moveChanges(db, ids, unsorted);
+    const p: EditPayload = {
+      albums: [{ id: albumId, before: album, after: { ...album, deleted_at: now, updated_at: now } }],
+      members: ch.members,
+      cannotLink: ch.cannotLink,
+    };
+    apply(db, p, 'forward');
+    record(db, 'delete', `Delete album “${album.name}”`, p);
+  });
+  return editState(db);
+}

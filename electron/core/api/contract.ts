@@ -1,0 +1,205 @@
+/**
+ * The one typed API contract between the UI and the core.
+ *
+ * Both transports implement exactly this: Electron IPC (preload exposes `window.shoebox`) and browser mode
+ * (HTTP POST /api/<method> + WebSocket /events). The renderer imports TYPES ONLY from this file.
+ * Every call resolves to an ApiResult; errors never cross the boundary raw.
+ */
+
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'BUSY'
+  | 'CANCELLED'
+  | 'FORBIDDEN'
+  | 'UNAUTHORIZED'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
+
+export interface ApiError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+
+export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+export type JobKind = 'organize' | 'scan' | 'embed' | 'train' | 'cluster';
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobInfo {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  /** Current stage of a multi-stage job (organize: scan -> embed -> train -> cluster). */
+  stage: JobKind | null;
+  done: number;
+  total: number;
+  /** Items per second over the recent window. */
+  rate: number;
+  etaSec: number | null;
+  message: string;
+  startedAt: number;
+  finishedAt: number | null;
+  /** Training only: recent loss values, oldest first. */
+  losses?: number[];
+  error?: ApiError;
+}
+
+export interface RootInfo {
+  id: number;
+  path: string;
+  photoCount: number;
+  errorCount: number;
+  lastScanAt: number | null;
+}
+
+export type AlbumKind = 'auto' | 'user' | 'unsorted';
+
+export interface AlbumSummary {
+  id: number;
+  name: string;
+  kind: AlbumKind;
+  /** 'user' once the person renamed it; auto names may change on re-organize. */
+  nameSource: 'auto' | 'user';
+  count: number;
+  coverPhotoId: number | null;
+  updatedAt: number;
+}
+
+/** A page of an album's photos, columnar (one array per field) to keep large pages cheap. */
+export interface PhotoPage {
+  albumId: number;
+  offset: number;
+  total: number;
+  ids: number[];
+  names: string[];
+  widths: number[];
+  heights: number[];
+  takenAt: (number | null)[];
+  pinned: boolean[];
+  /** Photo id of the group's first member when the photo is an exact or near duplicate, else null. */
+  duplicateOf: (number | null)[];
+}
+
+export interface PhotoDetails {
+  id: number;
+  name: string;
+  relPath: string;
+  rootPath: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  takenAt: number | null;
+  timezone: string | null;
+  camera: string | null;
+  gps: { lat: number; lon: number } | null;
+  orientation: number | null;
+  albumId: number | null;
+  pinned: boolean;
+  status: 'ok' | 'error' | 'missing' | 'unsupported';
+  error: ApiError | null;
+  duplicates: number[];
+}
+
+export interface Settings {
+  device: Device;
+  albums: 'auto' | number;
+  train: boolean;
+  epochs: number;
+  method: 'propos' | 'byol' | 'moco';
+}
+
+export interface EditState {
+  undoDepth: number;
+  redoDepth: number;
+  /** Human-readable label of the edit that undo would revert, e.g. "Move 3 photos". */
+  undoLabel: string | null;
+  redoLabel: string | null;
+}
+
+export interface LibraryStatus {
+  roots: RootInfo[];
+  photoCount: number;
+  errorCount: number;
+  organized: boolean;
+  model: { id: string; version: string } | null;
+  device: string | null;
+  edits: EditState;
+  jobs: JobInfo[];
+}
+
+export interface ErrorRow {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** Method name -> argument and result types. */
+export interface ApiSpec {
+  getStatus: { args: Record<string, never>; result: LibraryStatus };
+  listRoots: { args: Record<string, never>; result: RootInfo[] };
+  addRoot: { args: { path: string }; result: RootInfo };
+  listErrors: { args: { offset: number; limit: number }; result: { total: number; rows: ErrorRow[] } };
+  listJobs: { args: Record<string, never>; result: JobInfo[] };
+  organize: { args: { train?: boolean; rescan?: boolean }; result: { jobId: string } };
+  cancelJob: { args: { jobId: string }; result: { cancelled: boolean } };
+  listAlbums: { args: Record<string, never>; result: AlbumSummary[] };
+  getAlbumPhotos: { args: { albumId: number; offset: number; limit: number }; result: PhotoPage };
+  getPhoto: { args: { photoId: number }; result: PhotoDetails };
+  movePhotos: { args: { photoIds: number[]; toAlbumId: number }; result: EditState };
+  createAlbum: { args: { name: string; photoIds?: number[] }; result: { albumId: number; edits: EditState } };
+  renameAlbum: { args: { albumId: number; name: string }; result: EditState };
+  mergeAlbums: { args: { sourceId: number; targetId: number }; result: EditState };
+  deleteAlbum: { args: { albumId: number }; result: EditState };
+  undo: { args: Record<string, never>; result: EditState };
+  redo: { args: Record<string, never>; result: EditState };
+  getSettings: { args: Record<string, never>; result: Settings };
+  setSettings: { args: Partial<Settings>; result: Settings };
+  showInFolder: { args: { photoId: number }; result: { shown: boolean } };
+}
+
+export type ApiMethod = keyof ApiSpec;
+export type ApiArgs<M extends ApiMethod> = ApiSpec[M]['args'];
+export type ApiValue<M extends ApiMethod> = ApiSpec[M]['result'];
+
+export type ApiEvent =
+  | { type: 'job-progress'; job: JobInfo }
+  | { type: 'job-finished'; job: JobInfo }
+  | { type: 'library-changed'; what: ('albums' | 'photos' | 'roots' | 'settings')[] };
+
+/** What a transport hands the UI. */
+export interface ShoeboxApi {
+  call<M extends ApiMethod>(method: M, args: ApiArgs<M>): Promise<ApiResult<ApiValue<M>>>;
+  /** Subscribe to events; returns the unsubscribe function. */
+  subscribe(listener: (event: ApiEvent) => void): () => void;
+  /** URL of a photo's thumbnail ('thumb', ~256 px) or preview ('preview', ~1600 px). */
+  imageUrl(photoId: number, kind: 'thumb' | 'preview'): string;
+  /** Which transport is in use, for UI differences such as "show in folder". */
+  readonly transport: 'electron' | 'http';
+}
+
+export const API_METHODS: readonly ApiMethod[] = [
+  'getStatus',
+  'listRoots',
+  'addRoot',
+  'listErrors',
+  'listJobs',
+  'organize',
+  'cancelJob',
+  'listAlbums',
+  'getAlbumPhotos',
+  'getPhoto',
+  'movePhotos',
+  'createAlbum',
+  'renameAlbum',
+  'mergeAlbums',
+  'deleteAlbum',
+  'undo',
+  'redo',
+  'getSettings',
+  'setSettings',
+  'showInFolder',
+];

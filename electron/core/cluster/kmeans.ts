@@ -1,0 +1,558 @@
+/**
+ * Spherical k-means (cosine similarity) with k-means++ seeding, restarts, optional mini-batch training for large
+ * inputs, and the constraints that user corrections need:
+ *
+ * - `pinned`: point i must be in cluster c. Pinned points are never moved; a cluster with pinned points is seeded
+ *   from their mean.
+ * - `cannotLink`: point i must never be in cluster c.
+ * - `fixed`: cluster c has a frozen prototype (a user album): either a given vector or the mean of its pinned
+ *   members. It attracts free points but is never moved by them.
+ *
+ * Rows are compared by cosine similarity: a normalised copy of the input is made when rows are not unit length.
+ * Centroids are unit vectors (normalised member means), which maximise the summed cosine similarity of their
+ * members; that sum is the objective (higher is better). Everything is deterministic for a given `seed`.
+ */
+
+import { checkMatrix, dot, dotBlock, gatherRows, normalizeRow, unitRows } from './linalg.js';
+import { Rng } from './rng.js';
+
+/** A cluster whose prototype never moves. */
+export interface FixedCluster {
+  cluster: number;
+  /** The prototype (normalised internally). Default: the normalised mean of the cluster's pinned members. */
+  centroid?: Float32Array;
+}
+
+/** Constraints from user corrections. Point and cluster ids are 0-based; cluster ids must be below k. */
+export interface KMeansConstraints {
+  /** `[point, cluster]`: the point is always in that cluster (a `Map<point, cluster>` works too). */
+  pinned?: Iterable<readonly [number, number]>;
+  /** `[point, cluster]`: the point is never in that cluster. Conflicts with `pinned` throw. */
+  cannotLink?: Iterable<readonly [number, number]>;
+  /** Clusters with frozen prototypes. */
+  fixed?: Iterable<FixedCluster>;
+}
+
+export interface KMeansOptions {
+  /** PRNG seed; equal seeds give identical results. Default 0. */
+  seed?: number;
+  /** Independent seedings; the one with the best objective wins. Default 3. */
+  restarts?: number;
+  /** Maximum full (Lloyd) iterations per run. Default 100. */
+  maxIter?: number;
+  /** Stop when at most this fraction of points changed cluster in an iteration. Default 1e-4. */
+  tol?: number;
+  /** 'auto' (default) uses mini-batch training when n exceeds `miniBatchThreshold`. */
+  algorithm?: 'auto' | 'lloyd' | 'minibatch';
+  /** Default 20,000. */
+  miniBatchThreshold?: number;
+  /** Points per mini-batch. Default 2048. */
+  batchSize?: number;
+  /** Maximum mini-batch steps per restart (stops earlier once the batch objective plateaus). Default 300. */
+  miniBatchSteps?: number;
+  /**
+   * Full Lloyd iterations that polish the best mini-batch solution on all points. Default 10 (each costs one pass
+   * of n * k * dim multiply-adds; the mini-batch result is usually close to converged already).
+   */
+  refineIter?: number;
+  constraints?: KMeansConstraints;
+}
+
+export interface KMeansResult {
+  k: number;
+  /** Cluster of each point; -1 only for a point that cannot-link forbids from every usable cluster. */
+  assignments: Int32Array;
+  /** `k x dim` unit centroids (a zero row for a cluster that never got a member or prototype). */
+  centroids: Float32Array;
+  /** Cosine similarity of each point to its centroid (NaN when unassigned). */
+  similarities: Float32Array;
+  /** Sum of `similarities` over assigned points (maximised). */
+  objective: number;
+  /** Members per cluster. */
+  sizes: Int32Array;
+  /** Lloyd iterations run by the winning restart. */
+  iterations: number;
+}
+
+/** Rows per block in the assignment step. */
+const ROW_BLOCK = 128;
+/** Centroids per block in the assignment step (64 x 256 dims x 4 bytes = 64 KiB). */
+const CENTROID_BLOCK = 64;
+/** Mini-batch training stops after this many steps without a better smoothed batch objective. */
+const PATIENCE = 20;
+
+/** Validated input and constraints in array form. */
+export class Problem {
+  /** Unit rows. */
+  readonly x: Float32Array;
+  /** Cluster each point is pinned to, or -1. */
+  readonly pinOf: Int32Array;
+  /** Forbidden clusters per point (only points that have any). */
+  readonly banned = new Map<number, Set<number>>();
+  /** 1 where the cluster's prototype is frozen. */
+  readonly fixed: Uint8Array;
+  /** Fixed prototypes (rows of fixed clusters) and pinned-member means (rows of clusters with pins). */
+  readonly fixedCentroids: Float32Array;
+  readonly pinnedMeans: Float32Array;
+  readonly pinnedCount: Int32Array;
+  /** Points that are not pinned. */
+  readonly free: Int32Array;
+
+  constructor(
+    data: Float32Array,
+    readonly n: number,
+    readonly dim: number,
+    readonly k: number,
+    constraints: KMeansConstraints = {},
+  ) {
+    checkMatrix(data, n, dim);
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
+    this.x = unitRows(data, n, dim);
+    const checkPoint = (i: number, what: string) => {
+      if (!Number.isInteger(i) || i < 0 || i >= n) throw new RangeError(`${what}: point ${i} out of range [0, ${n})`);
+    };
+    const checkCluster = (c: number, what: string) => {
+      if (!Number.isInteger(c) || c < 0 || c >= k) throw new RangeError(`${what}: cluster ${c} out of range [0, ${k})`);
+    };
+
+    this.pinOf = new Int32Array(n).fill(-1);
+    this.pinnedMeans = new Float32Array(k * dim);
+    this.pinnedCount = new Int32Array(k);
+    for (const [i, c] of constraints.pinned ?? []) {
+      checkPoint(i, 'pinned');
+      checkCluster(c, 'pinned');
+      if (this.pinOf[i] !== -1 && this.pinOf[i] !== c) {
+        throw new RangeError(`pinned: point ${i} pinned to both ${this.pinOf[i]} and ${c}`);
+      }
+      if (this.pinOf[i] === c) continue;
+      this.pinOf[i] = c;
+      this.pinnedCount[c]++;
+      for (let d = 0; d < dim; d++) this.pinnedMeans[c * dim + d] += this.x[i * dim + d];
+    }
+    for (let c = 0; c < k; c++) if (this.pinnedCount[c] > 0) normalizeRow(this.pinnedMeans, c * dim, dim);
+
+    for (const [i, c] of constraints.cannotLink ?? []) {
+      checkPoint(i, 'cannotLink');
+      checkCluster(c, 'cannotLink');
+      if (this.pinOf[i] === c) throw new RangeError(`point ${i} is both pinned to and cannot-linked from cluster ${c}`);
+      let set = this.banned.get(i);
+      if (!set) this.banned.set(i, (set = new Set()));
+      set.add(c);
+    }
+
+    this.fixed = new Uint8Array(k);
+    this.fixedCentroids = new Float32Array(k * dim);
+    for (const f of constraints.fixed ?? []) {
+      checkCluster(f.cluster, 'fixed');
+      const row = f.cluster * dim;
+      if (f.centroid) {
+        if (f.centroid.length !== dim) {
+          throw new RangeError(`fixed: centroid of cluster ${f.cluster} has ${f.centroid.length} values, expected ${dim}`);
+        }
+        this.fixedCentroids.set(f.centroid, row);
+        if (normalizeRow(this.fixedCentroids, row, dim) === 0) {
+          throw new RangeError(`fixed: centroid of cluster ${f.cluster} is zero`);
+        }
+      } else if (this.pinnedCount[f.cluster] > 0) {
+        this.fixedCentroids.set(this.pinnedMeans.subarray(row, row + dim), row);
+      } else {
+        throw new RangeError(`fixed: cluster ${f.cluster} has neither a centroid nor pinned members`);
+      }
+      this.fixed[f.cluster] = 1;
+    }
+
+    const free: number[] = [];
+    for (let i = 0; i < n; i++) if (this.pinOf[i] === -1) free.push(i);
+    this.free = Int32Array.from(free);
+  }
+}
+
+/** Mutable state of one k-means run. */
+interface State {
+  centroids: Float32Array;
+  /** 1 for clusters that have a usable (non-zero) centroid. */
+  alive: Uint8Array;
+  assignments: Int32Array;
+  similarities: Float32Array;
+  iterations: number;
+}
+
+/**
+ * Spherical k-means of `n x dim` row vectors into `k` clusters. See the module comment for the constraints.
+ * Cost per Lloyd iteration: n * k * dim multiply-adds (blocked, see {@link dotBlock}); mini-batch steps cost
+ * batchSize * k * dim each.
+ */
+export function kmeans(data: Float32Array, n: number, dim: number, k: number, opts: KMeansOptions = {}): KMeansResult {
+  const problem = new Problem(data, n, dim, k, opts.constraints);
+  return kmeansProblem(problem, opts);
+}
+
+/** {@link kmeans} on an already validated {@link Problem} (lets callers reuse the normalised data). */
+export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResult {
+  const { n, k, dim } = p;
+  const restarts = Math.max(1, opts.restarts ?? 3);
+  const maxIter = Math.max(1, opts.maxIter ?? 100);
+  const tolCount = Math.floor(Math.max(0, opts.tol ?? 1e-4) * n);
+  const algorithm = opts.algorithm ?? 'auto';
+  const miniBatch = algorithm === 'minibatch' || (algorithm === 'auto' && n > (opts.miniBatchThreshold ?? 20_000));
+  const rng = new Rng(opts.seed ?? 0);
+
+  if (n === 0) {
+    const centroids = initialCentroids(p);
+    return finish(p, {
+      centroids: centroids.centroids,
+      alive: centroids.alive,
+      assignments: new Int32Array(0),
+      similarities: new Float32Array(0),
+      iterations: 0,
+    });
+  }
+
+  let best: State | undefined;
+  let bestScore = -Infinity;
+  if (miniBatch) {
+    // Compare restarts on a common validation sample, then polish only the winner on all points.
+    const batchSize = Math.max(1, Math.min(n, opts.batchSize ?? 2048));
+    const validation = rng.sample(n, Math.min(n, 8192));
+    const valX = gatherRows(p.x, dim, validation);
+    let bestCentroids: { centroids: Float32Array; alive: Uint8Array } | undefined;
+    for (let r = 0; r < restarts; r++) {
+      const run = rng.fork();
+      const c = miniBatchRun(p, batchSize, opts.miniBatchSteps ?? 300, run);
+      const score = scoreCentroids(p, c.centroids, c.alive, valX, validation);
+      if (score > bestScore) {
+        bestScore = score;
+        bestCentroids = c;
+      }
+    }
+    best = lloyd(p, bestCentroids!.centroids, bestCentroids!.alive, opts.refineIter ?? 10, tolCount);
+  } else {
+    for (let r = 0; r < restarts; r++) {
+      const run = rng.fork();
+      const seeded = seedCentroids(p, p.free, run);
+      const state = lloyd(p, seeded.centroids, seeded.alive, maxIter, tolCount);
+      const score = objective(state.similarities);
+      if (score > bestScore) {
+        bestScore = score;
+        best = state;
+      }
+    }
+  }
+  return finish(p, best!);
+}
+
+/**
+ * Nearest allowed cluster for each row of `xs` (`count x dim`, unit rows); `origin[r]` is the point id of row r
+ * (for pins and bans), or null when rows are the points themselves. Writes labels and similarities; returns how
+ * many labels changed.
+ */
+function assignRows(
+  p: Problem,
+  xs: Float32Array,
+  count: number,
+  origin: Int32Array | null,
+  centroids: Float32Array,
+  alive: Uint8Array,
+  labels: Int32Array,
+  sims: Float32Array,
+): number {
+  const { k, dim } = p;
+  const tile = new Float32Array(ROW_BLOCK * k);
+  let changed = 0;
+  for (let r0 = 0; r0 < count; r0 += ROW_BLOCK) {
+    const nr = Math.min(ROW_BLOCK, count - r0);
+    for (let c0 = 0; c0 < k; c0 += CENTROID_BLOCK) {
+      const nc = Math.min(CENTROID_BLOCK, k - c0);
+      dotBlock(xs, r0, nr, centroids, c0, nc, dim, tile.subarray(c0), k);
+    }
+    for (let a = 0; a < nr; a++) {
+      const r = r0 + a;
+      const i = origin ? origin[r] : r;
+      const row = a * k;
+      let best = -1;
+      let bestSim = -Infinity;
+      const pin = p.pinOf[i];
+      if (pin >= 0) {
+        best = pin;
+        bestSim = tile[row + pin];
+      } else {
+        const ban = p.banned.get(i);
+        for (let c = 0; c < k; c++) {
+          const s = tile[row + c];
+          if (s > bestSim && alive[c] && !ban?.has(c)) {
+            best = c;
+            bestSim = s;
+          }
+        }
+      }
+      if (labels[r] !== best) changed++;
+      labels[r] = best;
+      sims[r] = best >= 0 ? bestSim : NaN;
+    }
+  }
+  return changed;
+}
+
+/** Centroids that constraints determine (fixed prototypes, pinned means); the rest zero and not alive. */
+function initialCentroids(p: Problem): { centroids: Float32Array; alive: Uint8Array } {
+  const { k, dim } = p;
+  const centroids = new Float32Array(k * dim);
+  const alive = new Uint8Array(k);
+  for (let c = 0; c < k; c++) {
+    const row = c * dim;
+    if (p.fixed[c]) {
+      centroids.set(p.fixedCentroids.subarray(row, row + dim), row);
+      alive[c] = 1;
+    } else if (p.pinnedCount[c] > 0) {
+      centroids.set(p.pinnedMeans.subarray(row, row + dim), row);
+      alive[c] = 1;
+    }
+  }
+  return { centroids, alive };
+}
+
+/**
+ * Seeds: constraint-determined centroids first, then k-means++ over `candidates` for the remaining clusters (each
+ * new seed is drawn with probability proportional to 1 - max cosine to the seeds so far, which for unit vectors is
+ * proportional to the squared Euclidean distance of classic k-means++).
+ */
+function seedCentroids(
+  p: Problem,
+  candidates: Int32Array,
+  rng: Rng,
+): { centroids: Float32Array; alive: Uint8Array } {
+  const { k, dim, x } = p;
+  const { centroids, alive } = initialCentroids(p);
+  const m = candidates.length;
+  if (m === 0) return { centroids, alive };
+  // Distance weight of each candidate to its nearest seed so far (1 - cos; 1 while there is no seed).
+  const weight = new Float64Array(m).fill(1);
+  let seeded = 0;
+  const absorb = (c: number) => {
+    const co = c * dim;
+    for (let r = 0; r < m; r++) {
+      const w = 1 - dot(x, candidates[r] * dim, centroids, co, dim);
+      if (w < weight[r]) weight[r] = Math.max(0, w);
+    }
+    seeded++;
+  };
+  for (let c = 0; c < k; c++) if (alive[c]) absorb(c);
+  for (let c = 0; c < k; c++) {
+    if (alive[c]) continue;
+    let pick = -1;
+    if (seeded > 0) {
+      let total = 0;
+      for (let r = 0; r < m; r++) total += weight[r];
+      if (total > 0) {
+        let target = rng.next() * total;
+        for (let r = 0; r < m; r++) {
+          target -= weight[r];
+          if (target < 0) {
+            pick = r;
+            break;
+          }
+        }
+        if (pick < 0) pick = m - 1; // rounding at the very end of the cumulative sum
+      }
+    }
+    if (pick < 0) pick = rng.int(m); // first seed, or every candidate coincides with a seed
+    const src = candidates[pick] * dim;
+    centroids.set(x.subarray(src, src + dim), c * dim);
+    alive[c] = 1;
+    absorb(c);
+  }
+  return { centroids, alive };
+}
+
+/** Full-batch Lloyd iterations from the given centroids until at most `tolCount` points move. */
+function lloyd(p: Problem, centroids: Float32Array, alive: Uint8Array, maxIter: number, tolCount: number): State {
+  const state: State = {
+    centroids: centroids.slice(),
+    alive: alive.slice(),
+    assignments: new Int32Array(p.n).fill(-2),
+    similarities: new Float32Array(p.n),
+    iterations: 0,
+  };
+  assignRows(p, p.x, p.n, null, state.centroids, state.alive, state.assignments, state.similarities);
+  while (state.iterations < maxIter) {
+    state.iterations++;
+    updateCentroids(p, state);
+    const changed = assignRows(p, p.x, p.n, null, state.centroids, state.alive, state.assignments, state.similarities);
+    if (changed <= tolCount) break;
+  }
+  return state;
+}
+
+/**
+ * Recomputes free clusters' centroids as normalised member means. A free cluster left empty takes over the
+ * worst-fitting movable point (lowest similarity, not pinned, allowed there, from a cluster with other members),
+ * the standard fix for empty clusters.
+ */
+function updateCentroids(p: Problem, state: State): void {
+  const { n, k, dim, x } = p;
+  const { centroids, alive, assignments, similarities } = state;
+  const sums = new Float64Array(k * dim);
+  const counts = new Int32Array(k);
+  for (let i = 0; i < n; i++) {
+    const c = assignments[i];
+    if (c < 0) continue;
+    counts[c]++;
+    const so = c * dim;
+    const xo = i * dim;
+    for (let d = 0; d < dim; d++) sums[so + d] += x[xo + d];
+  }
+
+  const empty: number[] = [];
+  for (let c = 0; c < k; c++) if (!p.fixed[c] && counts[c] === 0) empty.push(c);
+  if (empty.length > 0) {
+    const movable = Array.from(p.free).filter((i) => assignments[i] >= 0);
+    movable.sort((a, b) => similarities[a] - similarities[b] || a - b);
+    let next = 0;
+    for (const c of empty) {
+      while (next < movable.length) {
+        const i = movable[next++];
+        const from = assignments[i];
+        if (counts[from] <= 1 || p.banned.get(i)?.has(c)) continue;
+        counts[from]--;
+        counts[c]++;
+        const xo = i * dim;
+        for (let d = 0; d < dim; d++) {
+          sums[from * dim + d] -= x[xo + d];
+          sums[c * dim + d] = x[xo + d];
+        }
+        assignments[i] = c;
+        similarities[i] = 1;
+        break;
+      }
+    }
+  }
+
+  for (let c = 0; c < k; c++) {
+    if (p.fixed[c] || counts[c] === 0) continue; // fixed prototypes never move; empty clusters keep their centroid
+    const so = c * dim;
+    let ss = 0;
+    for (let d = 0; d < dim; d++) ss += sums[so + d] * sums[so + d];
+    if (ss === 0) continue; // members cancel out exactly: keep the previous direction
+    const inv = 1 / Math.sqrt(ss);
+    for (let d = 0; d < dim; d++) centroids[so + d] = sums[so + d] * inv;
+    alive[c] = 1;
+  }
+}
+
+/**
+ * Mini-batch spherical k-means (Sculley 2010): k-means++ seeds from a sample, then per batch every centroid moves
+ * towards the mean of its batch members with step count_batch / count_total, and is renormalised. Stops after
+ * `maxSteps` or when the smoothed batch objective has not improved for {@link PATIENCE} steps.
+ */
+function miniBatchRun(
+  p: Problem,
+  batchSize: number,
+  maxSteps: number,
+  rng: Rng,
+): { centroids: Float32Array; alive: Uint8Array } {
+  const { n, k, dim, x } = p;
+  const seedSample = rng.sample(p.free.length, Math.min(p.free.length, Math.max(3 * batchSize, 10 * k)));
+  const seeds = seedCentroids(
+    p,
+    seedSample.map((r) => p.free[r]),
+    rng,
+  );
+  const { centroids, alive } = seeds;
+  const totals = new Float64Array(k);
+  const batch = new Int32Array(batchSize);
+  const labels = new Int32Array(batchSize);
+  const sims = new Float32Array(batchSize);
+  const sums = new Float64Array(k * dim);
+  const counts = new Int32Array(k);
+  let smoothed = NaN;
+  let bestSmoothed = -Infinity;
+  let sinceBest = 0;
+  for (let step = 0; step < maxSteps; step++) {
+    for (let b = 0; b < batchSize; b++) batch[b] = rng.int(n);
+    const xs = gatherRows(x, dim, batch);
+    labels.fill(-2);
+    assignRows(p, xs, batchSize, batch, centroids, alive, labels, sims);
+
+    sums.fill(0);
+    counts.fill(0);
+    let batchObjective = 0;
+    for (let b = 0; b < batchSize; b++) {
+      const c = labels[b];
+      if (c < 0) continue;
+      batchObjective += sims[b];
+      counts[c]++;
+      const so = c * dim;
+      const xo = b * dim;
+      for (let d = 0; d < dim; d++) sums[so + d] += xs[xo + d];
+    }
+    for (let c = 0; c < k; c++) {
+      if (counts[c] === 0 || p.fixed[c]) continue;
+      totals[c] += counts[c];
+      const eta = counts[c] / totals[c];
+      const so = c * dim;
+      const inv = 1 / counts[c];
+      for (let d = 0; d < dim; d++) {
+        centroids[so + d] = (1 - eta) * centroids[so + d] + eta * sums[so + d] * inv;
+      }
+      normalizeRow(centroids, so, dim);
+      alive[c] = 1;
+    }
+
+    const mean = batchObjective / batchSize;
+    smoothed = Number.isNaN(smoothed) ? mean : 0.9 * smoothed + 0.1 * mean;
+    if (smoothed > bestSmoothed + 1e-6) {
+      bestSmoothed = smoothed;
+      sinceBest = 0;
+    } else if (++sinceBest >= PATIENCE) {
+      break;
+    }
+  }
+  return { centroids, alive };
+}
+
+/** Summed similarity of the rows `valX` (point ids `ids`) to their nearest allowed centroid. */
+function scoreCentroids(
+  p: Problem,
+  centroids: Float32Array,
+  alive: Uint8Array,
+  valX: Float32Array,
+  ids: Int32Array,
+): number {
+  const labels = new Int32Array(ids.length);
+  const sims = new Float32Array(ids.length);
+  assignRows(p, valX, ids.length, ids, centroids, alive, labels, sims);
+  return objective(sims);
+}
+
+function objective(similarities: Float32Array): number {
+  let sum = 0;
+  for (const s of similarities) if (!Number.isNaN(s)) sum += s;
+  return sum;
+}
+
+/** Makes centroids the normalised means of the final assignment and measures similarities against them. */
+function finish(p: Problem, state: State): KMeansResult {
+  const { n, k, dim, x } = p;
+  if (n > 0) updateCentroids(p, state);
+  const { centroids, alive, assignments, similarities } = state;
+  const sizes = new Int32Array(k);
+  for (let i = 0; i < n; i++) {
+    const c = assignments[i];
+    if (c < 0) {
+      similarities[i] = NaN;
+      continue;
+    }
+    sizes[c]++;
+    similarities[i] = dot(x, i * dim, centroids, c * dim, dim);
+  }
+  for (let c = 0; c < k; c++) if (!alive[c]) centroids.fill(0, c * dim, (c + 1) * dim);
+  return {
+    k,
+    assignments,
+    centroids,
+    similarities,
+    objective: objective(similarities),
+    sizes,
+    iterations: state.iterations,
+  };
+}

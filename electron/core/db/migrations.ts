@@ -1,0 +1,155 @@
+/**
+ * Versioned schema migrations. Index i brings the schema from version i to i+1 (PRAGMA user_version).
+ * Never edit a released migration; append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* v1: initial schema */ `
+  CREATE TABLE roots (
+    id            INTEGER PRIMARY KEY,
+    path          TEXT NOT NULL UNIQUE,
+    added_at      INTEGER NOT NULL,
+    last_scan_at  INTEGER
+  );
+
+  CREATE TABLE photos (
+    id            INTEGER PRIMARY KEY,
+    root_id       INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    rel_path      TEXT NOT NULL,
+    size          INTEGER NOT NULL DEFAULT 0,
+    mtime_ms      INTEGER NOT NULL DEFAULT 0,
+    hash          TEXT,
+    width         INTEGER,
+    height        INTEGER,
+    format        TEXT,
+    taken_at      INTEGER,
+    tz            TEXT,
+    camera        TEXT,
+    lat           REAL,
+    lon           REAL,
+    orientation   INTEGER,
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'error', 'missing', 'unsupported')),
+    error_code    TEXT,
+    error_message TEXT,
+    scanned_at    INTEGER,
+    UNIQUE (root_id, rel_path)
+  );
+  CREATE INDEX photos_hash ON photos(hash);
+  CREATE INDEX photos_status ON photos(status);
+
+  CREATE TABLE thumbnails (
+    photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    kind      TEXT NOT NULL CHECK (kind IN ('thumb', 'preview')),
+    file      TEXT NOT NULL,
+    width     INTEGER NOT NULL,
+    height    INTEGER NOT NULL,
+    hash      TEXT NOT NULL,
+    PRIMARY KEY (photo_id, kind)
+  );
+
+  CREATE TABLE models (
+    key         TEXT PRIMARY KEY,          -- "<id>@<version>"
+    id          TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    dir         TEXT NOT NULL,             -- folder holding <id>.onnx and <id>.json
+    parent      TEXT,                      -- key of the model it was fine-tuned from
+    created_at  INTEGER NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 0,
+    discarded   INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE embeddings (
+    photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model_key  TEXT NOT NULL,
+    hash       TEXT NOT NULL,              -- content hash the vector was computed from
+    dtype      TEXT NOT NULL CHECK (dtype IN ('float32', 'float16')),
+    dim        INTEGER NOT NULL,
+    vector     BLOB NOT NULL,
+    device     TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, model_key)
+  );
+  CREATE INDEX embeddings_model ON embeddings(model_key);
+
+  CREATE TABLE albums (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL,
+    name_source    TEXT NOT NULL DEFAULT 'auto' CHECK (name_source IN ('auto', 'user')),
+    kind           TEXT NOT NULL CHECK (kind IN ('auto', 'user', 'unsorted')),
+    cover_photo_id INTEGER REFERENCES photos(id) ON DELETE SET NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    deleted_at     INTEGER
+  );
+
+  -- Every photo is in at most one album. source 'user' rows are pinned: nothing automatic moves them.
+  CREATE TABLE album_members (
+    photo_id   INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    album_id   INTEGER NOT NULL REFERENCES albums(id),
+    source     TEXT NOT NULL CHECK (source IN ('auto', 'user')),
+    pinned     INTEGER NOT NULL DEFAULT 0,
+    sim        REAL,                       -- cosine similarity to the album prototype at assignment
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX album_members_album ON album_members(album_id, photo_id);
+
+  -- A photo the person took out of an album is never put back into it automatically.
+  CREATE TABLE cannot_link (
+    photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    album_id   INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, album_id)
+  );
+
+  CREATE TABLE training_runs (
+    id          INTEGER PRIMARY KEY,
+    method      TEXT NOT NULL,
+    base_model  TEXT NOT NULL,
+    out_model   TEXT,
+    status      TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'cancelled')),
+    device      TEXT,
+    epochs      INTEGER NOT NULL,
+    epoch       INTEGER NOT NULL DEFAULT 0,
+    seed        INTEGER NOT NULL,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    metrics_json TEXT NOT NULL DEFAULT '{}',
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER
+  );
+
+  CREATE TABLE checkpoints (
+    run_id     INTEGER NOT NULL REFERENCES training_runs(id) ON DELETE CASCADE,
+    epoch      INTEGER NOT NULL,
+    file       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+  );
+
+  -- Undo journal of user edits. state: 'done' (undoable) or 'undone' (redoable). New edits drop 'undone' rows.
+  CREATE TABLE edits (
+    id         INTEGER PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'done' CHECK (state IN ('done', 'undone'))
+  );
+
+  CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    params      TEXT NOT NULL DEFAULT '{}',
+    done        INTEGER NOT NULL DEFAULT 0,
+    total       INTEGER NOT NULL DEFAULT 0,
+    message     TEXT NOT NULL DEFAULT '',
+    error       TEXT,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER
+  );
+
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];

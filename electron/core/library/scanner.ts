@@ -1,0 +1,350 @@
+/**
+ * The scanner: finds photos under the library roots and brings the index up to date, incrementally.
+ *
+ * - new and changed files (size/mtime, then content hash) are read once: hash + EXIF + thumbnail;
+ * - unchanged files are skipped (a killed scan resumes without redoing finished files);
+ * - a file that disappeared from one path and appeared at another with the same content keeps its identity
+ *   (photo id, album, every user edit);
+ * - vanished files are marked missing, not deleted, so nothing the person did is lost if they come back;
+ * - every bad file becomes an error row with a code and a message, and the scan carries on.
+ * Roots are only ever read.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Db } from '../db/database.js';
+import { FileError, fileErrorFromFs } from '../errors.js';
+import type { JobContext } from '../jobs.js';
+import { readExif } from './exif.js';
+import { makeThumbnail, probe, thumbFile } from './thumbs.js';
+import { walkRoot, type FoundFile } from './walk.js';
+
+export interface ScanSummary {
+  roots: number;
+  found: number;
+  processed: number;
+  unchanged: number;
+  added: number;
+  updated: number;
+  moved: number;
+  missing: number;
+  errors: number;
+  duplicates: number;
+}
+
+interface ExistingRow {
+  id: number;
+  rel_path: string;
+  size: number;
+  mtime_ms: number;
+  hash: string | null;
+  status: string;
+}
+
+type Outcome =
+  | {
+      kind: 'ok';
+      rootId: number;
+      file: FoundFile;
+      hash: string;
+      width: number;
+      height: number;
+      format: string;
+      exif: Awaited<ReturnType<typeof readExif>>;
+      thumbW: number;
+      thumbH: number;
+    }
+  | { kind: 'error'; rootId: number; file: FoundFile; error: FileError };
+
+export interface ScanOptions {
+  cacheDir: string;
+  /** Files processed at once; default: number of cores. */
+  concurrency?: number;
+  /** Observer called after the walk with the files about to be read (tests use it to change the disk mid-scan). */
+  onWalked?: (files: { rootPath: string; relPath: string }[]) => void | Promise<void>;
+}
+
+/** Process one file: read it once, hash, probe, EXIF, thumbnail. Never throws (errors become outcomes). */
+async function processFile(rootPath: string, rootId: number, file: FoundFile, cacheDir: string): Promise<Outcome> {
+  const abs = path.join(rootPath, ...file.relPath.split('/'));
+  try {
+    let buf: Buffer;
+    try {
+      buf = await fs.promises.readFile(abs);
+    } catch (e) {
+      throw fileErrorFromFs(e, 'file');
+    }
+    if (buf.length === 0) throw new FileError('EMPTY_FILE', 'file is empty (0 bytes)');
+    const cur = { ...file, size: buf.length };
+    const hash = createHash('sha256').update(buf).digest('hex');
+    const info = await probe(buf);
+    const exif = await readExif(buf);
+    const tf = thumbFile(cacheDir, hash, 'thumb');
+    let thumb: { width: number; height: number };
+    const existing = await sharpSizeIfExists(tf);
+    if (existing) thumb = existing;
+    else thumb = await makeThumbnail(buf, tf);
+    return {
+      kind: 'ok',
+      rootId,
+      file: cur,
+      hash,
+      width: info.width,
+      height: info.height,
+      format: info.format,
+      exif: { ...exif, orientation: exif.orientation ?? info.orientation },
+      thumbW: thumb.width,
+      thumbH: thumb.height,
+    };
+  } catch (e) {
+    const error = e instanceof FileError ? e : new FileError('DECODE_FAILED', e instanceof Error ? e.message : String(e));
+    return { kind: 'error', rootId, file, error };
+  }
+}
+
+async function sharpSizeIfExists(file: string): Promise<{ width: number; height: number } | null> {
+  try {
+    const st = await fs.promises.stat(file);
+    if (st.size === 0) return null;
+  } catch {
+    return null;
+  }
+  const { default: sharp } = await import('sharp');
+  try {
+    const m = await sharp(file).metadata();
+    return m.width && m.height ? { width: m.width, height: m.height } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Bring the index up to date for every root. `ctx` reports progress and carries the cancel signal. */
+export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): Promise<ScanSummary> {
+  const roots = db.prepare('SELECT id, path FROM roots ORDER BY id').all() as { id: number; path: string }[];
+  const summary: ScanSummary = {
+    roots: roots.length,
+    found: 0,
+    processed: 0,
+    unchanged: 0,
+    added: 0,
+    updated: 0,
+    moved: 0,
+    missing: 0,
+    errors: 0,
+    duplicates: 0,
+  };
+  ctx.stage('scan', 0, 'Looking for photos');
+
+  // 1. Walk every root and decide what needs work.
+  const work: { rootId: number; rootPath: string; file: FoundFile }[] = [];
+  const seen = new Map<number, Set<string>>();
+  for (const root of roots) {
+    let found: FoundFile[];
+    try {
+      const res = await walkRoot(root.path, ctx.signal);
+      found = res.files;
+      for (const p of res.problems) recordWalkProblem(db, root.id, p.relPath, p.code, p.message);
+    } catch (e) {
+      if (ctx.signal.aborted) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new FileError(
+        'NOT_FOUND',
+        code === 'ENOTDIR' ? `library folder ${root.path} is not a folder` : `library folder ${root.path} cannot be opened (${code ?? String(e)})`,
+      );
+    }
+    summary.found += found.length;
+    const rows = db
+      .prepare('SELECT id, rel_path, size, mtime_ms, hash, status FROM photos WHERE root_id = ?')
+      .all(root.id) as ExistingRow[];
+    const byPath = new Map(rows.map((r) => [r.rel_path, r]));
+    const seenHere = new Set<string>();
+    for (const f of found) {
+      seenHere.add(f.relPath);
+      const row = byPath.get(f.relPath);
+      const same = row && row.size === f.size && row.mtime_ms === f.mtimeMs;
+      const finished = row && (row.status === 'ok' || row.status === 'error' || row.status === 'unsupported');
+      if (same && finished && (row.status !== 'ok' || (row.hash && fs.existsSync(thumbFile(opts.cacheDir, row.hash, 'thumb'))))) {
+        summary.unchanged++;
+        continue;
+      }
+      work.push({ rootId: root.id, rootPath: root.path, file: f });
+    }
+    seen.set(root.id, seenHere);
+  }
+
+  // Rows whose file is gone: candidates for move detection, marked missing at the end.
+  const vanished = new Map<string, number[]>(); // hash -> photo ids
+  const vanishedIds: number[] = [];
+  for (const root of roots) {
+    const seenHere = seen.get(root.id) ?? new Set<string>();
+    const rows = db
+      .prepare(`SELECT id, rel_path, hash, status FROM photos WHERE root_id = ? AND status != 'missing'`)
+      .all(root.id) as ExistingRow[];
+    for (const r of rows) {
+      if (seenHere.has(r.rel_path)) continue;
+      vanishedIds.push(r.id);
+      if (r.hash) vanished.set(r.hash, [...(vanished.get(r.hash) ?? []), r.id]);
+    }
+  }
+  // Missing rows from earlier scans can also be "found again" elsewhere.
+  for (const r of db.prepare(`SELECT id, hash FROM photos WHERE status = 'missing' AND hash IS NOT NULL`).all() as {
+    id: number;
+    hash: string;
+  }[]) {
+    vanished.set(r.hash, [...(vanished.get(r.hash) ?? []), r.id]);
+  }
+
+  await opts.onWalked?.(work.map((w) => ({ rootPath: w.rootPath, relPath: w.file.relPath })));
+
+  // 2. Process new/changed files in parallel; write results in small transactions.
+  ctx.stage('scan', work.length, `Reading ${work.length} new or changed photos`);
+  const upsert = db.prepare(`
+    INSERT INTO photos(root_id, rel_path, size, mtime_ms, hash, width, height, format, taken_at, tz, camera, lat, lon,
+                       orientation, status, error_code, error_message, scanned_at)
+    VALUES (@rootId, @relPath, @size, @mtime, @hash, @width, @height, @format, @takenAt, @tz, @camera, @lat, @lon,
+            @orientation, @status, @errorCode, @errorMessage, @now)
+    ON CONFLICT(root_id, rel_path) DO UPDATE SET
+      size = excluded.size, mtime_ms = excluded.mtime_ms, hash = excluded.hash, width = excluded.width,
+      height = excluded.height, format = excluded.format, taken_at = excluded.taken_at, tz = excluded.tz,
+      camera = excluded.camera, lat = excluded.lat, lon = excluded.lon, orientation = excluded.orientation,
+      status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message,
+      scanned_at = excluded.scanned_at
+    RETURNING id`);
+  const moveRow = db.prepare(`
+    UPDATE photos SET root_id = @rootId, rel_path = @relPath, size = @size, mtime_ms = @mtime, width = @width,
+      height = @height, format = @format, taken_at = @takenAt, tz = @tz, camera = @camera, lat = @lat, lon = @lon,
+      orientation = @orientation, status = 'ok', error_code = NULL, error_message = NULL, scanned_at = @now
+    WHERE id = @id`);
+  const existsAt = db.prepare('SELECT id FROM photos WHERE root_id = ? AND rel_path = ?');
+  const putThumb = db.prepare(`
+    INSERT INTO thumbnails(photo_id, kind, file, width, height, hash) VALUES (?, 'thumb', ?, ?, ?, ?)
+    ON CONFLICT(photo_id, kind) DO UPDATE SET file = excluded.file, width = excluded.width, height = excluded.height,
+      hash = excluded.hash`);
+
+  const movedIds = new Set<number>();
+  const writeBatch = (batch: Outcome[]): void => {
+    const now = Date.now();
+    db.transaction(() => {
+      for (const o of batch) {
+        const base = { rootId: o.rootId, relPath: o.file.relPath, size: o.file.size, mtime: o.file.mtimeMs, now };
+        if (o.kind === 'error') {
+          upsert.get({
+            ...base,
+            hash: null,
+            width: null,
+            height: null,
+            format: null,
+            takenAt: null,
+            tz: null,
+            camera: null,
+            lat: null,
+            lon: null,
+            orientation: null,
+            status: o.error.code === 'UNSUPPORTED' ? 'unsupported' : 'error',
+            errorCode: o.error.code,
+            errorMessage: o.error.message,
+          });
+          summary.errors++;
+          continue;
+        }
+        const fields = {
+          ...base,
+          hash: o.hash,
+          width: o.width,
+          height: o.height,
+          format: o.format,
+          takenAt: o.exif.takenAt,
+          tz: o.exif.tz,
+          camera: o.exif.camera,
+          lat: o.exif.lat,
+          lon: o.exif.lon,
+          orientation: o.exif.orientation,
+        };
+        let id: number;
+        const here = existsAt.get(o.rootId, o.file.relPath) as { id: number } | undefined;
+        const candidates = (vanished.get(o.hash) ?? []).filter((cid) => !movedIds.has(cid));
+        if (!here && candidates.length > 0) {
+          // Same content reappeared at a new path: keep the photo's identity.
+          id = candidates[0];
+          movedIds.add(id);
+          moveRow.run({ ...fields, id });
+          summary.moved++;
+        } else {
+          const row = upsert.get({ ...fields, status: 'ok', errorCode: null, errorMessage: null }) as { id: number };
+          id = row.id;
+          if (here) summary.updated++;
+          else summary.added++;
+        }
+        putThumb.run(id, thumbFile('', o.hash, 'thumb'), o.thumbW, o.thumbH, o.hash);
+      }
+    })();
+  };
+
+  const concurrency = Math.max(1, opts.concurrency ?? os.availableParallelism());
+  let next = 0;
+  let pending: Outcome[] = [];
+  let lastWrite = Date.now();
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    writeBatch(pending);
+    pending = [];
+    lastWrite = Date.now();
+  };
+  const worker = async (): Promise<void> => {
+    while (next < work.length) {
+      if (ctx.signal.aborted) return;
+      const item = work[next++];
+      const outcome = await processFile(item.rootPath, item.rootId, item.file, opts.cacheDir);
+      pending.push(outcome);
+      summary.processed++;
+      if (pending.length >= 64 || Date.now() - lastWrite > 500) flush();
+      ctx.progress(summary.processed);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, work.length)) }, () => worker()));
+  } finally {
+    flush(); // whatever finished is kept, also on cancel
+  }
+  ctx.signal.throwIfAborted();
+
+  // 3. Whatever vanished and was not found elsewhere is missing now.
+  const markMissing = db.prepare(`UPDATE photos SET status = 'missing', scanned_at = ? WHERE id = ?`);
+  db.transaction(() => {
+    const now = Date.now();
+    for (const id of vanishedIds) {
+      if (movedIds.has(id)) continue;
+      markMissing.run(now, id);
+      summary.missing++;
+    }
+    for (const root of roots) db.prepare('UPDATE roots SET last_scan_at = ? WHERE id = ?').run(now, root.id);
+  })();
+  summary.duplicates = (
+    db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM (SELECT hash FROM photos WHERE status = 'ok' AND hash IS NOT NULL GROUP BY hash HAVING COUNT(*) > 1)`,
+      )
+      .get() as { n: number }
+  ).n;
+  ctx.progress(summary.processed, work.length, { message: scanMessage(summary) });
+  return summary;
+}
+
+function recordWalkProblem(db: Db, rootId: number, relPath: string, code: string, message: string): void {
+  if (relPath === '.') return;
+  db.prepare(
+    `INSERT INTO photos(root_id, rel_path, status, error_code, error_message, scanned_at) VALUES (?, ?, 'error', ?, ?, ?)
+     ON CONFLICT(root_id, rel_path) DO UPDATE SET status = 'error', error_code = excluded.error_code,
+       error_message = excluded.error_message, scanned_at = excluded.scanned_at`,
+  ).run(rootId, relPath, code, message, Date.now());
+}
+
+export function scanMessage(s: ScanSummary): string {
+  const parts = [`${s.found} photos found`, `${s.processed} read`];
+  if (s.moved) parts.push(`${s.moved} moved`);
+  if (s.missing) parts.push(`${s.missing} missing`);
+  if (s.errors) parts.push(`${s.errors} could not be read`);
+  if (s.duplicates) parts.push(`${s.duplicates} duplicate groups`);
+  return parts.join(', ');
+}

@@ -1,0 +1,113 @@
+/**
+ * Decoding and thumbnails with sharp. Thumbnails live in the library's cache folder, keyed by content hash, so
+ * moved/renamed files and exact duplicates share them. EXIF orientation is applied. Input pixels are bounded so
+ * decompression bombs fail fast instead of eating memory.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { Metadata, OutputInfo, Sharp } from 'sharp';
+import { FileError } from '../errors.js';
+
+/** Largest image we decode: 150 megapixels (a 30000x30000 "bomb" is 900 MP). */
+export const MAX_INPUT_PIXELS = 150_000_000;
+/** Short side of grid thumbnails (also the embedder's input, so it is at least the model's 224 px). */
+export const THUMB_SIZE = 256;
+/** Long side of lightbox previews (made on demand). */
+export const PREVIEW_SIZE = 1600;
+
+export type ImageKind = 'thumb' | 'preview';
+
+export interface DecodedInfo {
+  width: number;
+  height: number;
+  format: string;
+  orientation: number | null;
+}
+
+export function thumbFile(cacheDir: string, hash: string, kind: ImageKind): string {
+  return path.join(cacheDir, kind === 'thumb' ? 'thumbs' : 'previews', hash.slice(0, 2), `${hash}.webp`);
+}
+
+/** Turn a sharp/libvips error into a clear per-file error. */
+export function classifySharpError(e: unknown): FileError {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/pixel limit/i.test(msg)) {
+    return new FileError('TOO_LARGE', `image is larger than ${MAX_INPUT_PIXELS / 1e6} megapixels; skipped to protect memory`);
+  }
+  if (/unsupported image format/i.test(msg)) {
+    return new FileError('DECODE_FAILED', 'not an image, or an image format Shoebox does not know');
+  }
+  if (/heif|heic|compression format has not been built in/i.test(msg)) {
+    return new FileError('UNSUPPORTED', `this image format cannot be decoded by this build (${msg.split('\n')[0]})`);
+  }
+  return new FileError('DECODE_FAILED', `image is corrupt or truncated (${msg.split('\n')[0]})`);
+}
+
+function sharpOf(input: Buffer | string): Sharp {
+  return sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', sequentialRead: true });
+}
+
+/** Read header-level facts (dimensions after EXIF rotation, format); throws FileError. */
+export async function probe(buf: Buffer): Promise<DecodedInfo> {
+  let meta: Metadata;
+  try {
+    meta = await sharpOf(buf).metadata();
+  } catch (e) {
+    throw classifySharpError(e);
+  }
+  if (!meta.width || !meta.height) throw new FileError('DECODE_FAILED', 'image has no dimensions');
+  if (meta.width * meta.height > MAX_INPUT_PIXELS) {
+    throw new FileError('TOO_LARGE', `image is ${meta.width}x${meta.height}, larger than ${MAX_INPUT_PIXELS / 1e6} megapixels; skipped to protect memory`);
+  }
+  const o = meta.orientation ?? null;
+  const swap = o !== null && o >= 5 && o <= 8;
+  return {
+    width: swap ? meta.height : meta.width,
+    height: swap ? meta.width : meta.height,
+    format: meta.format ?? 'unknown',
+    orientation: o,
+  };
+}
+
+async function writeAtomic(file: string, data: Buffer): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await fs.promises.writeFile(tmp, data);
+  await fs.promises.rename(tmp, file);
+}
+
+/**
+ * Write the grid thumbnail (short side THUMB_SIZE, WebP) for an image buffer; decodes the full image once with
+ * shrink-on-load. Returns the thumbnail's size. Throws FileError for undecodable input.
+ */
+export async function makeThumbnail(buf: Buffer, file: string): Promise<{ width: number; height: number }> {
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await sharpOf(buf)
+      .rotate()
+      .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true })
+      .webp({ quality: 78, effort: 2 })
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw classifySharpError(e);
+  }
+  await writeAtomic(file, out.data);
+  return { width: out.info.width, height: out.info.height };
+}
+
+/** Write a lightbox preview (long side PREVIEW_SIZE) from the original file. */
+export async function makePreview(source: string, file: string): Promise<{ width: number; height: number }> {
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await sharpOf(source)
+      .rotate()
+      .resize(PREVIEW_SIZE, PREVIEW_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 82 })
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw classifySharpError(e);
+  }
+  await writeAtomic(file, out.data);
+  return { width: out.info.width, height: out.info.height };
+}

@@ -1,0 +1,143 @@
+/**
+ * Image pre-processing for the encoder, exactly as its manifest prescribes:
+ *
+ *   decode (sharp/libvips; JPEG shrink-on-load) -> EXIF auto-rotation -> flatten alpha on white -> sRGB, 8 bit
+ *   -> resize ('cover': scale to cover, centre-crop; 'fill': stretch) -> float32: range, then (x - mean) / std
+ *   -> the manifest's layout (NHWC or NCHW).
+ *
+ * Decoding runs on libuv's thread pool; the float conversion is a table lookup on the calling thread. Bad input never
+ * throws anything but an `ImageError` with a code.
+ */
+import { stat } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { EncoderManifest } from '../../../training/manifest.js';
+import { ImageError, decodeImageError, fsImageError } from './errors.js';
+
+/** The parts of a manifest pre-processing depends on. */
+export type PreprocessSpec = Pick<EncoderManifest, 'input' | 'preprocess'>;
+
+/** Resampling kernel used when resizing (sharp's names). */
+export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+
+export interface DecodeOptions {
+  /** Reject images declaring more pixels than this (decompression-bomb guard); default 100 MP. */
+  maxPixels?: number;
+  /** Resampling kernel; default 'lanczos3' (sharp's default, antialiased). */
+  kernel?: ResizeKernel;
+}
+
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/** Decoded, resized pixels: interleaved 8-bit RGB, `width * height * 3` bytes, row-major. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+const WHITE = { r: 255, g: 255, b: 255 };
+
+/**
+ * Decode `input` (a path or encoded bytes) to `width x height` 8-bit RGB as the manifest says.
+ * Rejects with `ImageError` (NOT_FOUND, UNREADABLE, EMPTY_FILE, TOO_LARGE, DECODE_FAILED); never anything else.
+ */
+export async function decodeRgb(input: string | Uint8Array, spec: PreprocessSpec, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const what = typeof input === 'string' ? input : `${input.byteLength}-byte buffer`;
+  if (typeof input === 'string') {
+    let size: number;
+    try {
+      const st = await stat(input);
+      if (!st.isFile()) throw new ImageError('UNREADABLE', `not a regular file: ${input}`);
+      size = st.size;
+    } catch (e) {
+      throw e instanceof ImageError ? e : fsImageError(e, input);
+    }
+    if (size === 0) throw new ImageError('EMPTY_FILE', `empty file: ${input}`);
+  } else if (input.byteLength === 0) {
+    throw new ImageError('EMPTY_FILE', 'empty buffer');
+  }
+
+  const { width, height } = spec.input;
+  try {
+    const { data, info } = await sharp(input, {
+      limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
+      // Abort on truncated/corrupt pixel data, but tolerate the benign warnings many camera JPEGs trigger.
+      failOn: 'truncated',
+      autoOrient: true,
+      sequentialRead: true,
+    })
+      .flatten({ background: WHITE })
+      .resize({
+        width,
+        height,
+        fit: spec.preprocess.resize,
+        position: 'centre',
+        kernel: opts.kernel ?? 'lanczos3',
+        fastShrinkOnLoad: true,
+      })
+      // Greyscale, CMYK, 16-bit and wide-gamut inputs all end up as 8-bit sRGB.
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.width !== width || info.height !== height || info.channels !== 3 || data.length !== width * height * 3) {
+      throw new Error(`unexpected decoder output ${info.width}x${info.height}x${info.channels}`);
+    }
+    return { data, width, height };
+  } catch (e) {
+    throw decodeImageError(e, what);
+  }
+}
+
+/** Writes one decoded image as normalized floats into a batch buffer at element `offset`. */
+export type Normalizer = (rgb: Uint8Array, out: Float32Array, offset: number) => void;
+
+/**
+ * Build the uint8 RGB -> float32 converter for a manifest: `v = range[0] + (range[1] - range[0]) * p / 255`,
+ * then `(v - mean[c]) / std[c]`, written in the manifest's layout. Uses a 3x256 lookup table.
+ */
+export function createNormalizer(spec: PreprocessSpec): Normalizer {
+  const { width, height, layout } = spec.input;
+  const { range, mean, std } = spec.preprocess;
+  const lut = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) {
+    for (let p = 0; p < 256; p++) {
+      const v = range[0] + ((range[1] - range[0]) * p) / 255;
+      lut[c * 256 + p] = (v - mean[c]) / std[c];
+    }
+  }
+  const plane = width * height;
+  if (layout === 'NHWC') {
+    return (rgb, out, offset) => {
+      if (rgb.length !== plane * 3) throw new RangeError(`expected ${plane * 3} bytes, got ${rgb.length}`);
+      for (let i = 0; i < plane * 3; i += 3) {
+        out[offset + i] = lut[rgb[i]];
+        out[offset + i + 1] = lut[256 + rgb[i + 1]];
+        out[offset + i + 2] = lut[512 + rgb[i + 2]];
+      }
+    };
+  }
+  return (rgb, out, offset) => {
+    if (rgb.length !== plane * 3) throw new RangeError(`expected ${plane * 3} bytes, got ${rgb.length}`);
+    const g = offset + plane;
+    const b = offset + 2 * plane;
+    for (let i = 0, j = 0; j < plane; i += 3, j++) {
+      out[offset + j] = lut[rgb[i]];
+      out[g + j] = lut[256 + rgb[i + 1]];
+      out[b + j] = lut[512 + rgb[i + 2]];
+    }
+  };
+}
+
+/** Number of float32 elements one pre-processed image occupies. */
+export function elementsPerImage(spec: PreprocessSpec): number {
+  return spec.input.width * spec.input.height * spec.input.channels;
+}
+
+/** Decode and normalize one image into a fresh `Float32Array` (one batch item, the manifest's layout). */
+export async function preprocessImage(input: string | Uint8Array, spec: PreprocessSpec, opts: DecodeOptions = {}): Promise<Float32Array> {
+  const rgb = await decodeRgb(input, spec, opts);
+  const out = new Float32Array(elementsPerImage(spec));
+  createNormalizer(spec)(rgb.data, out, 0);
+  return out;
+}
