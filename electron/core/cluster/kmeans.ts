@@ -78,6 +78,9 @@ export interface KMeansResult {
 const ROW_BLOCK = 128;
 /** Centroids per block in the assignment step (64 x 256 dims x 4 bytes = 64 KiB). */
 const CENTROID_BLOCK = 64;
+const SEED_POWER = Number(process.env.SEED_POWER ?? 1);
+/** At most this many (random) free points are seeding candidates; enough to seed even small clusters. */
+const SEED_SAMPLE = 8192;
 /** Mini-batch training stops after this many steps without a better smoothed batch objective. */
 const PATIENCE = 20;
 
@@ -229,7 +232,7 @@ export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResul
   } else {
     for (let r = 0; r < restarts; r++) {
       const run = rng.fork();
-      const seeded = seedCentroids(p, p.free, run);
+      const seeded = seedCentroids(p, seedCandidates(p, run), run);
       const state = lloyd(p, seeded.centroids, seeded.alive, maxIter, tolCount);
       const score = objective(state.similarities);
       if (score > bestScore) {
@@ -312,56 +315,91 @@ function initialCentroids(p: Problem): { centroids: Float32Array; alive: Uint8Ar
 }
 
 /**
- * Seeds: constraint-determined centroids first, then k-means++ over `candidates` for the remaining clusters (each
- * new seed is drawn with probability proportional to 1 - max cosine to the seeds so far, which for unit vectors is
- * proportional to the squared Euclidean distance of classic k-means++).
+ * Seeds: constraint-determined centroids first, then greedy k-means++ over `candidates` for the remaining clusters.
+ * Each step draws {@link seedTrials} candidates with probability proportional to 1 - max cosine to the seeds so far
+ * (for unit vectors that is proportional to the squared Euclidean distance of classic k-means++) and keeps the one
+ * that lowers the total of those weights most. The greedy variant (as in scikit-learn) rarely puts two seeds in
+ * one true cluster, which plain k-means++ does often enough to merge clusters. Cost: about
+ * `k * seedTrials(k) * candidates * dim` multiply-adds.
  */
 function seedCentroids(
   p: Problem,
   candidates: Int32Array,
   rng: Rng,
 ): { centroids: Float32Array; alive: Uint8Array } {
-  const { k, dim, x } = p;
+  const { k, dim } = p;
   const { centroids, alive } = initialCentroids(p);
   const m = candidates.length;
   if (m === 0) return { centroids, alive };
+  const xc = m === p.n ? p.x : gatherRows(p.x, dim, candidates);
   // Distance weight of each candidate to its nearest seed so far (1 - cos; 1 while there is no seed).
   const weight = new Float64Array(m).fill(1);
+  const drawWeight = new Float64Array(m);
+  const trials = seedTrials(k);
+  const tile = new Float32Array(m * trials);
+  const trialRows = new Float32Array(trials * dim);
+  const picks = new Int32Array(trials);
+
   let seeded = 0;
-  const absorb = (c: number) => {
-    const co = c * dim;
-    for (let r = 0; r < m; r++) {
-      const w = 1 - dot(x, candidates[r] * dim, centroids, co, dim);
-      if (w < weight[r]) weight[r] = Math.max(0, w);
-    }
+  for (let c = 0; c < k; c++) {
+    if (!alive[c]) continue;
+    dotBlock(xc, 0, m, centroids, c, 1, dim, tile, 1);
+    for (let r = 0; r < m; r++) weight[r] = Math.min(weight[r], Math.max(0, 1 - tile[r]));
     seeded++;
-  };
-  for (let c = 0; c < k; c++) if (alive[c]) absorb(c);
+  }
+
   for (let c = 0; c < k; c++) {
     if (alive[c]) continue;
-    let pick = -1;
-    if (seeded > 0) {
-      let total = 0;
-      for (let r = 0; r < m; r++) total += weight[r];
-      if (total > 0) {
-        let target = rng.next() * total;
-        for (let r = 0; r < m; r++) {
-          target -= weight[r];
-          if (target < 0) {
-            pick = r;
-            break;
-          }
-        }
-        if (pick < 0) pick = m - 1; // rounding at the very end of the cumulative sum
+    let total = 0;
+    for (let r = 0; r < m; r++) {
+      drawWeight[r] = Math.pow(weight[r], SEED_POWER);
+      total += drawWeight[r];
+    }
+    // The very first seed is uniform; so is every seed once all candidates coincide with seeds (total 0).
+    const uniform = seeded === 0 || total <= 0;
+    const t = uniform ? 1 : trials;
+    for (let j = 0; j < t; j++) picks[j] = uniform ? rng.int(m) : drawWeighted(drawWeight, total, rng);
+    for (let j = 0; j < t; j++) trialRows.set(xc.subarray(picks[j] * dim, (picks[j] + 1) * dim), j * dim);
+    dotBlock(xc, 0, m, trialRows, 0, t, dim, tile, t);
+    let bestTrial = 0;
+    let bestPotential = Infinity;
+    for (let j = 0; j < t; j++) {
+      let potential = 0;
+      for (let r = 0; r < m; r++) potential += Math.min(weight[r], Math.max(0, 1 - tile[r * t + j]));
+      if (potential < bestPotential) {
+        bestPotential = potential;
+        bestTrial = j;
       }
     }
-    if (pick < 0) pick = rng.int(m); // first seed, or every candidate coincides with a seed
-    const src = candidates[pick] * dim;
-    centroids.set(x.subarray(src, src + dim), c * dim);
+    for (let r = 0; r < m; r++) weight[r] = Math.min(weight[r], Math.max(0, 1 - tile[r * t + bestTrial]));
+    centroids.set(trialRows.subarray(bestTrial * dim, (bestTrial + 1) * dim), c * dim);
     alive[c] = 1;
-    absorb(c);
+    seeded++;
   }
   return { centroids, alive };
+}
+
+/** The free points, or a random {@link SEED_SAMPLE} of them. */
+function seedCandidates(p: Problem, rng: Rng): Int32Array {
+  const m = p.free.length;
+  return m <= SEED_SAMPLE ? p.free : rng.sample(m, SEED_SAMPLE).map((r) => p.free[r]);
+}
+
+/** Candidates tried per greedy k-means++ step: 2 + ln k, as in scikit-learn. */
+function seedTrials(k: number): number {
+  return 2 + Math.floor(Math.log(k));
+}
+
+/** Index drawn with probability proportional to `weight` (whose sum is `total` > 0). */
+function drawWeighted(weight: Float64Array, total: number, rng: Rng): number {
+  let target = rng.next() * total;
+  for (let r = 0; r < weight.length; r++) {
+    target -= weight[r];
+    if (target < 0) return r;
+  }
+  // Rounding at the very end of the cumulative sum: take the last candidate with any weight.
+  for (let r = weight.length - 1; r > 0; r--) if (weight[r] > 0) return r;
+  return 0;
 }
 
 /** Full-batch Lloyd iterations from the given centroids until at most `tolCount` points move. */
@@ -451,13 +489,7 @@ function miniBatchRun(
   rng: Rng,
 ): { centroids: Float32Array; alive: Uint8Array } {
   const { n, k, dim, x } = p;
-  const seedSample = rng.sample(p.free.length, Math.min(p.free.length, Math.max(3 * batchSize, 10 * k)));
-  const seeds = seedCentroids(
-    p,
-    seedSample.map((r) => p.free[r]),
-    rng,
-  );
-  const { centroids, alive } = seeds;
+  const { centroids, alive } = seedCentroids(p, seedCandidates(p, rng), rng);
   const totals = new Float64Array(k);
   const batch = new Int32Array(batchSize);
   const labels = new Int32Array(batchSize);

@@ -328,6 +328,7 @@ export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): P
       .get() as { n: number }
   ).n;
   ctx.progress(summary.processed, work.length, { message: scanMessage(summary) });
+  ctx.flush();
   return summary;
 }
 

@@ -1,0 +1,318 @@
+/**
+ * The embedding pipeline: photos -> pre-processed tensors -> batched ONNX inference -> one vector per photo.
+ *
+ * Decoding (sharp, on libuv's thread pool) is pipelined with inference: up to `concurrency` decodes are kept
+ * queued, and before each batch runs the queue is topped up so the next batch decodes while this one infers.
+ * (onnxruntime-node's `run` blocks the calling thread, so work must already be queued to overlap with it. Run the
+ * embedder in a worker or utility process, never on a UI thread.)
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { validateManifest, type EncoderManifest } from '../../../training/manifest.js';
+import { ImageError, type ImageErrorInfo } from './errors.js';
+import { createNormalizer, decodeRgb, elementsPerImage, type DecodeOptions, type Normalizer } from './preprocess.js';
+import {
+  createSessionWithFallback,
+  type Device,
+  type Fallback,
+  type FallbackOptions,
+  type Provider,
+  type ProviderSession,
+} from './providers.js';
+
+/** The model file does not match its manifest, or the manifest is unusable. */
+export class ModelIntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelIntegrityError';
+  }
+}
+
+/** A validated manifest together with its verified model bytes. */
+export interface LoadedModel {
+  manifest: EncoderManifest;
+  modelPath: string;
+  bytes: Uint8Array;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Read `models/<id>.json`, validate it, read the ONNX file beside it and check its sha256. */
+export async function loadModel(manifestPath: string): Promise<LoadedModel> {
+  const manifest = validateManifest(JSON.parse(await readFile(manifestPath, 'utf8')));
+  const modelPath = path.join(path.dirname(manifestPath), manifest.file);
+  const bytes = new Uint8Array(await readFile(modelPath));
+  const actual = sha256Hex(bytes);
+  if (actual !== manifest.sha256) {
+    throw new ModelIntegrityError(
+      `${modelPath}: sha256 ${actual} does not match manifest ${manifest.id}@${manifest.version} (${manifest.sha256}); ` +
+        'the file is corrupt or was replaced',
+    );
+  }
+  return { manifest, modelPath, bytes };
+}
+
+export interface EmbedderOptions extends Omit<FallbackOptions, 'probe'> {
+  /** Which device to run on; default 'auto'. */
+  device?: Device;
+  /** Decoder limits and resampling kernel. */
+  decode?: DecodeOptions;
+}
+
+/** Result for one input, in the order results become available; `index` refers to the input list. */
+export type EmbedResult = { index: number; vector: Float32Array } | { index: number; error: ImageErrorInfo };
+
+export interface EmbedProgress {
+  done: number;
+  failed: number;
+  total: number;
+}
+
+export interface EmbedFilesOptions {
+  /** Images per inference call; default 16 (or the model's fixed batch size). */
+  batchSize?: number;
+  /** Decodes kept queued on the thread pool; default max(cores, batchSize) so a whole batch prefetches. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: EmbedProgress) => void;
+}
+
+type Decoded = { index: number; rgb: Uint8Array } | { index: number; error: ImageErrorInfo };
+
+function errorInfo(e: unknown): ImageErrorInfo {
+  if (e instanceof ImageError) return e.toJSON();
+  return { code: 'DECODE_FAILED', message: e instanceof Error ? e.message : String(e) };
+}
+
+/** Runs an encoder on photos or pre-processed tensors. Create with `Embedder.open` / `Embedder.fromModel`. */
+export class Embedder {
+  /** Elements per pre-processed image. */
+  readonly imageSize: number;
+  /** Fixed batch dimension of the model input, or null when dynamic. */
+  readonly fixedBatch: number | null;
+  private readonly normalize: Normalizer;
+  private released = false;
+
+  private constructor(
+    readonly manifest: EncoderManifest,
+    private readonly ps: ProviderSession,
+    private readonly decodeOptions: DecodeOptions,
+  ) {
+    this.imageSize = elementsPerImage(manifest);
+    this.normalize = createNormalizer(manifest);
+    const names = ps.session.inputNames;
+    if (!names.includes(manifest.input.name)) {
+      throw new ModelIntegrityError(`model has no input "${manifest.input.name}" (inputs: ${names.join(', ')})`);
+    }
+    if (!ps.session.outputNames.includes(manifest.output.name)) {
+      throw new ModelIntegrityError(`model has no output "${manifest.output.name}" (outputs: ${ps.session.outputNames.join(', ')})`);
+    }
+    const meta = ps.session.inputMetadata[names.indexOf(manifest.input.name)];
+    const n = meta.isTensor ? meta.shape[0] : undefined;
+    this.fixedBatch = typeof n === 'number' && n > 0 ? n : null;
+  }
+
+  /** Open the encoder described by `manifestPath` (sha256-verified) on the best provider for `opts.device`. */
+  static async open(manifestPath: string, opts: EmbedderOptions = {}): Promise<Embedder> {
+    const { manifest, bytes } = await loadModel(manifestPath);
+    return Embedder.fromModel(manifest, bytes, opts);
+  }
+
+  /** Open an encoder from bytes already in memory (checked against `manifest.sha256`). */
+  static async fromModel(manifest: EncoderManifest, bytes: Uint8Array, opts: EmbedderOptions = {}): Promise<Embedder> {
+    validateManifest(manifest);
+    if (sha256Hex(bytes) !== manifest.sha256) {
+      throw new ModelIntegrityError(`model bytes do not match the sha256 of manifest ${manifest.id}@${manifest.version}`);
+    }
+    const { device = 'auto', decode = {}, ...fallback } = opts;
+    const { width, height, layout, name } = manifest.input;
+    const probeShape = layout === 'NHWC' ? [1, height, width, 3] : [1, 3, height, width];
+    const ps = await createSessionWithFallback(bytes, device, {
+      ...fallback,
+      probe: async (session) => {
+        const input = new Tensor('float32', new Float32Array(width * height * 3), probeShape);
+        const out = (await session.run({ [name]: input }))[manifest.output.name];
+        if (!out) throw new Error(`model produced no output "${manifest.output.name}"`);
+        if (out.dims.at(-1) !== manifest.output.dim) {
+          throw new Error(`output "${manifest.output.name}" has shape [${out.dims.join(',')}], manifest says dim ${manifest.output.dim}`);
+        }
+        if (!(out.data as Float32Array).every(Number.isFinite)) throw new Error('probe output is not finite');
+      },
+    });
+    try {
+      return new Embedder(manifest, ps, decode);
+    } catch (e) {
+      await ps.release();
+      throw e;
+    }
+  }
+
+  /** The provider the session runs on. */
+  get provider(): Provider {
+    return this.ps.provider;
+  }
+
+  /** Providers tried before `provider`, and why each failed. */
+  get fallbacks(): readonly Fallback[] {
+    return this.ps.fallbacks;
+  }
+
+  /** Nodes per ORT execution provider in the verified probe run (e.g. `{ WebGpuExecutionProvider: 60 }`). */
+  get placement(): Readonly<Record<string, number>> | undefined {
+    return this.ps.placement;
+  }
+
+  /** The underlying ORT session (for benchmarks and diagnostics). */
+  get session(): InferenceSession {
+    return this.ps.session;
+  }
+
+  private assertOpen(): void {
+    if (this.released) throw new Error('Embedder was released');
+  }
+
+  /** Run one batch of `count` pre-processed images (`data` holds at least count * imageSize floats). */
+  private async runBatch(data: Float32Array, count: number): Promise<Float32Array> {
+    this.assertOpen();
+    const { width, height, layout, name } = this.manifest.input;
+    let n = count;
+    let input = data.subarray(0, count * this.imageSize);
+    if (this.fixedBatch !== null && count !== this.fixedBatch) {
+      if (count > this.fixedBatch) throw new RangeError(`model takes batches of exactly ${this.fixedBatch}`);
+      const padded = new Float32Array(this.fixedBatch * this.imageSize);
+      padded.set(input);
+      input = padded;
+      n = this.fixedBatch;
+    }
+    const shape = layout === 'NHWC' ? [n, height, width, 3] : [n, 3, height, width];
+    const outputs = await this.ps.session.run({ [name]: new Tensor('float32', input, shape) });
+    const out = outputs[this.manifest.output.name];
+    const dim = this.manifest.output.dim;
+    if (out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== dim) {
+      throw new Error(`output "${this.manifest.output.name}" has shape [${out.dims.join(',')}], expected [${n},${dim}]`);
+    }
+    const vectors = (out.data as Float32Array).slice(0, count * dim);
+    out.dispose();
+    return vectors;
+  }
+
+  /**
+   * Embed images that are already pre-processed (the manifest's layout and normalization), e.g. training views.
+   * `batch` holds N images back to back; returns N * dim floats. Large inputs are run in chunks of `batchSize`.
+   */
+  async embedTensors(batch: Float32Array, batchSize = this.fixedBatch ?? 64): Promise<Float32Array> {
+    this.assertOpen();
+    if (batch.length % this.imageSize !== 0) {
+      throw new RangeError(`tensor length ${batch.length} is not a multiple of one image (${this.imageSize})`);
+    }
+    const count = batch.length / this.imageSize;
+    const dim = this.manifest.output.dim;
+    const result = new Float32Array(count * dim);
+    const step = Math.min(batchSize, this.fixedBatch ?? batchSize);
+    for (let i = 0; i < count; i += step) {
+      const k = Math.min(step, count - i);
+      result.set(await this.runBatch(batch.subarray(i * this.imageSize, (i + k) * this.imageSize), k), i * dim);
+    }
+    return result;
+  }
+
+  /**
+   * Embed photos by path. Yields one result per input (a vector, or a typed error for a bad photo), batch by batch;
+   * `index` is the position in `paths`. Aborting `signal` stops submitting work, waits for queued decodes to settle
+   * and throws the abort reason.
+   */
+  async *embedFiles(paths: readonly string[], opts: EmbedFilesOptions = {}): AsyncGenerator<EmbedResult, void, undefined> {
+    this.assertOpen();
+    const total = paths.length;
+    const batchSize = Math.max(1, Math.min(this.fixedBatch ?? Infinity, opts.batchSize ?? 16));
+    const concurrency = Math.max(1, opts.concurrency ?? Math.max(os.availableParallelism(), batchSize));
+    const { signal, onProgress } = opts;
+    signal?.throwIfAborted();
+
+    const ready: Decoded[] = [];
+    let submitted = 0;
+    let inFlight = 0;
+    let wake: (() => void) | null = null;
+    const settled = (d: Decoded): void => {
+      inFlight--;
+      ready.push(d);
+      wake?.();
+    };
+    const submit = (cap: number): void => {
+      while (submitted < total && inFlight < cap && !signal?.aborted) {
+        const index = submitted++;
+        inFlight++;
+        decodeRgb(paths[index], this.manifest, this.decodeOptions).then(
+          (img) => settled({ index, rgb: img.data }),
+          (e: unknown) => settled({ index, error: errorInfo(e) }),
+        );
+      }
+    };
+    const nextEvent = (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        wake = () => {
+          wake = null;
+          resolve();
+        };
+      });
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener('abort', onAbort);
+
+    const buffer = new Float32Array(batchSize * this.imageSize);
+    let done = 0;
+    let failed = 0;
+    try {
+      while (done < total) {
+        submit(concurrency);
+        // Gather a batch: up to batchSize decoded images, or whatever is left once nothing else is pending.
+        const batch: number[] = [];
+        while (batch.length < batchSize) {
+          const d = ready.shift();
+          if (d) {
+            if ('error' in d) {
+              done++;
+              failed++;
+              yield d;
+              onProgress?.({ done, failed, total });
+            } else {
+              this.normalize(d.rgb, buffer, batch.length * this.imageSize);
+              batch.push(d.index);
+            }
+            submit(concurrency);
+            continue;
+          }
+          if (signal?.aborted || (inFlight === 0 && submitted === total)) break;
+          await nextEvent();
+        }
+        signal?.throwIfAborted();
+        if (batch.length === 0) continue;
+        // `run` blocks this thread: queue the next batch's decodes first so they overlap with inference.
+        submit(Math.max(concurrency, batchSize));
+        const vectors = await this.runBatch(buffer, batch.length);
+        const dim = this.manifest.output.dim;
+        for (let i = 0; i < batch.length; i++) {
+          done++;
+          yield { index: batch[i], vector: vectors.slice(i * dim, (i + 1) * dim) };
+          onProgress?.({ done, failed, total });
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // Stop feeding the pool and let queued decodes settle, so nothing outlives the iteration.
+      submitted = total;
+      while (inFlight > 0) await nextEvent();
+    }
+  }
+
+  /** Free the ORT session (and its GPU resources). Idempotent. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.ps.release();
+  }
+}

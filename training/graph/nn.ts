@@ -1,0 +1,67 @@
+/** Neural-network building blocks composed from the differentiable primitives of {@link Graph}. */
+
+import { normAxes } from './shape.js';
+import type { Graph, Tensor } from './graph.js';
+
+/** x / sqrt(sum(x^2, axis) + eps): unit L2 norm along `axis`; a zero vector stays zero. */
+export function l2Normalize(g: Graph, x: Tensor, axis = -1, eps = 1e-12): Tensor {
+  const norm = g.sqrt(g.add(g.reduceSum(g.mul(x, x), [axis], true), eps));
+  return g.div(x, norm);
+}
+
+/** Cosine similarity of `a` and `b` along `axis` (that axis is removed). */
+export function cosineSimilarity(g: Graph, a: Tensor, b: Tensor, axis = -1): Tensor {
+  return g.reduceSum(g.mul(l2Normalize(g, a, axis), l2Normalize(g, b, axis)), [axis]);
+}
+
+/** x W (+ b) for x [N, in], W [in, out] and b [out]: one Gemm. */
+export function linear(g: Graph, x: Tensor, w: Tensor, b?: Tensor): Tensor {
+  return g.gemm(x, w, b);
+}
+
+export interface BatchNormOptions {
+  /** Axes the statistics are taken over (default: all but the last). */
+  axes?: readonly number[];
+  /** Added to the variance (default 1e-5, as PyTorch). */
+  eps?: number;
+}
+
+export interface BatchNormResult {
+  y: Tensor;
+  /** Batch mean, with the reduced axes kept as size 1. */
+  mean: Tensor;
+  /** Biased batch variance (divided by the count), reduced axes kept. */
+  variance: Tensor;
+  /** Number of values each statistic was taken over (for the unbiased running variance). */
+  count: number;
+}
+
+/**
+ * Batch normalization in training mode: normalize with the batch's own mean and variance, then scale by `gamma` and
+ * shift by `beta` (both broadcast against the kept axes, e.g. shape [C] for x [..., C]). Fully differentiable,
+ * gradients flow through the statistics.
+ */
+export function batchNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor, opts: BatchNormOptions = {}): BatchNormResult {
+  const axes = normAxes(opts.axes ?? x.shape.slice(0, -1).map((_, i) => i), x.rank);
+  const count = axes.reduce((n, a) => n * x.shape[a], 1);
+  const mean = g.reduceMean(x, axes, true);
+  const centered = g.sub(x, mean);
+  const variance = g.reduceMean(g.mul(centered, centered), axes, true);
+  const invStd = g.div(1, g.sqrt(g.add(variance, opts.eps ?? 1e-5)));
+  const y = g.add(g.mul(g.mul(centered, invStd), gamma), beta);
+  return { y, mean, variance, count };
+}
+
+/** Batch normalization in inference mode with running statistics (all of shape [C] for x [..., C]). */
+export function batchNormInference(
+  g: Graph,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  eps = 1e-5,
+): Tensor {
+  const scale = g.div(gamma, g.sqrt(g.add(runningVar, eps)));
+  return g.add(g.mul(g.sub(x, runningMean), scale), beta);
+}
