@@ -81,7 +81,8 @@ export function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * reference can run at other batch/spatial sizes than the model was exported with.
  */
 export async function tfjsModel(model: TfjsGraphModel, freeInput = false): Promise<tf.GraphModel> {
-  const topology = structuredClone(model.json.modelTopology);
+  // tfjs reads the GraphDef version; synthetic graphs have none.
+  const topology = { versions: { producer: 0, minConsumer: 0 }, ...structuredClone(model.json.modelTopology) };
   if (freeInput) {
     for (const n of topology.node) {
       const dims = n.op === 'Placeholder' ? n.attr?.shape?.shape?.dim : undefined;

@@ -112,7 +112,7 @@ export async function photoLikeJpeg(width: number, height: number, seed: number,
     .resize(width, height, { kernel: 'cubic', fit: 'fill' })
     .raw()
     .toBuffer();
-  const noise = await sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 24 } } })
+  const noise = await sharp({ create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 24 } } })
     .raw()
     .toBuffer();
   for (let i = 0; i < base.length; i++) base[i] = Math.max(0, Math.min(255, base[i] + ((noise[i] - 128) >> 1)));

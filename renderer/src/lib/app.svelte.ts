@@ -1,0 +1,88 @@
+/**
+ * The root of the UI state: one instance per window, shared with components through context.
+ * Owns the managers and routes core events to them.
+ */
+import { getContext } from 'svelte';
+import type { ApiEvent, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import { Albums } from './albums.svelte.js';
+import { Alerts } from './alerts.svelte.js';
+import type { DragPayload } from './drag.js';
+import { Editor } from './editor.svelte.js';
+import { Library } from './library.svelte.js';
+import { AlbumPhotos } from './photos.svelte.js';
+import { Selection } from './selection.js';
+
+export type Dialog =
+  | { kind: 'settings' }
+  | { kind: 'move'; count: number }
+  | { kind: 'merge'; sourceId: number; targetId: number }
+  | { kind: 'delete'; albumId: number };
+
+export class ShoeboxApp {
+  readonly alerts = new Alerts();
+  readonly library: Library;
+  readonly albums: Albums;
+  readonly photos: AlbumPhotos;
+  readonly editor: Editor;
+  /** The drag in progress in this window (see drag.ts). */
+  drag = $state.raw<DragPayload | null>(null);
+  dialog = $state.raw<Dialog | null>(null);
+
+  constructor(readonly api: ShoeboxApi) {
+    this.library = new Library(api, this.alerts);
+    this.albums = new Albums(api, this.alerts);
+    this.photos = new AlbumPhotos(api, this.alerts);
+    this.editor = new Editor(api, this.alerts, () => this.contentChanged());
+  }
+
+  /** Loads everything and follows core events; returns the teardown. */
+  start(): () => void {
+    const unsubscribe = this.api.subscribe((event) => this.onEvent(event));
+    void Promise.all([this.library.refresh(), this.library.loadSettings(), this.albums.refresh()]).then(() => {
+      if (this.library.status) this.editor.sync(this.library.status.edits);
+    });
+    return unsubscribe;
+  }
+
+  private onEvent(event: ApiEvent): void {
+    if (this.library.onEvent(event)) void this.contentChanged();
+  }
+
+  /** Albums or photos changed (an edit here, a job, another window): refetch the list and the open grid. */
+  async contentChanged(): Promise<void> {
+    this.photos.reload();
+    await Promise.all([this.albums.refresh(), this.library.refresh()]);
+    if (this.library.status) this.editor.sync(this.library.status.edits);
+  }
+
+  /** Moves the current selection (or given positions) of the open album to another album. */
+  async moveSelection(toAlbumId: number): Promise<boolean> {
+    const ids = await this.photos.selectedIds();
+    if (ids === null || ids.length === 0) return false;
+    const moved = await this.editor.move(ids, toAlbumId);
+    if (moved) this.photos.selection = Selection.empty;
+    return moved;
+  }
+
+  /** Moves the selection into a new album; resolves the new album's id. */
+  async moveSelectionToNewAlbum(name: string): Promise<number | undefined> {
+    const ids = await this.photos.selectedIds();
+    if (ids === null || ids.length === 0) return undefined;
+    const albumId = await this.editor.create(name, ids);
+    if (albumId !== undefined) this.photos.selection = Selection.empty;
+    return albumId;
+  }
+}
+
+const KEY = Symbol('shoebox-app');
+
+/** Context map for `mount(App, { context })`. */
+export function appContext(app: ShoeboxApp): Map<symbol, ShoeboxApp> {
+  return new Map([[KEY, app]]);
+}
+
+export function useApp(): ShoeboxApp {
+  const app = getContext<ShoeboxApp | undefined>(KEY);
+  if (!app) throw new Error('useApp() outside <App>');
+  return app;
+}

@@ -1,0 +1,63 @@
+/** Text for counts, rates, durations and places, shared by the views. */
+import type { JobInfo, JobKind } from '../../../electron/core/api/contract.js';
+
+const integer = new Intl.NumberFormat('en-US');
+
+export function formatCount(n: number, singular = 'photo', plural = `${singular}s`): string {
+  return `${integer.format(n)} ${n === 1 ? singular : plural}`;
+}
+
+/** "12 s", "3 min", "1 h 5 min"; null/unknown as "—". */
+export function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  const rest = min % 60;
+  return rest === 0 ? `${h} h` : `${h} h ${rest} min`;
+}
+
+export function formatRate(perSecond: number, unit = 'photos'): string {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) return '—';
+  const value = perSecond >= 10 ? Math.round(perSecond).toString() : perSecond.toFixed(1);
+  return `${value} ${unit}/s`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatPlace(gps: { lat: number; lon: number } | null): string | null {
+  if (gps === null) return null;
+  const lat = `${Math.abs(gps.lat).toFixed(4)}° ${gps.lat >= 0 ? 'N' : 'S'}`;
+  const lon = `${Math.abs(gps.lon).toFixed(4)}° ${gps.lon >= 0 ? 'E' : 'W'}`;
+  return `${lat}, ${lon}`;
+}
+
+const JOB_NAMES: Record<JobKind, string> = {
+  organize: 'Organizing',
+  scan: 'Scanning',
+  embed: 'Computing embeddings',
+  train: 'Training',
+  cluster: 'Grouping into albums',
+};
+
+export function jobTitle(job: Pick<JobInfo, 'kind' | 'stage'>): string {
+  const name = JOB_NAMES[job.kind];
+  return job.stage !== null && job.stage !== job.kind ? `${name}: ${JOB_NAMES[job.stage].toLowerCase()}` : name;
+}
+
+/** Whole percent, clamped; null when the total is unknown. */
+export function percent(done: number, total: number): number | null {
+  if (total <= 0) return null;
+  return Math.min(100, Math.max(0, Math.floor((done / total) * 100)));
+}
