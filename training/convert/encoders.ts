@@ -128,12 +128,16 @@ export interface BuiltEncoder {
 export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /**
- * Convert a spec's source model to ONNX bytes and its manifest. Deterministic: the same package version gives
- * the same bytes.
+ * Locate, load and convert a spec's source model: ONNX bytes plus manifest. Deterministic: the same package
+ * version gives the same bytes.
  */
 export async function buildEncoder(spec: EncoderSpec, startDirs?: string[]): Promise<BuiltEncoder> {
   const pkg = readPackageInfo(spec.package, startDirs);
-  const source = await loadSourceModel(spec, pkg);
+  return convertEncoder(spec, await loadSourceModel(spec, pkg), pkg);
+}
+
+/** Convert an already loaded source model of `spec` (from package `pkg`) to ONNX bytes plus manifest. */
+export function convertEncoder(spec: EncoderSpec, source: TfjsGraphModel, pkg: PackageInfo): BuiltEncoder {
   const provenance = `${spec.package}@${pkg.version}/${spec.modelPath} cut at ${spec.cutAt}`;
   const { model, outputShape } = convertGraphModel(source, {
     outputNode: spec.cutAt,

@@ -110,18 +110,19 @@ class Parser {
 
   string(): string {
     const s = this.src;
+    const start = this.pos;
     const quote = s[this.pos++];
     let out = '';
     let chunkStart = this.pos;
     for (;;) {
-      if (this.pos >= s.length) this.fail('unterminated string');
+      if (this.pos >= s.length) throw new JsLiteralError(start, 'unterminated string');
       const c = s[this.pos];
       if (c === quote) {
         out += s.slice(chunkStart, this.pos);
         this.pos++;
         return out;
       }
-      if (c === '\n') this.fail('newline in string');
+      if (c === '\n') throw new JsLiteralError(start, 'newline in string');
       if (c !== '\\') {
         this.pos++;
         continue;
@@ -194,8 +195,7 @@ class Parser {
 
   object(): { [key: string]: JsValue } {
     this.pos++; // {
-    // A null-prototype object: keys such as "__proto__" stay plain data.
-    const out = Object.create(null) as { [key: string]: JsValue };
+    const out: { [key: string]: JsValue } = {};
     for (;;) {
       this.skipSpace();
       if (this.src[this.pos] === '}') {
@@ -206,7 +206,8 @@ class Parser {
       this.skipSpace();
       if (this.src[this.pos] !== ':') this.fail('expected ":"');
       this.pos++;
-      out[k] = this.value();
+      // defineProperty (as JSON.parse does) keeps keys such as "__proto__" plain data.
+      Object.defineProperty(out, k, { value: this.value(), enumerable: true, writable: true, configurable: true });
       this.skipSpace();
       const c = this.src[this.pos];
       if (c === ',') this.pos++;
@@ -253,7 +254,7 @@ export function extractBundledExport(src: string): JsValue {
   const at = m.index + m[0].length;
   if (!src.startsWith(assign, at)) throw new JsLiteralError(at, `expected "${assign}"`);
   const { value, end } = parseJsLiteral(src, at + assign.length);
-  const rest = src.slice(end, end + 2).trim();
-  if (rest !== '' && rest[0] !== '}' && rest[0] !== ';') throw new JsLiteralError(end, 'literal is followed by more code');
+  // The module function must end right after the assignment.
+  if (!/^\s*;?\s*\}/.test(src.slice(end, end + 64))) throw new JsLiteralError(end, 'literal is followed by more code');
   return value;
 }

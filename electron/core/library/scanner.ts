@@ -98,7 +98,11 @@ async function processFile(rootPath: string, rootId: number, file: FoundFile, ca
       thumbH: thumb.height,
     };
   } catch (e) {
-    const error = e instanceof FileError ? e : new FileError('DECODE_FAILED', e instanceof Error ? e.message : String(e));
+    let error = e instanceof FileError ? e : new FileError('DECODE_FAILED', e instanceof Error ? e.message : String(e));
+    if ((error.code === 'DECODE_FAILED' || error.code === 'UNSUPPORTED') && /\.hei[cf]$/i.test(file.relPath)) {
+      // sharp's bundled libheif decodes AVIF but not HEVC, which iPhone HEIC photos use.
+      error = new FileError('UNSUPPORTED', 'HEIC/HEIF photos encoded with HEVC cannot be decoded by this build; export them as JPEG to include them');
+    }
     return { kind: 'error', rootId, file, error };
   }
 }

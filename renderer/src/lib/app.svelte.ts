@@ -10,7 +10,7 @@ import type { DragPayload } from './drag.js';
 import { Editor } from './editor.svelte.js';
 import { Library } from './library.svelte.js';
 import { AlbumPhotos } from './photos.svelte.js';
-import { Selection } from './selection.js';
+import { Selection, type Range } from './selection.js';
 
 export type Dialog =
   | { kind: 'settings' }
@@ -55,13 +55,20 @@ export class ShoeboxApp {
     if (this.library.status) this.editor.sync(this.library.status.edits);
   }
 
-  /** Moves the current selection (or given positions) of the open album to another album. */
-  async moveSelection(toAlbumId: number): Promise<boolean> {
-    const ids = await this.photos.selectedIds();
+  /** Moves photos at `ranges` of the open album `fromAlbumId` to another album; clears the selection. */
+  async movePositions(fromAlbumId: number, ranges: readonly Range[], toAlbumId: number): Promise<boolean> {
+    if (this.photos.albumId !== fromAlbumId) return false;
+    // A failed page load has already been reported by the photos manager.
+    const ids = await this.photos.idsOf(ranges);
     if (ids === null || ids.length === 0) return false;
     const moved = await this.editor.move(ids, toAlbumId);
     if (moved) this.photos.selection = Selection.empty;
     return moved;
+  }
+
+  moveSelection(toAlbumId: number): Promise<boolean> {
+    const from = this.photos.albumId;
+    return from === null ? Promise.resolve(false) : this.movePositions(from, this.photos.selection.ranges, toAlbumId);
   }
 
   /** Moves the selection into a new album; resolves the new album's id. */

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Embedder, ModelIntegrityError, loadModel, type EmbedResult } from '../../electron/core/ml/embedder.js';
+import { preprocessImage } from '../../electron/core/ml/preprocess.js';
+import type { EncoderManifest } from '../../training/manifest.js';
+import { defaultModelManifest, photoLikeJpeg, syntheticEncoder } from './fixtures.js';
+import { webgpuUnavailableReason } from './webgpu.js';
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+async function collect(it: AsyncIterable<EmbedResult>): Promise<Map<number, EmbedResult>> {
+  const m = new Map<number, EmbedResult>();
+  for await (const r of it) {
+    assert.ok(!m.has(r.index), `duplicate index ${r.index}`);
+    m.set(r.index, r);
+  }
+  return m;
+}
+
+function vectorOf(r: EmbedResult | undefined): Float32Array {
+  assert.ok(r && 'vector' in r, `expected a vector, got ${JSON.stringify(r)}`);
+  return r.vector;
+}
+
+async function writeModel(dir: string, manifest: EncoderManifest, bytes: Uint8Array): Promise<string> {
+  await writeFile(path.join(dir, manifest.file), bytes);
+  const p = path.join(dir, `${manifest.id}.json`);
+  await writeFile(p, JSON.stringify(manifest));
+  return p;
+}
+
+describe('Embedder', () => {
+  let dir: string;
+  let photos: string[];
+  const synthetic = syntheticEncoder({ width: 32, height: 24, dim: 24 });
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'shoebox-embed-'));
+    photos = [];
+    for (let i = 0; i < 7; i++) {
+      const p = path.join(dir, `photo${i}.jpg`);
+      await writeFile(p, await photoLikeJpeg(200 + 16 * i, 150 + 8 * i, i + 1));
+      photos.push(p);
+    }
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('opens a model from its manifest and rejects a sha256 mismatch', async () => {
+    const sub = await mkdtemp(path.join(dir, 'model-'));
+    const manifestPath = await writeModel(sub, synthetic.manifest, synthetic.bytes);
+    const loaded = await loadModel(manifestPath);
+    assert.equal(loaded.manifest.sha256, synthetic.manifest.sha256);
+
+    const tampered = Uint8Array.from(synthetic.bytes);
+    tampered[tampered.length - 1] ^= 1;
+    await writeFile(path.join(sub, synthetic.manifest.file), tampered);
+    await assert.rejects(Embedder.open(manifestPath, { device: 'cpu' }), (e: unknown) => e instanceof ModelIntegrityError && /sha256/.test(e.message));
+    await assert.rejects(Embedder.fromModel(synthetic.manifest, tampered), ModelIntegrityError);
+  });
+
+  it('embedFiles matches embedTensors on the same pre-processing, for any batch size', async () => {
+    const emb = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
+    try {
+      assert.equal(emb.provider, 'cpu');
+      const tensors = new Float32Array(photos.length * emb.imageSize);
+      for (let i = 0; i < photos.length; i++) tensors.set(await preprocessImage(photos[i], synthetic.manifest), i * emb.imageSize);
+      const reference = await emb.embedTensors(tensors);
+      assert.equal(reference.length, photos.length * synthetic.manifest.output.dim);
+      const dim = synthetic.manifest.output.dim;
+
+      for (const [batchSize, concurrency] of [[1, 1], [3, 2], [16, 8]]) {
+        const progress: number[] = [];
+        const got = await collect(emb.embedFiles(photos, { batchSize, concurrency, onProgress: (p) => progress.push(p.done) }));
+        assert.equal(got.size, photos.length);
+        for (let i = 0; i < photos.length; i++) {
+          assert.ok(maxAbsDiff(vectorOf(got.get(i)), reference.subarray(i * dim, (i + 1) * dim)) < 1e-4, `photo ${i}, batch ${batchSize}`);
+        }
+        assert.deepEqual(progress, photos.map((_, i) => i + 1));
+      }
+      // Different photos give different embeddings (the test would be vacuous otherwise).
+      assert.ok(maxAbsDiff(reference.subarray(0, dim), reference.subarray(dim, 2 * dim)) > 1e-3);
+    } finally {
+      await emb.release();
+    }
+  });
+
+  it('stops on abort, with the abort reason', async () => {
+    const emb = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
+    try {
+      const ac = new AbortController();
+      const many = Array.from({ length: 40 }, (_, i) => photos[i % photos.length]);
+      let seen = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const _ of emb.embedFiles(many, { batchSize: 2, concurrency: 2, signal: ac.signal })) {
+            if (++seen === 3) ac.abort(new Error('user cancelled'));
+          }
+        })(),
+        /user cancelled/,
+      );
+      assert.ok(seen < many.length, `saw ${seen} results after abort`);
+      const pre = new AbortController();
+      pre.abort();
+      await assert.rejects(emb.embedFiles(photos, { signal: pre.signal }).next(), { name: 'AbortError' });
+    } finally {
+      await emb.release();
+    }
+  });
+
+  it('handles NCHW models and fixed batch sizes (padding the last batch)', async () => {
+    const fixed = syntheticEncoder({ width: 32, height: 24, layout: 'NCHW', batch: 4, seed: 11 });
+    const emb = await Embedder.fromModel(fixed.manifest, fixed.bytes, { device: 'cpu' });
+    try {
+      assert.equal(emb.fixedBatch, 4);
+      const got = await collect(emb.embedFiles(photos, { batchSize: 16 }));
+      assert.equal(got.size, photos.length);
+      const single = await emb.embedTensors(await preprocessImage(photos[6], fixed.manifest));
+      assert.ok(maxAbsDiff(vectorOf(got.get(6)), single) < 1e-4);
+    } finally {
+      await emb.release();
+    }
+  });
+
+  it('refuses work after release', async () => {
+    const emb = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
+    await emb.release();
+    await emb.release();
+    await assert.rejects(emb.embedTensors(new Float32Array(emb.imageSize)), /released/);
+  });
+
+  it('CPU and WebGPU agree: cosine >= 0.999 per image', async (t) => {
+    const why = await webgpuUnavailableReason();
+    if (why) return t.skip(why);
+    const real = defaultModelManifest();
+    const model = real ? await loadModel(real) : { manifest: synthetic.manifest, bytes: synthetic.bytes };
+    t.diagnostic(real ? `model: ${model.manifest.id}@${model.manifest.version}` : 'model: synthetic (models/mobilenet_v2_mid.onnx absent)');
+    const cpu = await Embedder.fromModel(model.manifest, model.bytes, { device: 'cpu' });
+    const gpu = await Embedder.fromModel(model.manifest, model.bytes, { device: 'webgpu' });
+    try {
+      assert.equal(gpu.provider, 'webgpu', `fell back: ${JSON.stringify(gpu.fallbacks)}`);
+      assert.ok((gpu.placement?.WebGpuExecutionProvider ?? 0) > 0, JSON.stringify(gpu.placement));
+      t.diagnostic(`webgpu placement: ${JSON.stringify(gpu.placement)}`);
+      const some = photos.slice(0, 4);
+      const a = await collect(cpu.embedFiles(some, { batchSize: 4 }));
+      const b = await collect(gpu.embedFiles(some, { batchSize: 4 }));
+      for (let i = 0; i < some.length; i++) {
+        const c = cosine(vectorOf(a.get(i)), vectorOf(b.get(i)));
+        assert.ok(c >= 0.999, `image ${i}: cosine ${c}`);
+      }
+    } finally {
+      await cpu.release();
+      await gpu.release();
+    }
+  });
+});
