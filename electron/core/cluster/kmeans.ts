@@ -86,6 +86,8 @@ const ROW_BLOCK = 128;
 const CENTROID_BLOCK = 64;
 /** At most this many (random) free points are seeding candidates; enough to seed even small clusters. */
 const SEED_SAMPLE = 8192;
+/** Rows re-examined per batch in the bounded Lloyd step. */
+const PENDING_BLOCK = 4096;
 /** Mini-batch training stops after this many steps without a better smoothed batch objective. */
 const PATIENCE = 20;
 
@@ -185,10 +187,18 @@ interface State {
   iterations: number;
 }
 
+/** Centroids plus which of them are usable. */
+interface Seeds {
+  centroids: Float32Array;
+  alive: Uint8Array;
+}
+
 /**
  * Spherical k-means of `n x dim` row vectors into `k` clusters. See the module comment for the constraints.
- * Cost per Lloyd iteration: n * k * dim multiply-adds (blocked, see {@link dotBlock}); mini-batch steps cost
- * batchSize * k * dim each.
+ *
+ * Cost: seeding about `k * (2 + ln k) * min(n, 8192) * dim` multiply-adds per restart; the first Lloyd
+ * iteration `n * k * dim`; later iterations skip most points thanks to Hamerly's distance bounds (see `lloyd`).
+ * Mini-batch steps cost `batchSize * k * dim` each.
  */
 export function kmeans(data: Float32Array, n: number, dim: number, k: number, opts: KMeansOptions = {}): KMeansResult {
   const problem = new Problem(data, n, dim, k, opts.constraints);
@@ -197,7 +207,7 @@ export function kmeans(data: Float32Array, n: number, dim: number, k: number, op
 
 /** {@link kmeans} on an already validated {@link Problem} (lets callers reuse the normalised data). */
 export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResult {
-  const { n, k, dim } = p;
+  const { n, dim } = p;
   const restarts = Math.max(1, opts.restarts ?? 3);
   const maxIter = Math.max(1, opts.maxIter ?? 100);
   const tolCount = Math.floor(Math.max(0, opts.tol ?? 1e-4) * n);
@@ -207,10 +217,8 @@ export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResul
   const rng = new Rng(opts.seed ?? 0);
 
   if (n === 0) {
-    const centroids = initialCentroids(p);
     return finish(p, {
-      centroids: centroids.centroids,
-      alive: centroids.alive,
+      ...initialCentroids(p),
       assignments: new Int32Array(0),
       similarities: new Float32Array(0),
       iterations: 0,
@@ -224,22 +232,22 @@ export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResul
     const batchSize = Math.max(1, Math.min(n, opts.batchSize ?? 2048));
     const validation = rng.sample(n, Math.min(n, 8192));
     const valX = gatherRows(p.x, dim, validation);
-    let bestCentroids: { centroids: Float32Array; alive: Uint8Array } | undefined;
+    let bestSeeds: Seeds | undefined;
     for (let r = 0; r < restarts; r++) {
       const run = rng.fork();
-      const c = miniBatchRun(p, batchSize, opts.miniBatchSteps ?? 300, run);
-      const score = scoreCentroids(p, c.centroids, c.alive, valX, validation);
+      const seeds = seedCentroids(p, seedCandidates(p, run), seedPower, run);
+      miniBatchTrain(p, seeds, batchSize, opts.miniBatchSteps ?? 300, run);
+      const score = scoreCentroids(p, seeds, valX, validation);
       if (score > bestScore) {
         bestScore = score;
-        bestCentroids = c;
+        bestSeeds = seeds;
       }
     }
-    best = lloyd(p, bestCentroids!.centroids, bestCentroids!.alive, opts.refineIter ?? 10, tolCount);
+    best = lloyd(p, bestSeeds!, opts.refineIter ?? 10, tolCount);
   } else {
     for (let r = 0; r < restarts; r++) {
       const run = rng.fork();
-      const seeded = seedCentroids(p, seedCandidates(p, run), seedPower, run);
-      const state = lloyd(p, seeded.centroids, seeded.alive, maxIter, tolCount);
+      const state = lloyd(p, seedCentroids(p, seedCandidates(p, run), seedPower, run), maxIter, tolCount);
       const score = objective(state.similarities);
       if (score > bestScore) {
         bestScore = score;
@@ -250,22 +258,31 @@ export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResul
   return finish(p, best!);
 }
 
+/** Per-row output of {@link assignRows}. */
+interface Assignment {
+  labels: Int32Array;
+  /** Similarity to the chosen cluster (NaN when none is allowed). */
+  sims: Float32Array;
+  /** Similarity to the best other allowed, usable cluster (-Infinity when there is none); optional. */
+  second?: Float32Array;
+}
+
 /**
- * Nearest allowed cluster for each row of `xs` (`count x dim`, unit rows); `origin[r]` is the point id of row r
- * (for pins and bans), or null when rows are the points themselves. Writes labels and similarities; returns how
- * many labels changed.
+ * Nearest allowed cluster for each row of `xs` (`count x dim`, unit rows). `origin[r]` is the point id of row r,
+ * used for pins and bans, or null when row r is point r. Pinned rows get their pin. Writes `out`; returns how many
+ * labels differ from what `out.labels` held before.
  */
 function assignRows(
   p: Problem,
   xs: Float32Array,
   count: number,
   origin: Int32Array | null,
-  centroids: Float32Array,
-  alive: Uint8Array,
-  labels: Int32Array,
-  sims: Float32Array,
+  seeds: Seeds,
+  out: Assignment,
 ): number {
   const { k, dim } = p;
+  const { centroids, alive } = seeds;
+  const { labels, sims, second } = out;
   const tile = new Float32Array(ROW_BLOCK * k);
   let changed = 0;
   for (let r0 = 0; r0 < count; r0 += ROW_BLOCK) {
@@ -278,32 +295,39 @@ function assignRows(
       const r = r0 + a;
       const i = origin ? origin[r] : r;
       const row = a * k;
+      const pin = p.pinOf[i];
+      const ban = p.banned.get(i);
       let best = -1;
       let bestSim = -Infinity;
-      const pin = p.pinOf[i];
+      let secondSim = -Infinity;
+      for (let c = 0; c < k; c++) {
+        if (!alive[c] || c === pin || ban?.has(c)) continue;
+        const s = tile[row + c];
+        if (s > bestSim) {
+          secondSim = bestSim;
+          best = c;
+          bestSim = s;
+        } else if (s > secondSim) {
+          secondSim = s;
+        }
+      }
       if (pin >= 0) {
+        // A pinned point stays put; its best alternative is only informative.
+        secondSim = Math.max(secondSim, bestSim);
         best = pin;
         bestSim = tile[row + pin];
-      } else {
-        const ban = p.banned.get(i);
-        for (let c = 0; c < k; c++) {
-          const s = tile[row + c];
-          if (s > bestSim && alive[c] && !ban?.has(c)) {
-            best = c;
-            bestSim = s;
-          }
-        }
       }
       if (labels[r] !== best) changed++;
       labels[r] = best;
       sims[r] = best >= 0 ? bestSim : NaN;
+      if (second) second[r] = secondSim;
     }
   }
   return changed;
 }
 
 /** Centroids that constraints determine (fixed prototypes, pinned means); the rest zero and not alive. */
-function initialCentroids(p: Problem): { centroids: Float32Array; alive: Uint8Array } {
+function initialCentroids(p: Problem): Seeds {
   const { k, dim } = p;
   const centroids = new Float32Array(k * dim);
   const alive = new Uint8Array(k);
@@ -320,6 +344,12 @@ function initialCentroids(p: Problem): { centroids: Float32Array; alive: Uint8Ar
   return { centroids, alive };
 }
 
+/** The free points, or a random {@link SEED_SAMPLE} of them. */
+function seedCandidates(p: Problem, rng: Rng): Int32Array {
+  const m = p.free.length;
+  return m <= SEED_SAMPLE ? p.free : rng.sample(m, SEED_SAMPLE).map((r) => p.free[r]);
+}
+
 /**
  * Seeds: constraint-determined centroids first, then greedy k-means++ over `candidates` for the remaining clusters.
  *
@@ -332,12 +362,7 @@ function initialCentroids(p: Problem): { centroids: Float32Array; alive: Uint8Ar
  * traversal; the greedy potential test keeps isolated outliers from being chosen while any cluster is uncovered.
  * Cost: about `k * seedTrials(k) * candidates * dim` multiply-adds.
  */
-function seedCentroids(
-  p: Problem,
-  candidates: Int32Array,
-  power: number,
-  rng: Rng,
-): { centroids: Float32Array; alive: Uint8Array } {
+function seedCentroids(p: Problem, candidates: Int32Array, power: number, rng: Rng): Seeds {
   const { k, dim } = p;
   const { centroids, alive } = initialCentroids(p);
   const m = candidates.length;
@@ -367,7 +392,7 @@ function seedCentroids(
       total += drawWeight[r];
     }
     // The very first seed is uniform; so is every seed once all candidates coincide with seeds (total 0).
-    const uniform = seeded === 0 || total <= 0;
+    const uniform = seeded === 0 || !(total > 0);
     const t = uniform ? 1 : trials;
     for (let j = 0; j < t; j++) picks[j] = uniform ? rng.int(m) : drawWeighted(drawWeight, total, rng);
     for (let j = 0; j < t; j++) trialRows.set(xc.subarray(picks[j] * dim, (picks[j] + 1) * dim), j * dim);
@@ -390,12 +415,6 @@ function seedCentroids(
   return { centroids, alive };
 }
 
-/** The free points, or a random {@link SEED_SAMPLE} of them. */
-function seedCandidates(p: Problem, rng: Rng): Int32Array {
-  const m = p.free.length;
-  return m <= SEED_SAMPLE ? p.free : rng.sample(m, SEED_SAMPLE).map((r) => p.free[r]);
-}
-
 /** Candidates tried per greedy k-means++ step: 2 + ln k, as in scikit-learn. */
 function seedTrials(k: number): number {
   return 2 + Math.floor(Math.log(k));
@@ -413,20 +432,123 @@ function drawWeighted(weight: Float64Array, total: number, rng: Rng): number {
   return 0;
 }
 
-/** Full-batch Lloyd iterations from the given centroids until at most `tolCount` points move. */
-function lloyd(p: Problem, centroids: Float32Array, alive: Uint8Array, maxIter: number, tolCount: number): State {
+/** Euclidean distance between unit vectors with cosine similarity `s`. */
+function chord(s: number): number {
+  return Math.sqrt(Math.max(0, 2 - 2 * s));
+}
+
+/**
+ * Full-batch Lloyd iterations from `seeds` until at most `tolCount` points change cluster, accelerated with
+ * Hamerly's bounds (G. Hamerly, "Making k-means even faster", SDM 2010) on the chord distance
+ * |x - c| = sqrt(2 - 2 cos) between unit vectors, which is a metric, so the triangle inequality applies.
+ *
+ * Per free point the run keeps an upper bound u on the distance to its centroid and a lower bound l on the
+ * distance to every other centroid. When centroids move by delta, u grows by its centroid's delta and l shrinks by
+ * the largest other delta. A point provably keeps its cluster when u <= max(l, s/2), where s is the distance from
+ * its centroid to the nearest other centroid; only the remaining points (few, once the clustering settles) are
+ * compared against all k centroids. Points with cannot-link constraints are always compared in full, pinned
+ * points never. The result is identical to plain Lloyd up to floating-point ties.
+ */
+function lloyd(p: Problem, seeds: Seeds, maxIter: number, tolCount: number): State {
+  const { n, k, dim, x } = p;
   const state: State = {
-    centroids: centroids.slice(),
-    alive: alive.slice(),
-    assignments: new Int32Array(p.n).fill(-2),
-    similarities: new Float32Array(p.n),
+    centroids: seeds.centroids.slice(),
+    alive: seeds.alive.slice(),
+    assignments: new Int32Array(n).fill(-2),
+    similarities: new Float32Array(n),
     iterations: 0,
   };
-  assignRows(p, p.x, p.n, null, state.centroids, state.alive, state.assignments, state.similarities);
+  const { centroids, alive, assignments, similarities } = state;
+  const upper = new Float64Array(n);
+  const lower = new Float64Array(n);
+  const second = new Float32Array(n);
+  assignRows(p, x, n, null, state, { labels: assignments, sims: similarities, second });
+  for (let i = 0; i < n; i++) {
+    upper[i] = chord(similarities[i]);
+    lower[i] = chord(second[i]);
+  }
+
+  const previous = new Float32Array(k * dim);
+  const moved = new Float64Array(k);
+  const halfGap = new Float64Array(k);
+  const gram = new Float32Array(k * k);
+  const pending = new Int32Array(Math.min(n, PENDING_BLOCK));
+  const pendingX = new Float32Array(pending.length * dim);
+  const out: Assignment = {
+    labels: new Int32Array(pending.length),
+    sims: new Float32Array(pending.length),
+    second: new Float32Array(pending.length),
+  };
+
   while (state.iterations < maxIter) {
     state.iterations++;
-    updateCentroids(p, state);
-    const changed = assignRows(p, p.x, p.n, null, state.centroids, state.alive, state.assignments, state.similarities);
+    previous.set(centroids);
+    const relocated = updateCentroids(p, state);
+
+    // How far each centroid moved, and the two largest moves (a point's own centroid is excluded from l's shift).
+    let max1 = 0;
+    let max2 = 0;
+    let argMax1 = -1;
+    for (let c = 0; c < k; c++) {
+      let ss = 0;
+      for (let d = 0; d < dim; d++) {
+        const diff = centroids[c * dim + d] - previous[c * dim + d];
+        ss += diff * diff;
+      }
+      moved[c] = Math.sqrt(ss);
+      if (moved[c] > max1) {
+        max2 = max1;
+        max1 = moved[c];
+        argMax1 = c;
+      } else if (moved[c] > max2) {
+        max2 = moved[c];
+      }
+    }
+    // Half the distance from each centroid to its nearest usable neighbour.
+    dotBlock(centroids, 0, k, centroids, 0, k, dim, gram, k);
+    for (let c = 0; c < k; c++) {
+      let nearest = -Infinity;
+      for (let c2 = 0; c2 < k; c2++) if (c2 !== c && alive[c2] && gram[c * k + c2] > nearest) nearest = gram[c * k + c2];
+      halfGap[c] = chord(nearest) / 2;
+    }
+
+    let changed = relocated;
+    let queued = 0;
+    const flush = () => {
+      for (let q = 0; q < queued; q++) out.labels[q] = assignments[pending[q]];
+      for (let q = 0; q < queued; q++) {
+        pendingX.set(x.subarray(pending[q] * dim, (pending[q] + 1) * dim), q * dim);
+      }
+      changed += assignRows(p, pendingX, queued, pending, state, out);
+      for (let q = 0; q < queued; q++) {
+        const i = pending[q];
+        assignments[i] = out.labels[q];
+        similarities[i] = out.sims[q];
+        upper[i] = chord(out.sims[q]);
+        lower[i] = chord(out.second![q]);
+      }
+      queued = 0;
+    };
+    for (let i = 0; i < n; i++) {
+      if (p.pinOf[i] >= 0) continue;
+      const a = assignments[i];
+      if (relocated > 0 || a < 0 || p.banned.has(i)) {
+        // Bounds are void after an empty-cluster relocation; constrained points are always re-examined.
+        pending[queued++] = i;
+      } else {
+        upper[i] += moved[a];
+        lower[i] -= a === argMax1 ? max2 : max1;
+        const bound = Math.max(lower[i], halfGap[a]);
+        if (upper[i] <= bound) continue;
+        const s = dot(x, i * dim, centroids, a * dim, dim);
+        similarities[i] = s;
+        upper[i] = chord(s);
+        if (upper[i] <= bound) continue;
+        pending[queued++] = i;
+      }
+      if (queued === pending.length) flush();
+    }
+    flush();
     if (changed <= tolCount) break;
   }
   return state;
@@ -435,9 +557,9 @@ function lloyd(p: Problem, centroids: Float32Array, alive: Uint8Array, maxIter: 
 /**
  * Recomputes free clusters' centroids as normalised member means. A free cluster left empty takes over the
  * worst-fitting movable point (lowest similarity, not pinned, allowed there, from a cluster with other members),
- * the standard fix for empty clusters.
+ * the standard fix for empty clusters. Returns how many points were moved that way.
  */
-function updateCentroids(p: Problem, state: State): void {
+function updateCentroids(p: Problem, state: State): number {
   const { n, k, dim, x } = p;
   const { centroids, alive, assignments, similarities } = state;
   const sums = new Float64Array(k * dim);
@@ -451,6 +573,7 @@ function updateCentroids(p: Problem, state: State): void {
     for (let d = 0; d < dim; d++) sums[so + d] += x[xo + d];
   }
 
+  let relocated = 0;
   const empty: number[] = [];
   for (let c = 0; c < k; c++) if (!p.fixed[c] && counts[c] === 0) empty.push(c);
   if (empty.length > 0) {
@@ -471,6 +594,7 @@ function updateCentroids(p: Problem, state: State): void {
         }
         assignments[i] = c;
         similarities[i] = 1;
+        relocated++;
         break;
       }
     }
@@ -486,25 +610,20 @@ function updateCentroids(p: Problem, state: State): void {
     for (let d = 0; d < dim; d++) centroids[so + d] = sums[so + d] * inv;
     alive[c] = 1;
   }
+  return relocated;
 }
 
 /**
- * Mini-batch spherical k-means (Sculley 2010): k-means++ seeds from a sample, then per batch every centroid moves
- * towards the mean of its batch members with step count_batch / count_total, and is renormalised. Stops after
- * `maxSteps` or when the smoothed batch objective has not improved for {@link PATIENCE} steps.
+ * Mini-batch spherical k-means (Sculley 2010), updating `seeds` in place: per batch every centroid moves towards
+ * the mean of its batch members with step count_batch / count_so_far, and is renormalised. Stops after `maxSteps`
+ * or when the smoothed batch objective has not improved for {@link PATIENCE} steps.
  */
-function miniBatchRun(
-  p: Problem,
-  batchSize: number,
-  maxSteps: number,
-  rng: Rng,
-): { centroids: Float32Array; alive: Uint8Array } {
+function miniBatchTrain(p: Problem, seeds: Seeds, batchSize: number, maxSteps: number, rng: Rng): void {
   const { n, k, dim, x } = p;
-  const { centroids, alive } = seedCentroids(p, seedCandidates(p, rng), seedPower, rng);
+  const { centroids, alive } = seeds;
   const totals = new Float64Array(k);
   const batch = new Int32Array(batchSize);
-  const labels = new Int32Array(batchSize);
-  const sims = new Float32Array(batchSize);
+  const out: Assignment = { labels: new Int32Array(batchSize), sims: new Float32Array(batchSize) };
   const sums = new Float64Array(k * dim);
   const counts = new Int32Array(k);
   let smoothed = NaN;
@@ -513,16 +632,15 @@ function miniBatchRun(
   for (let step = 0; step < maxSteps; step++) {
     for (let b = 0; b < batchSize; b++) batch[b] = rng.int(n);
     const xs = gatherRows(x, dim, batch);
-    labels.fill(-2);
-    assignRows(p, xs, batchSize, batch, centroids, alive, labels, sims);
+    assignRows(p, xs, batchSize, batch, seeds, out);
 
     sums.fill(0);
     counts.fill(0);
     let batchObjective = 0;
     for (let b = 0; b < batchSize; b++) {
-      const c = labels[b];
+      const c = out.labels[b];
       if (c < 0) continue;
-      batchObjective += sims[b];
+      batchObjective += out.sims[b];
       counts[c]++;
       const so = c * dim;
       const xo = b * dim;
@@ -550,21 +668,13 @@ function miniBatchRun(
       break;
     }
   }
-  return { centroids, alive };
 }
 
 /** Summed similarity of the rows `valX` (point ids `ids`) to their nearest allowed centroid. */
-function scoreCentroids(
-  p: Problem,
-  centroids: Float32Array,
-  alive: Uint8Array,
-  valX: Float32Array,
-  ids: Int32Array,
-): number {
-  const labels = new Int32Array(ids.length);
-  const sims = new Float32Array(ids.length);
-  assignRows(p, valX, ids.length, ids, centroids, alive, labels, sims);
-  return objective(sims);
+function scoreCentroids(p: Problem, seeds: Seeds, valX: Float32Array, ids: Int32Array): number {
+  const out: Assignment = { labels: new Int32Array(ids.length), sims: new Float32Array(ids.length) };
+  assignRows(p, valX, ids.length, ids, seeds, out);
+  return objective(out.sims);
 }
 
 function objective(similarities: Float32Array): number {

@@ -131,11 +131,14 @@ export class Embedder {
     }
     const { device = 'auto', decode = {}, ...fallback } = opts;
     const { width, height, layout, name } = manifest.input;
-    const probeShape = layout === 'NHWC' ? [1, height, width, 3] : [1, 3, height, width];
     const ps = await createSessionWithFallback(bytes, device, {
       ...fallback,
       probe: async (session) => {
-        const input = new Tensor('float32', new Float32Array(width * height * 3), probeShape);
+        const meta = session.inputMetadata[session.inputNames.indexOf(name)];
+        const fixed = meta?.isTensor ? meta.shape[0] : undefined;
+        const n = typeof fixed === 'number' && fixed > 0 ? fixed : 1;
+        const shape = layout === 'NHWC' ? [n, height, width, 3] : [n, 3, height, width];
+        const input = new Tensor('float32', new Float32Array(n * width * height * 3), shape);
         const out = (await session.run({ [name]: input }))[manifest.output.name];
         if (!out) throw new Error(`model produced no output "${manifest.output.name}"`);
         if (out.dims.at(-1) !== manifest.output.dim) {

@@ -37,14 +37,15 @@ export function nodeMacs(op: string, inputs: ShapeList, outputs: ShapeList): num
   const out = shapeOf(outputs, 0);
   const a = shapeOf(inputs, 0);
   const w = shapeOf(inputs, 1);
-  if (!out || !a || !w) return 0;
+  if (!out || !a) return 0;
   switch (op) {
     case 'Conv':
       // weight [Cout, Cin/group, k...]: every output element is a dot product of Cin/group * prod(k) terms.
-      return prod(out) * prod(w.slice(1));
+      return w ? prod(out) * prod(w.slice(1)) : 0;
     case 'ConvTranspose':
       // weight [Cin, Cout/group, k...]: every input element scatters into Cout/group * prod(k) outputs.
-      return prod(a) * prod(w.slice(1));
+      return w ? prod(a) * prod(w.slice(1)) : 0;
+    // For MatMul/Gemm, A and the output suffice: ORT pre-packs constant B and then omits its shape from profiles.
     case 'MatMul':
       return prod(out) * a[a.length - 1];
     case 'Gemm':

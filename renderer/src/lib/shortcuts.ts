@@ -2,6 +2,7 @@
  * Keyboard shortcuts, resolved from a plain description of the key event so the mapping is testable.
  * "Mod" is Cmd on macOS and Ctrl elsewhere.
  */
+import type { GridMove } from './virtual-grid.js';
 
 export interface KeyInput {
   key: string;
@@ -46,4 +47,20 @@ export function gridAction(e: KeyInput, mac: boolean): GridAction | null {
 export function shortcutLabel(action: GlobalAction, mac: boolean): string {
   if (mac) return action === 'undo' ? '⌘Z' : '⇧⌘Z';
   return action === 'undo' ? 'Ctrl+Z' : 'Ctrl+Shift+Z';
+}
+
+const GRID_MOVES: Record<string, GridMove> = {
+  ArrowLeft: 'left',
+  ArrowRight: 'right',
+  ArrowUp: 'up',
+  ArrowDown: 'down',
+  PageUp: 'pageUp',
+  PageDown: 'pageDown',
+  Home: 'home',
+  End: 'end',
+};
+
+/** Cursor movement in the photo grid for a navigation key, or null. */
+export function gridMove(key: string): GridMove | null {
+  return GRID_MOVES[key] ?? null;
 }

