@@ -27,10 +27,16 @@ function validManifest(bytes: Uint8Array): EncoderManifest {
   };
 }
 
-/** Deep-copy `m` and apply `edit` to the copy (as plain JSON). */
-function mutate(m: EncoderManifest, edit: (j: Record<string, Record<string, unknown>>) => void): unknown {
-  const j = structuredClone(m) as unknown as Record<string, Record<string, unknown>>;
-  edit(j);
+const DELETE = Symbol('delete');
+
+/** Deep-copy `m` with the field at dotted `path` set to `value` (or removed). */
+function withField(m: EncoderManifest, path: string, value: unknown): unknown {
+  const j = structuredClone(m) as unknown as Record<string, unknown>;
+  const keys = path.split('.');
+  const parent = keys.slice(0, -1).reduce((o, k) => o[k] as Record<string, unknown>, j);
+  const last = keys[keys.length - 1];
+  if (value === DELETE) delete parent[last];
+  else parent[last] = value;
   return j;
 }
 
@@ -42,24 +48,24 @@ describe('validateManifest', () => {
   });
 
   it('names the first bad field', () => {
-    const cases: [string, (j: Record<string, Record<string, unknown>>) => void][] = [
-      ['id', (j) => void (j.id = 'a/b' as never)],
-      ['file', (j) => void (j.file = '../evil.onnx' as never)],
-      ['sha256', (j) => void (j.sha256 = 'ABC' as never)],
-      ['opset', (j) => void (j.opset = 0 as never)],
-      ['input.layout', (j) => void (j.input.layout = 'HWC')],
-      ['input.width', (j) => void (j.input.width = 0)],
-      ['input.channels', (j) => void (j.input.channels = 4)],
-      ['preprocess.resize', (j) => void (j.preprocess.resize = 'crop')],
-      ['preprocess.std', (j) => void (j.preprocess.std = [1, 0, 1])],
-      ['preprocess.range', (j) => void (j.preprocess.range = [0])],
-      ['output.dim', (j) => void (j.output.dim = -3)],
-      ['source.license', (j) => void delete j.source.license],
-      ['output', (j) => void delete j.output],
+    const cases: [string, unknown][] = [
+      ['id', 'a/b'],
+      ['file', '../evil.onnx'],
+      ['sha256', 'ABC'],
+      ['opset', 0],
+      ['input.layout', 'HWC'],
+      ['input.width', 0],
+      ['input.channels', 4],
+      ['preprocess.resize', 'crop'],
+      ['preprocess.std', [1, 0, 1]],
+      ['preprocess.range', [0]],
+      ['output.dim', -3],
+      ['source.license', DELETE],
+      ['output', DELETE],
     ];
-    for (const [field, edit] of cases) {
+    for (const [field, value] of cases) {
       assert.throws(
-        () => validateManifest(mutate(good, edit)),
+        () => validateManifest(withField(good, field, value)),
         (e: unknown) => e instanceof ManifestError && e.field === field && e.message.includes(field),
         field,
       );

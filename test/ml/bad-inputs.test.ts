@@ -45,7 +45,7 @@ async function codeOf(p: Promise<unknown>): Promise<ImageErrorCode> {
   assert.fail('expected a rejection');
 }
 
-describe('bad inputs give typed errors', () => {
+void describe('bad inputs give typed errors', () => {
   let dir: string;
   const files: Record<string, string> = {};
 
@@ -67,24 +67,24 @@ describe('bad inputs give typed errors', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('decodes the good file', async () => {
+  void it('decodes the good file', async () => {
     assert.equal((await decodeRgb(files['good.jpg'], spec)).data.length, 32 * 24 * 3);
   });
 
-  it('zero-byte file -> EMPTY_FILE', async () => {
+  void it('zero-byte file -> EMPTY_FILE', async () => {
     assert.equal(await codeOf(decodeRgb(files['empty.jpg'], spec)), 'EMPTY_FILE');
     assert.equal(await codeOf(decodeRgb(new Uint8Array(0), spec)), 'EMPTY_FILE');
   });
 
-  it('truncated JPEG -> DECODE_FAILED', async () => {
+  void it('truncated JPEG -> DECODE_FAILED', async () => {
     assert.equal(await codeOf(decodeRgb(files['truncated.jpg'], spec)), 'DECODE_FAILED');
   });
 
-  it('text file named .jpg -> DECODE_FAILED', async () => {
+  void it('text file named .jpg -> DECODE_FAILED', async () => {
     assert.equal(await codeOf(decodeRgb(files['text.jpg'], spec)), 'DECODE_FAILED');
   });
 
-  it('30000x30000 PNG bomb -> TOO_LARGE, from the header, fast', async () => {
+  void it('30000x30000 PNG bomb -> TOO_LARGE, from the header, fast', async () => {
     const t0 = performance.now();
     assert.equal(await codeOf(decodeRgb(files['bomb.png'], spec)), 'TOO_LARGE');
     assert.ok(performance.now() - t0 < 1000, 'must be rejected before decoding');
@@ -92,12 +92,12 @@ describe('bad inputs give typed errors', () => {
     assert.equal(await codeOf(decodeRgb(files['good.jpg'], spec, { maxPixels: 320 * 240 - 1 })), 'TOO_LARGE');
   });
 
-  it('missing file -> NOT_FOUND; a directory -> UNREADABLE', async () => {
+  void it('missing file -> NOT_FOUND; a directory -> UNREADABLE', async () => {
     assert.equal(await codeOf(decodeRgb(files.missing, spec)), 'NOT_FOUND');
     assert.equal(await codeOf(decodeRgb(files.folder, spec)), 'UNREADABLE');
   });
 
-  it('embedFiles reports each bad file and still embeds the good ones', async () => {
+  void it('embedFiles reports each bad file and still embeds the good ones', async () => {
     const { manifest, bytes } = syntheticEncoder({ width: 32, height: 24 });
     const emb = await Embedder.fromModel(manifest, bytes, { device: 'cpu' });
     try {

@@ -49,7 +49,7 @@ async function writeModel(dir: string, manifest: EncoderManifest, bytes: Uint8Ar
   return p;
 }
 
-describe('Embedder', () => {
+void describe('Embedder', () => {
   let dir: string;
   let photos: string[];
   const synthetic = syntheticEncoder({ width: 32, height: 24, dim: 24 });
@@ -65,7 +65,7 @@ describe('Embedder', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('opens a model from its manifest and rejects a sha256 mismatch', async () => {
+  void it('opens a model from its manifest and rejects a sha256 mismatch', async () => {
     const sub = await mkdtemp(path.join(dir, 'model-'));
     const manifestPath = await writeModel(sub, synthetic.manifest, synthetic.bytes);
     const loaded = await loadModel(manifestPath);
@@ -78,7 +78,7 @@ describe('Embedder', () => {
     await assert.rejects(Embedder.fromModel(synthetic.manifest, tampered), ModelIntegrityError);
   });
 
-  it('embedFiles matches embedTensors on the same pre-processing, for any batch size', async () => {
+  void it('embedFiles matches embedTensors on the same pre-processing, for any batch size', async () => {
     const emb = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
     try {
       assert.equal(emb.provider, 'cpu');
@@ -104,7 +104,7 @@ describe('Embedder', () => {
     }
   });
 
-  it('stops on abort, with the abort reason', async () => {
+  void it('stops on abort, with the abort reason', async () => {
     const emb = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
     try {
       const ac = new AbortController();
@@ -127,7 +127,7 @@ describe('Embedder', () => {
     }
   });
 
-  it('handles NCHW models and fixed batch sizes (padding the last batch)', async () => {
+  void it('handles NCHW models and fixed batch sizes (padding the last batch)', async () => {
     const fixed = syntheticEncoder({ width: 32, height: 24, layout: 'NCHW', batch: 4, seed: 11 });
     const emb = await Embedder.fromModel(fixed.manifest, fixed.bytes, { device: 'cpu' });
     try {
@@ -141,14 +141,14 @@ describe('Embedder', () => {
     }
   });
 
-  it('refuses work after release', async () => {
+  void it('refuses work after release', async () => {
     const emb = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
     await emb.release();
     await emb.release();
     await assert.rejects(emb.embedTensors(new Float32Array(emb.imageSize)), /released/);
   });
 
-  it('CPU and WebGPU agree: cosine >= 0.999 per image', async (t) => {
+  void it('CPU and WebGPU agree: cosine >= 0.999 per image', async (t) => {
     const why = await webgpuUnavailableReason();
     if (why) return t.skip(why);
     const real = defaultModelManifest();

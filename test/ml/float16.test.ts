@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { float16Bits, float16Value, fromFloat16, toFloat16 } from '../../electron/core/ml/float16.js';
 import { rng } from './fixtures.js';
 
-describe('float16', () => {
-  it('round-trips every half exactly (NaNs stay NaN)', () => {
+void describe('float16', () => {
+  void it('round-trips every half exactly (NaNs stay NaN)', () => {
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
     const f = fromFloat16(all);
     const back = toFloat16(f);
@@ -14,7 +14,7 @@ describe('float16', () => {
     }
   });
 
-  it('decodes the defining values', () => {
+  void it('decodes the defining values', () => {
     assert.equal(float16Value(0x3c00), 1);
     assert.equal(float16Value(0xc000), -2);
     assert.equal(float16Value(0x7bff), 65504); // largest finite
@@ -24,7 +24,7 @@ describe('float16', () => {
     assert.ok(Object.is(float16Value(0x8000), -0));
   });
 
-  it('rounds random float32s to the nearest half', () => {
+  void it('rounds random float32s to the nearest half', () => {
     const r = rng(3);
     const v = Float32Array.from({ length: 20000 }, (_, i) => r() * 2 ** ((i % 40) - 26));
     const h = fromFloat16(toFloat16(v));
@@ -39,7 +39,7 @@ describe('float16', () => {
     }
   });
 
-  it('breaks ties to even, overflows to infinity and underflows to zero', () => {
+  void it('breaks ties to even, overflows to infinity and underflows to zero', () => {
     for (const bits of [0x3c00, 0x3c01, 0x0001, 0x0002, 0x03ff]) {
       const mid = (float16Value(bits) + float16Value(bits + 1)) / 2; // exactly representable in float32
       const even = bits % 2 === 0 ? bits : bits + 1;

@@ -4,8 +4,8 @@ import { countFlops, nodeMacs } from '../../electron/core/ml/flops.js';
 import { encodeModel } from '../../training/onnx/proto.js';
 import { syntheticEncoder } from './fixtures.js';
 
-describe('countFlops', () => {
-  it('counts Conv and MatMul MACs of the synthetic encoder from its executed shapes', async () => {
+void describe('countFlops', () => {
+  void it('counts Conv and MatMul MACs of the synthetic encoder from its executed shapes', async () => {
     const width = 32;
     const height = 24;
     const dim = 10;
@@ -24,7 +24,7 @@ describe('countFlops', () => {
     }
   });
 
-  it('counts Gemm with a transposed A', async () => {
+  void it('counts Gemm with a transposed A', async () => {
     const [m, k, n] = [5, 7, 3];
     const model = encodeModel({
       opsetVersion: 17,
@@ -39,7 +39,7 @@ describe('countFlops', () => {
     assert.equal((await countFlops(model)).macs, m * k * n);
   });
 
-  it('ignores ops it does not count and nodes without shapes', () => {
+  void it('ignores ops it does not count and nodes without shapes', () => {
     assert.equal(nodeMacs('Relu', [{ float: [1, 2] }], [{ float: [1, 2] }]), 0);
     assert.equal(nodeMacs('Conv', [], []), 0);
   });

@@ -51,8 +51,8 @@ function assertClose(actual: Float32Array, want: Float64Array, tol = 1e-5): void
   }
 }
 
-describe('preprocess', () => {
-  it('cover: centre-crops 4x3 to 2x3 without resampling', async () => {
+void describe('preprocess', () => {
+  void it('cover: centre-crops 4x3 to 2x3 without resampling', async () => {
     const png = await testPng();
     for (const layout of ['NHWC', 'NCHW'] as const) {
       const s = spec(2, 3, 'cover', layout);
@@ -60,7 +60,7 @@ describe('preprocess', () => {
     }
   });
 
-  it('fill: stretches 4x3 to 8x6 (nearest kernel: every pixel becomes a 2x2 block)', async () => {
+  void it('fill: stretches 4x3 to 8x6 (nearest kernel: every pixel becomes a 2x2 block)', async () => {
     const png = await testPng();
     for (const layout of ['NHWC', 'NCHW'] as const) {
       const s = spec(8, 6, 'fill', layout);
@@ -69,14 +69,14 @@ describe('preprocess', () => {
     }
   });
 
-  it('NHWC and NCHW hold the same values, transposed', async () => {
+  void it('NHWC and NCHW hold the same values, transposed', async () => {
     const png = await testPng();
     const a = await preprocessImage(png, spec(4, 3, 'fill', 'NHWC'));
     const b = await preprocessImage(png, spec(4, 3, 'fill', 'NCHW'));
     for (let i = 0; i < 12; i++) for (let c = 0; c < 3; c++) assert.equal(a[i * 3 + c], b[c * 12 + i]);
   });
 
-  it('EXIF orientation 6 rotates 90 degrees clockwise before resizing', async () => {
+  void it('EXIF orientation 6 rotates 90 degrees clockwise before resizing', async () => {
     const png = await testPng(6);
     assert.equal((await sharp(png).metadata()).orientation, 6);
     // Displayed image is 3 wide, 4 high: displayed (x, y) comes from stored (y, H - 1 - x).
@@ -84,7 +84,7 @@ describe('preprocess', () => {
     assertClose(await preprocessImage(png, s), expected(s, (x, y, c) => px(y, H - 1 - x, c)));
   });
 
-  it('the default (antialiasing) kernel keeps a flat colour exact, in both resize modes', async () => {
+  void it('the default (antialiasing) kernel keeps a flat colour exact, in both resize modes', async () => {
     const flat = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 50, b: 7 } } }).png().toBuffer();
     const rgb = [200, 50, 7];
     for (const resize of ['cover', 'fill'] as const) {
@@ -93,7 +93,7 @@ describe('preprocess', () => {
     }
   });
 
-  it('greyscale becomes three equal channels', async () => {
+  void it('greyscale becomes three equal channels', async () => {
     const grey = Buffer.from(Array.from({ length: W * H }, (_, i) => 17 * i + 5));
     const png = await sharp(grey, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toBuffer();
     assert.equal((await sharp(png).metadata()).channels, 1);
@@ -101,7 +101,7 @@ describe('preprocess', () => {
     for (let i = 0; i < W * H; i++) assert.deepEqual([...data.subarray(3 * i, 3 * i + 3)], [grey[i], grey[i], grey[i]]);
   });
 
-  it('16-bit PNGs are scaled to 8 bits', async () => {
+  void it('16-bit PNGs are scaled to 8 bits', async () => {
     const v16 = Uint16Array.from(rawImage(), (v) => v * 257);
     const png = await sharp(v16, { raw: { width: W, height: H, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
     assert.equal((await sharp(png).metadata()).depth, 'ushort');
@@ -109,14 +109,14 @@ describe('preprocess', () => {
     assert.deepEqual([...data], [...rawImage()]);
   });
 
-  it('alpha is flattened onto white', async () => {
+  void it('alpha is flattened onto white', async () => {
     const rgba = Buffer.from([10, 20, 30, 255, 10, 20, 30, 0]);
     const png = await sharp(rgba, { raw: { width: 2, height: 1, channels: 4 } }).png().toBuffer();
     const { data } = await decodeRgb(png, spec(2, 1, 'fill'));
     assert.deepEqual([...data], [10, 20, 30, 255, 255, 255]);
   });
 
-  it('CMYK JPEGs decode to RGB', async () => {
+  void it('CMYK JPEGs decode to RGB', async () => {
     const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 30, g: 120, b: 220 } } })
       .toColourspace('cmyk')
       .jpeg()
@@ -128,7 +128,7 @@ describe('preprocess', () => {
     assert.ok(data[2] > data[1] && data[1] > data[0], `rgb ${data[0]},${data[1]},${data[2]}`);
   });
 
-  it('the normalizer writes at an offset and checks its input size', () => {
+  void it('the normalizer writes at an offset and checks its input size', () => {
     const s = spec(2, 1, 'fill', 'NCHW');
     const norm = createNormalizer(s);
     const out = new Float32Array(4 + 6).fill(99);

@@ -29,8 +29,8 @@ function env(platform: NodeJS.Platform, over: Partial<ProviderEnvironment> = {})
   return { platform, backends: BACKENDS[platform], installed: new Set(), hardwareGpu: true, ...over };
 }
 
-describe('planProviders', () => {
-  it('orders auto per OS and intersects with the binding', () => {
+void describe('planProviders', () => {
+  void it('orders auto per OS and intersects with the binding', () => {
     assert.deepEqual(planProviders('auto', env('linux')).candidates, ['webgpu', 'cpu']);
     assert.deepEqual(planProviders('auto', env('linux', { installed: new Set(['cuda']) })).candidates, ['cuda', 'webgpu', 'cpu']);
     assert.deepEqual(planProviders('auto', env('win32')).candidates, ['dml', 'webgpu', 'cpu']);
@@ -42,20 +42,20 @@ describe('planProviders', () => {
     for (const p of ['linux', 'win32', 'darwin'] as const) assert.deepEqual(planProviders('auto', env(p)).skipped, []);
   });
 
-  it('drops providers the binding does not list', () => {
+  void it('drops providers the binding does not list', () => {
     const cpuOnly = env('darwin', { backends: [b('cpu')] });
     assert.deepEqual(planProviders('auto', cpuOnly).candidates, ['cpu']);
     const noWebgpu = env('win32', { backends: [b('cpu'), b('dml')] });
     assert.deepEqual(planProviders('auto', noWebgpu).candidates, ['dml', 'cpu']);
   });
 
-  it('skips software-only WebGPU in auto mode but honours an explicit request', () => {
+  void it('skips software-only WebGPU in auto mode but honours an explicit request', () => {
     const headless = env('linux', { hardwareGpu: false });
     assert.deepEqual(planProviders('auto', headless).candidates, ['cpu']);
     assert.deepEqual(planProviders('webgpu', headless).candidates, ['webgpu', 'cpu']);
   });
 
-  it('puts an explicit device first with CPU as the safety net', () => {
+  void it('puts an explicit device first with CPU as the safety net', () => {
     for (const d of ['webgpu', 'dml', 'coreml', 'cuda'] as Device[]) {
       const platform = d === 'dml' ? 'win32' : d === 'coreml' ? 'darwin' : 'linux';
       const installed = new Set(d === 'cuda' ? ['cuda'] : []);
@@ -64,7 +64,7 @@ describe('planProviders', () => {
     assert.deepEqual(planProviders('cpu', env('linux')), { candidates: ['cpu'], skipped: [] });
   });
 
-  it('reports why an explicit device cannot be used', () => {
+  void it('reports why an explicit device cannot be used', () => {
     const dmlOnLinux = planProviders('dml', env('linux'));
     assert.deepEqual(dmlOnLinux.candidates, ['cpu']);
     assert.equal(dmlOnLinux.skipped.length, 1);
@@ -76,11 +76,11 @@ describe('planProviders', () => {
     assert.match(cudaMissing.skipped[0].error, /not installed/);
   });
 
-  it('always ends the preference order with cpu', () => {
+  void it('always ends the preference order with cpu', () => {
     for (const p of ['linux', 'win32', 'darwin', 'freebsd'] as NodeJS.Platform[]) assert.equal(preferredOrder(p).at(-1), 'cpu');
   });
 
-  it('detects this process: cpu is always there, cuda only if its libraries are', () => {
+  void it('detects this process: cpu is always there, cuda only if its libraries are', () => {
     const e = detectEnvironment();
     assert.equal(e.platform, process.platform);
     assert.ok(e.backends.some((x) => x.name === 'cpu'));
@@ -88,8 +88,8 @@ describe('planProviders', () => {
   });
 });
 
-describe('sessionOptionsFor', () => {
-  it('tunes for throughput', () => {
+void describe('sessionOptionsFor', () => {
+  void it('tunes for throughput', () => {
     const o = sessionOptionsFor('cpu', { threads: 3 });
     assert.equal(o.graphOptimizationLevel, 'all');
     assert.equal(o.intraOpNumThreads, 3);
@@ -113,10 +113,10 @@ function cpuOnlyOpModel(): Uint8Array {
   });
 }
 
-describe('createSessionWithFallback', () => {
+void describe('createSessionWithFallback', () => {
   const { bytes } = syntheticEncoder();
 
-  it('falls back past a provider that cannot create a session', async () => {
+  void it('falls back past a provider that cannot create a session', async () => {
     const got = await createSessionWithFallback(bytes, 'auto', { candidates: ['no-such-ep', 'cpu'] });
     try {
       assert.equal(got.provider, 'cpu');
@@ -131,7 +131,7 @@ describe('createSessionWithFallback', () => {
     }
   });
 
-  it('falls back past a provider whose probe run fails', async () => {
+  void it('falls back past a provider whose probe run fails', async () => {
     const tried: string[] = [];
     const got = await createSessionWithFallback(bytes, 'webgpu', {
       probe: (_s, provider) => {
@@ -149,7 +149,7 @@ describe('createSessionWithFallback', () => {
     }
   });
 
-  it('treats a GPU session that runs every node on the CPU as a failure', async (t) => {
+  void it('treats a GPU session that runs every node on the CPU as a failure', async (t) => {
     const why = await webgpuUnavailableReason();
     if (why) return t.skip(why);
     const got = await createSessionWithFallback(cpuOnlyOpModel(), 'webgpu');
@@ -162,14 +162,14 @@ describe('createSessionWithFallback', () => {
     }
   });
 
-  it('reports every failure when nothing works', async () => {
+  void it('reports every failure when nothing works', async () => {
     await assert.rejects(
       createSessionWithFallback(bytes, 'auto', { candidates: ['bogus-a', 'bogus-b'] }),
       (e: unknown) => e instanceof NoProviderError && e.fallbacks.map((f) => f.provider).join() === 'bogus-a,bogus-b',
     );
   });
 
-  it('releases sessions explicitly and idempotently', async () => {
+  void it('releases sessions explicitly and idempotently', async () => {
     const got = await createSessionWithFallback(bytes, 'cpu');
     assert.deepEqual(got.fallbacks, []);
     await got.release();

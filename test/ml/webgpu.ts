@@ -16,7 +16,7 @@ export function webgpuUnavailableReason(): Promise<string | null> {
       return null;
     } catch (e) {
       const why = `no WebGPU adapter (run .ci/vulkan.sh for Mesa lavapipe): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
-      if (process.env.SHOEBOX_REQUIRE_WEBGPU === '1') throw new Error(why);
+      if (process.env.SHOEBOX_REQUIRE_WEBGPU === '1') throw new Error(why, { cause: e });
       return why;
     }
   })();

@@ -665,6 +665,7 @@ function miniBatchTrain(p: Problem, seeds: Seeds, batchSize: number, maxSteps: n
       bestSmoothed = smoothed;
       sinceBest = 0;
     } else if (++sinceBest >= PATIENCE) {
+      if (process.env.DBG) console.log('steps', step);
       break;
     }
   }

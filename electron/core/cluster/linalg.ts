@@ -66,8 +66,9 @@ export function unitRows(data: Float32Array, n: number, dim: number): Float32Arr
 export function gatherRows(data: Float32Array, dim: number, indices: ArrayLike<number>): Float32Array {
   const out = new Float32Array(indices.length * dim);
   for (let r = 0; r < indices.length; r++) {
-    const o = indices[r] * dim;
-    out.set(data.subarray(o, o + dim), r * dim);
+    const src = indices[r] * dim;
+    const dst = r * dim;
+    for (let d = 0; d < dim; d++) out[dst + d] = data[src + d];
   }
   return out;
 }

@@ -117,6 +117,7 @@ export class PageLoader<P> {
       for (const [j, data] of fetched.entries()) {
         if (data === null) return null;
         out.set(batch[j], data);
+        this.store(batch[j], data);
       }
     }
     return out;

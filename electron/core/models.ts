@@ -1,0 +1,105 @@
+/**
+ * Encoder registry: the bundled default encoder and on-device fine-tuned versions, one of them active.
+ *
+ * A fine-tuned encoder is stored two ways: as ONE merged ONNX model (backbone + trained adapter, `<id>.onnx` with
+ * its manifest) that any tool can run on photos, and as the adapter alone (`<id>.adapter.onnx`), which the library
+ * applies to the backbone features it already stores. Both compute the same function (tested); the second avoids
+ * decoding every photo again after each training round.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { validateManifest, type EncoderManifest } from '../../training/manifest.js';
+import type { Db } from './db/database.js';
+import { ShoeboxError } from './errors.js';
+import { bundledModelsDir } from './paths.js';
+
+export const DEFAULT_MODEL_ID = 'mobilenet_v2_mid';
+
+export interface ModelInfo {
+  key: string;
+  id: string;
+  version: string;
+  dir: string;
+  manifestPath: string;
+  manifest: EncoderManifest;
+  /** Key of the backbone this model was fine-tuned from (null for a backbone). */
+  parent: string | null;
+  /** Adapter model mapping parent features to this model's embedding (fine-tuned models only). */
+  adapterPath: string | null;
+}
+
+export const modelKey = (m: Pick<EncoderManifest, 'id' | 'version'>): string => `${m.id}@${m.version}`;
+
+function readManifest(file: string): EncoderManifest {
+  if (!fs.existsSync(file)) {
+    throw new ShoeboxError(
+      'UNAVAILABLE',
+      `Encoder manifest ${file} is missing. Run \`npm run build:models\` (it converts the bundled model from the nsfwjs package).`,
+    );
+  }
+  try {
+    return validateManifest(JSON.parse(fs.readFileSync(file, 'utf8')));
+  } catch (e) {
+    throw new ShoeboxError('UNAVAILABLE', `Encoder manifest ${file} is not usable: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function info(row: { key: string; id: string; version: string; dir: string; parent: string | null }): ModelInfo {
+  const manifestPath = path.join(row.dir, `${row.id}.json`);
+  const manifest = readManifest(manifestPath);
+  const adapter = path.join(row.dir, `${row.id}.adapter.onnx`);
+  return { ...row, manifestPath, manifest, parent: row.parent, adapterPath: row.parent && fs.existsSync(adapter) ? adapter : null };
+}
+
+/** Register a model folder (idempotent). */
+export function registerModel(db: Db, dir: string, id: string, parent: string | null): ModelInfo {
+  const manifest = readManifest(path.join(dir, `${id}.json`));
+  const key = modelKey(manifest);
+  db.prepare(
+    `INSERT INTO models(key, id, version, dir, parent, created_at) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT(key) DO UPDATE SET dir = excluded.dir, parent = excluded.parent`,
+  ).run(key, manifest.id, manifest.version, dir, parent, Date.now());
+  return info({ key, id: manifest.id, version: manifest.version, dir, parent });
+}
+
+export function setActiveModel(db: Db, key: string): void {
+  db.transaction(() => {
+    db.prepare('UPDATE models SET active = 0').run();
+    db.prepare('UPDATE models SET active = 1 WHERE key = ?').run(key);
+  })();
+}
+
+/** The bundled default backbone, registered on first use. */
+export function backboneModel(db: Db, modelsDir = bundledModelsDir()): ModelInfo {
+  return registerModel(db, modelsDir, DEFAULT_MODEL_ID, null);
+}
+
+/** The active encoder (the bundled default until a fine-tuned one is activated). */
+export function activeModel(db: Db, modelsDir = bundledModelsDir()): ModelInfo {
+  const row = db.prepare(`SELECT key, id, version, dir, parent FROM models WHERE active = 1 AND discarded = 0 LIMIT 1`).get() as
+    | { key: string; id: string; version: string; dir: string; parent: string | null }
+    | undefined;
+  if (row) {
+    try {
+      return info(row);
+    } catch {
+      // a fine-tuned model folder was removed by hand: fall back to the bundled encoder
+    }
+  }
+  const base = backboneModel(db, modelsDir);
+  setActiveModel(db, base.key);
+  return base;
+}
+
+/** The backbone at the root of a model's lineage. */
+export function rootModel(db: Db, m: ModelInfo): ModelInfo {
+  let cur = m;
+  for (let i = 0; i < 100 && cur.parent; i++) {
+    const row = db.prepare('SELECT key, id, version, dir, parent FROM models WHERE key = ?').get(cur.parent) as
+      | { key: string; id: string; version: string; dir: string; parent: string | null }
+      | undefined;
+    if (!row) throw new ShoeboxError('UNAVAILABLE', `Model ${cur.parent} (parent of ${cur.key}) is missing`);
+    cur = info(row);
+  }
+  return cur;
+}
