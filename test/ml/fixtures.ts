@@ -95,8 +95,13 @@ export function syntheticEncoder(opts: SyntheticEncoderOptions = {}): { manifest
 /** Repository root (works from both `test/ml` sources and `dist/test/ml`). */
 export const repoRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../' : '../../', import.meta.url));
 
-/** The real default model's manifest path, or null when the converter has not produced it yet. */
+/**
+ * The real default model's manifest path, or null when the converter has not produced it yet.
+ * SHOEBOX_ENCODER_MANIFEST points at another manifest (e.g. a model built into a scratch folder).
+ */
 export function defaultModelManifest(): string | null {
+  const override = process.env.SHOEBOX_ENCODER_MANIFEST;
+  if (override) return existsSync(override) ? override : null;
   const p = `${repoRoot}models/mobilenet_v2_mid.json`;
   return existsSync(p) && existsSync(`${repoRoot}models/mobilenet_v2_mid.onnx`) ? p : null;
 }

@@ -36,7 +36,10 @@ export interface KMeansConstraints {
 export interface KMeansOptions {
   /** PRNG seed; equal seeds give identical results. Default 0. */
   seed?: number;
-  /** Independent seedings; the one with the best objective wins. Default 3. */
+  /**
+   * Independent seedings; the one with the best objective wins. Default 3. With mini-batch training the seedings
+   * compete before training (on a validation sample) and only the best one is trained.
+   */
   restarts?: number;
   /** Maximum full (Lloyd) iterations per run. Default 100. */
   maxIter?: number;
@@ -89,7 +92,7 @@ const SEED_SAMPLE = 8192;
 /** Rows re-examined per batch in the bounded Lloyd step. */
 const PENDING_BLOCK = 4096;
 /** Mini-batch training stops after this many steps without a better smoothed batch objective. */
-const PATIENCE = 20;
+const PATIENCE = 10;
 
 /** Validated input and constraints in array form. */
 export class Problem {
@@ -228,21 +231,21 @@ export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResul
   let best: State | undefined;
   let bestScore = -Infinity;
   if (miniBatch) {
-    // Compare restarts on a common validation sample, then polish only the winner on all points.
+    // As in scikit-learn's MiniBatchKMeans, restarts only compete on their seeding (scored on a common
+    // validation sample); the winner is trained with mini-batches and then polished on all points.
     const batchSize = Math.max(1, Math.min(n, opts.batchSize ?? 2048));
     const validation = rng.sample(n, Math.min(n, 8192));
     const valX = gatherRows(p.x, dim, validation);
     let bestSeeds: Seeds | undefined;
     for (let r = 0; r < restarts; r++) {
-      const run = rng.fork();
-      const seeds = seedCentroids(p, seedCandidates(p, run), seedPower, run);
-      miniBatchTrain(p, seeds, batchSize, opts.miniBatchSteps ?? 300, run);
+      const seeds = seedCentroids(p, seedCandidates(p, rng), seedPower, rng);
       const score = scoreCentroids(p, seeds, valX, validation);
       if (score > bestScore) {
         bestScore = score;
         bestSeeds = seeds;
       }
     }
+    miniBatchTrain(p, bestSeeds!, batchSize, opts.miniBatchSteps ?? 300, rng);
     best = lloyd(p, bestSeeds!, opts.refineIter ?? 10, tolCount);
   } else {
     for (let r = 0; r < restarts; r++) {
