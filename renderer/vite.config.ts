@@ -26,7 +26,7 @@ export default defineConfig({
   root: here,
   // Relative URLs: the same build loads from http://127.0.0.1:<port>/ and from app://shoebox/ in Electron.
   base: './',
-  plugins: [svelte(), cleanOwnOutput()],
+  plugins: [svelte({ configFile: false }), cleanOwnOutput()],
   build: {
     outDir,
     emptyOutDir: false,

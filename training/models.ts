@@ -28,7 +28,7 @@ export async function loadEncoderManifest(dir: string, id: string): Promise<Load
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new Error(`cannot read encoder manifest ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`cannot read encoder manifest ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const manifest = validateManifest(raw);
   if (manifest.id !== id) throw new ManifestError('id', `manifest ${file} has id ${JSON.stringify(manifest.id)}, expected ${JSON.stringify(id)}`);
@@ -63,7 +63,7 @@ export async function verifyEncoderFile(enc: LoadedEncoder): Promise<void> {
   try {
     actual = await fileSha256(enc.modelPath);
   } catch (e) {
-    throw new Error(`encoder ${enc.manifest.id}: cannot read ${enc.modelPath}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`encoder ${enc.manifest.id}: cannot read ${enc.modelPath}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   if (actual !== enc.manifest.sha256)
     throw new Error(`encoder ${enc.manifest.id}: ${enc.modelPath} has sha256 ${actual}, manifest says ${enc.manifest.sha256}`);

@@ -1,21 +1,11 @@
 /**
- * The slice of the core that the transports (browser-mode server, Electron shell) depend on.
- *
- * This mirrors `CoreHandle` from `electron/core/service.ts` structurally, so the real core handle and the test
- * fake are both assignable to it and the transports never depend on how the core is built.
+ * What the transports (browser-mode server, Electron shell) need from the core, plus URL parsing helpers shared
+ * by both. The handle type is the core's own; the transports depend on nothing else of it.
  */
-import type { ApiEvent, ApiMethod, ApiResult, ApiValue } from '../core/api/contract.js';
+import type { CoreHandle } from '../core/service.js';
 
-export type ImageKind = 'thumb' | 'preview';
-
-export interface CoreHandle {
-  /** Validates args at the boundary; never throws; errors come back as {ok:false,error}. */
-  call<M extends ApiMethod>(method: M, args: unknown): Promise<ApiResult<ApiValue<M>>>;
-  subscribe(listener: (e: ApiEvent) => void): () => void;
-  /** Absolute path of a cached thumbnail/preview of a known photo (inside the library cache), or null. */
-  imagePath(photoId: number, kind: ImageKind): Promise<string | null>;
-  close(): Promise<void>;
-}
+export type { CoreHandle };
+export type ImageKind = Parameters<CoreHandle['imagePath']>[1];
 
 export const IMAGE_KINDS: readonly ImageKind[] = ['thumb', 'preview'];
 

@@ -7,8 +7,8 @@ import { extractBundledExport, JsLiteralError, parseJsLiteral } from '../../trai
 const bundle = (param: string, body: string): string =>
   `!function(t){if("object"==typeof exports)module.exports=t();else{(this||self).model=t()}}(function(){return function t(e,a,l){return a}({1:[function(r,${param},x){${body}},{}]},{},[1])(1)});`;
 
-describe('parseJsLiteral', () => {
-  it('reads the data forms minifiers emit', () => {
+void describe('parseJsLiteral', () => {
+  void it('reads the data forms minifiers emit', () => {
     const src = `{a:1,"b":[.5,-.25,5.,1e3,-2E-2,0x1F],c:!0,d:!1,'e':'it\\'s',f:null,g:void 0,h:{},i:[],$j_2:"\\u0041\\x42\\n",3:true,}`;
     const { value, end } = parseJsLiteral(src);
     assert.equal(end, src.length);
@@ -27,13 +27,13 @@ describe('parseJsLiteral', () => {
     assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value) && 'g' in value && value.g === undefined);
   });
 
-  it('keeps __proto__ as plain data', () => {
+  void it('keeps __proto__ as plain data', () => {
     const { value } = parseJsLiteral('{__proto__:{polluted:1}}');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.deepEqual(Object.keys(value as object), ['__proto__']);
   });
 
-  it('rejects code with the offset of the problem', () => {
+  void it('rejects code with the offset of the problem', () => {
     for (const [src, at] of [
       ['{a:foo}', 3],
       ['{a:1+2}', 4],
@@ -53,13 +53,13 @@ describe('parseJsLiteral', () => {
   });
 });
 
-describe('extractBundledExport', () => {
-  it('returns the literal module 1 exports, whatever the parameter names', () => {
+void describe('extractBundledExport', () => {
+  void it('returns the literal module 1 exports, whatever the parameter names', () => {
     assert.deepEqual(extractBundledExport(bundle('m', 'm.exports={format:"graph-model",n:[1,2]}')), { format: 'graph-model', n: [1, 2] });
     assert.equal(extractBundledExport(bundle('e', 'e.exports="QUJD"')), 'QUJD');
   });
 
-  it('refuses bundles whose export is computed', () => {
+  void it('refuses bundles whose export is computed', () => {
     assert.throws(() => extractBundledExport(bundle('m', 'm.exports=require("fs")')), JsLiteralError);
     assert.throws(() => extractBundledExport(bundle('m', 'm.exports={a:1};globalThis.x=1')), /followed by more code/);
     assert.throws(() => extractBundledExport('module.exports={a:1}'), /no browserify module/);

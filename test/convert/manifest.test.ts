@@ -40,14 +40,14 @@ function withField(m: EncoderManifest, path: string, value: unknown): unknown {
   return j;
 }
 
-describe('validateManifest', () => {
+void describe('validateManifest', () => {
   const good = validManifest(new Uint8Array([1, 2, 3]));
 
-  it('accepts a complete manifest', () => {
+  void it('accepts a complete manifest', () => {
     assert.deepEqual(validateManifest(structuredClone(good)), good);
   });
 
-  it('names the first bad field', () => {
+  void it('names the first bad field', () => {
     const cases: [string, unknown][] = [
       ['id', 'a/b'],
       ['file', '../evil.onnx'],
@@ -74,7 +74,7 @@ describe('validateManifest', () => {
   });
 });
 
-describe('manifest files', () => {
+void describe('manifest files', () => {
   let dir = '';
   const bytes = new Uint8Array([8, 1, 18, 3, 1, 2, 3]);
   before(async () => {
@@ -86,7 +86,7 @@ describe('manifest files', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('loads, lists and verifies encoders', async () => {
+  void it('loads, lists and verifies encoders', async () => {
     const enc = await loadEncoderManifest(dir, 'tiny');
     assert.equal(enc.manifest.output.dim, 8);
     assert.equal(enc.modelPath, path.join(path.resolve(dir), 'tiny.onnx'));
@@ -104,7 +104,7 @@ describe('manifest files', () => {
     assert.match(errors.find((e) => e.file.endsWith('other.json'))!.error, /id: .*expected "other"/);
   });
 
-  it('detects a model file that does not match its manifest', async () => {
+  void it('detects a model file that does not match its manifest', async () => {
     const enc = await loadEncoderManifest(dir, 'tiny');
     await writeFile(path.join(dir, 'tiny.onnx'), new Uint8Array([0]));
     try {
@@ -116,7 +116,7 @@ describe('manifest files', () => {
   });
 });
 
-describe('build-models', () => {
+void describe('build-models', () => {
   let dir = '';
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'shoebox-build-'));
@@ -125,7 +125,7 @@ describe('build-models', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('writes an encoder whose manifest validates and verifies, and --check catches tampering', async () => {
+  void it('writes an encoder whose manifest validates and verifies, and --check catches tampering', async () => {
     const spec = { ...CENTERNET_MNV3, inputSize: 64 };
     const missing = await buildOne(spec, dir, true);
     assert.equal(missing.ok, false);

@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { convOutputSize, effectiveKernel, samePadding } from '../../training/convert/padding.js';
 import { randomArray } from './helpers.js';
 
-describe('samePadding', () => {
-  it('reproduces tfjs SAME convolutions for all small sizes, kernels, strides and dilations', () => {
+void describe('samePadding', () => {
+  void it('reproduces tfjs SAME convolutions for all small sizes, kernels, strides and dilations', () => {
     let cases = 0;
     for (let size = 1; size <= 11; size++) {
       for (let k = 1; k <= 5; k++) {
@@ -37,7 +37,7 @@ describe('samePadding', () => {
     assert.ok(cases > 200);
   });
 
-  it('puts the odd padding element at the end and never pads negatively', () => {
+  void it('puts the odd padding element at the end and never pads negatively', () => {
     for (let size = 1; size <= 40; size++) {
       for (let k = 1; k <= 7; k++) {
         for (let s = 1; s <= 4; s++) {
@@ -48,7 +48,7 @@ describe('samePadding', () => {
     }
   });
 
-  it('rejects non-positive or fractional geometry', () => {
+  void it('rejects non-positive or fractional geometry', () => {
     assert.throws(() => samePadding(0, 3, 1), RangeError);
     assert.throws(() => samePadding(5, 3, 1.5), RangeError);
     assert.throws(() => convOutputSize(2, 5, 1, 1, 0, 0), /does not fit/);

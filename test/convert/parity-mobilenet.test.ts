@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { convertEncoder, loadSourceModel, MOBILENET_V2_MID, readPackageInfo, sha256Hex } from '../../training/convert/encoders.js';
 import { cosine, makeImages, relMaxDiff, runOnnx, runTfjs, tfjsModel } from './helpers.js';
 
-describe('mobilenet_v2_mid', () => {
-  it('converted ONNX matches tfjs at feature_vector/SpatialSqueeze (cosine >= 0.9999 per image)', async (t) => {
+void describe('mobilenet_v2_mid', () => {
+  void it('converted ONNX matches tfjs at feature_vector/SpatialSqueeze (cosine >= 0.9999 per image)', async (t) => {
     const spec = MOBILENET_V2_MID;
     const pkg = readPackageInfo(spec.package);
     const source = await loadSourceModel(spec, pkg);

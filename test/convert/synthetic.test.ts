@@ -52,8 +52,8 @@ function naiveConv(x: Float32Array, [n, h, w, c]: number[], f: Float32Array, [kh
   return { out, shape: [n, oh, ow, co] };
 }
 
-describe('synthetic graphs', () => {
-  it('Conv2D stride 2 SAME on odd sizes matches a naive convolution', async () => {
+void describe('synthetic graphs', () => {
+  void it('Conv2D stride 2 SAME on odd sizes matches a naive convolution', async () => {
     const inShape = [2, 9, 8, 3];
     const fShape = [3, 3, 3, 4];
     const filter = randomArray(3 * 3 * 3 * 4, 11);
@@ -76,7 +76,7 @@ describe('synthetic graphs', () => {
     assert.ok(relMaxDiff(y.data, ref.out) < 1e-5, `max diff ${relMaxDiff(y.data, ref.out)}`);
   });
 
-  it('MobileNet-style block: quantized/float16 weights, depthwise multiplier, fused ops, SE, pools, matmul', async () => {
+  void it('MobileNet-style block: quantized/float16 weights, depthwise multiplier, fused ops, SE, pools, matmul', async () => {
     const g = new GraphBuilder();
     g.placeholder('x', [-1, 13, 11, 3]);
     g.constant('two', [], [2]);
@@ -127,7 +127,7 @@ describe('synthetic graphs', () => {
     }
   });
 
-  it('pads, dilation, concat, prelu, squeeze, transposed matmul and assorted activations', async () => {
+  void it('pads, dilation, concat, prelu, squeeze, transposed matmul and assorted activations', async () => {
     const g = new GraphBuilder();
     g.placeholder('x', [-1, 10, 12, 4]);
     g.constant('pads', [4, 2], [0, 0, 1, 2, 2, 1, 0, 0], 'int32');
@@ -160,7 +160,7 @@ describe('synthetic graphs', () => {
     }
   });
 
-  it('global-avg pooling after the cut equals the mean of the reference feature map', async () => {
+  void it('global-avg pooling after the cut equals the mean of the reference feature map', async () => {
     const g = new GraphBuilder();
     g.placeholder('x', [-1, 7, 7, 3]);
     g.constant('w', [3, 3, 3, 5], randomArray(135, 31));
@@ -174,7 +174,7 @@ describe('synthetic graphs', () => {
     assert.ok(relMaxDiff(onnx.data, mean) < 1e-5);
   });
 
-  it('constant subgraphs are folded away', () => {
+  void it('constant subgraphs are folded away', () => {
     const g = new GraphBuilder();
     g.placeholder('x', [-1, 4, 4, 2]);
     g.constant('a', [2], [1, 2]);
@@ -192,7 +192,7 @@ describe('synthetic graphs', () => {
     assert.deepEqual(Array.from(init.data), [3, 6]);
   });
 
-  it('rejects every unsupported op in the cut subgraph at once, naming them', () => {
+  void it('rejects every unsupported op in the cut subgraph at once, naming them', () => {
     const g = new GraphBuilder();
     g.placeholder('x', [-1, 4, 4, 2]);
     g.node('a', 'Cos', ['x']);
@@ -211,7 +211,7 @@ describe('synthetic graphs', () => {
     );
   });
 
-  it('explains unconvertible attributes and missing nodes', () => {
+  void it('explains unconvertible attributes and missing nodes', () => {
     const g = new GraphBuilder();
     g.placeholder('x', [-1, 4, 4, 2]);
     g.constant('w', [1, 1, 2, 2], randomArray(4, 1));

@@ -23,8 +23,8 @@ function sampleModel() {
   return g.build();
 }
 
-describe('decodeWeights', () => {
-  it('matches tf.io.decodeWeights for plain, uint8-quantized, float16 and int32 weights', () => {
+void describe('decodeWeights', () => {
+  void it('matches tf.io.decodeWeights for plain, uint8-quantized, float16 and int32 weights', () => {
     const model = sampleModel();
     const mine = decodeWeights(model);
     const specs = model.json.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[];
@@ -37,7 +37,7 @@ describe('decodeWeights', () => {
     }
   });
 
-  it('dequantizes uint8 as min + scale * q', () => {
+  void it('dequantizes uint8 as min + scale * q', () => {
     const model = sampleModel();
     const spec = model.json.weightsManifest[0].weights.find((w) => w.name === 'q8')!;
     const { min, scale } = spec.quantization as { min: number; scale: number };
@@ -48,7 +48,7 @@ describe('decodeWeights', () => {
     }
   });
 
-  it('rejects shards that are too short or too long', () => {
+  void it('rejects shards that are too short or too long', () => {
     const model = sampleModel();
     assert.throws(() => decodeWeights({ ...model, weightData: model.weightData.subarray(0, model.weightData.length - 1) }), /needs bytes/);
     const longer = new Uint8Array(model.weightData.length + 4);
@@ -57,8 +57,8 @@ describe('decodeWeights', () => {
   });
 });
 
-describe('halfToFloat', () => {
-  it('decodes normal, subnormal and special half floats', () => {
+void describe('halfToFloat', () => {
+  void it('decodes normal, subnormal and special half floats', () => {
     for (const v of [0, 1, -2, 0.5, 65504, -(2 ** -14), 2 ** -24, 1.5 * 2 ** -20]) assert.equal(halfToFloat(floatToHalf(v)), v, `${v}`);
     assert.equal(halfToFloat(0x7c00), Infinity);
     assert.equal(halfToFloat(0xfc00), -Infinity);
@@ -67,7 +67,7 @@ describe('halfToFloat', () => {
   });
 });
 
-describe('model loaders', () => {
+void describe('model loaders', () => {
   let dir = '';
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'shoebox-tfjs-'));
@@ -76,7 +76,7 @@ describe('model loaders', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('loads model.json with its binary shards', async () => {
+  void it('loads model.json with its binary shards', async () => {
     const model = sampleModel();
     const half = Math.floor(model.weightData.length / 2);
     const json = { ...model.json, weightsManifest: [{ ...model.json.weightsManifest[0], paths: ['a.bin', 'b.bin'] }] };
@@ -88,7 +88,7 @@ describe('model loaders', () => {
     assert.deepEqual(loaded.json.modelTopology, model.json.modelTopology);
   });
 
-  it('loads browserify bundles (nsfwjs layout) without running them', async () => {
+  void it('loads browserify bundles (nsfwjs layout) without running them', async () => {
     const model = sampleModel();
     const json = { ...model.json, weightsManifest: [{ ...model.json.weightsManifest[0], paths: ['group1-shard1of1'] }] };
     // Minifier style: unquoted keys, !0 for true. The prelude would set a global if it were executed.
@@ -106,8 +106,8 @@ describe('model loaders', () => {
   });
 });
 
-describe('validateGraphModelJson', () => {
-  it('names what is wrong', () => {
+void describe('validateGraphModelJson', () => {
+  void it('names what is wrong', () => {
     const good = sampleModel().json;
     assert.throws(() => validateGraphModelJson({ ...good, format: 'layers-model' }, 'm.json'), /m\.json: format is "layers-model"/);
     assert.throws(() => validateGraphModelJson({ ...good, modelTopology: {} }), /modelTopology\.node must be an array/);

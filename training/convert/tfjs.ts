@@ -315,7 +315,6 @@ class GraphConverter {
   private readonly scalars = new Map<string, string>();
 
   constructor(
-    private readonly graph: Map<string, TfNode>,
     private readonly weights: Map<string, HostTensor>,
     private readonly opts: Required<Pick<ConvertOptions, 'inputName' | 'outputName' | 'stripPrefix'>> & {
       inputNode: string;
@@ -389,11 +388,6 @@ class GraphConverter {
   }
 
   // -- layout ------------------------------------------------------------------------------------------------
-
-  private physicalShape(a: Act): Dim[] {
-    const s: Dim[] = a.layout === 'nchw' ? TO_NCHW.map((p) => a.shape[p]) : [...a.shape];
-    return s.map((d) => (d === -1 ? null : d));
-  }
 
   private toNchw(a: Act, where: string): Act {
     if (a.layout === 'nchw') return a;
@@ -545,26 +539,23 @@ class GraphConverter {
     throw new ConversionError(n.name, `padding ${padding} is not supported`);
   }
 
-  /** Parse fused_ops of a _Fused* node into bias and activation. */
+  /**
+   * Parse fused_ops of a _Fused* node: an optional BiasAdd then at most one activation. Their operands follow the
+   * node's first `firstArg` inputs: [bias][, prelu alpha].
+   */
   private fused(n: TfNode, ins: Val[], firstArg: number): { bias?: HostTensor; act?: Activation; alpha?: Val } {
     const ops = attrStrings(n, 'fused_ops');
-    const numArgs = attrInt(n, 'num_args') ?? 0;
-    const args = ins.slice(firstArg, firstArg + numArgs);
-    const out: { bias?: HostTensor; act?: Activation; alpha?: Val } = {};
-    let i = 0;
-    let argIdx = 0;
-    if (ops[i] === 'BiasAdd') {
-      out.bias = this.constant(args[argIdx++], n.name, 'fused bias');
-      i++;
-    }
-    if (i < ops.length) {
-      const a = ops[i++];
-      if (!isActivation(a)) throw new ConversionError(n.name, `fused op ${a} is not supported (fused_ops: ${ops.join(', ')})`);
-      out.act = a;
-      if (a === 'Prelu') out.alpha = args[argIdx++];
-    }
-    if (i < ops.length) throw new ConversionError(n.name, `unsupported fused_ops sequence ${ops.join(', ')}`);
-    return out;
+    const args = ins.slice(firstArg, firstArg + (attrInt(n, 'num_args') ?? 0));
+    const hasBias = ops[0] === 'BiasAdd';
+    const rest = ops.slice(hasBias ? 1 : 0);
+    if (rest.length > 1) throw new ConversionError(n.name, `unsupported fused_ops sequence ${ops.join(', ')}`);
+    const act = rest[0];
+    if (act !== undefined && !isActivation(act)) throw new ConversionError(n.name, `fused op ${act} is not supported (fused_ops: ${ops.join(', ')})`);
+    return {
+      bias: hasBias ? this.constant(args[0], n.name, 'fused bias') : undefined,
+      act,
+      alpha: act === 'Prelu' ? args[hasBias ? 1 : 0] : undefined,
+    };
   }
 
   private conv(n: TfNode, ins: Val[]): Act {
@@ -921,7 +912,7 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
 
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'output';
-  const conv = new GraphConverter(graph, weights ?? decodeWeights(model), {
+  const conv = new GraphConverter(weights ?? decodeWeights(model), {
     inputName,
     outputName,
     inputNode,

@@ -101,7 +101,8 @@ export function albumPage(db: Db, albumId: number, offset: number, limit: number
   const rows = db
     .prepare(
       `SELECT p.id, p.rel_path, p.width, p.height, p.taken_at, m.pinned,
-              (SELECT MIN(q.id) FROM photos q WHERE q.hash = p.hash AND q.status = 'ok' AND q.id != p.id AND q.id < p.id) AS dup
+              COALESCE(p.near_dup_of,
+                (SELECT MIN(q.id) FROM photos q WHERE q.hash = p.hash AND q.status = 'ok' AND q.id < p.id)) AS dup
          FROM album_members m JOIN photos p ON p.id = m.photo_id
         WHERE m.album_id = ? AND p.status = 'ok'
         ORDER BY p.taken_at IS NULL, p.taken_at, p.id

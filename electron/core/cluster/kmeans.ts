@@ -25,12 +25,12 @@ export interface FixedCluster {
 
 /** Constraints from user corrections. Point and cluster ids are 0-based; cluster ids must be below k. */
 export interface KMeansConstraints {
-  /** `[point, cluster]`: the point is always in that cluster (a `Map<point, cluster>` works too). */
-  pinned?: Iterable<readonly [number, number]>;
+  /** `[point, cluster]` pairs or a `Map<point, cluster>`: the point is always in that cluster. */
+  pinned?: ReadonlyMap<number, number> | ReadonlyArray<readonly [number, number]>;
   /** `[point, cluster]`: the point is never in that cluster. Conflicts with `pinned` throw. */
-  cannotLink?: Iterable<readonly [number, number]>;
+  cannotLink?: ReadonlyArray<readonly [number, number]>;
   /** Clusters with frozen prototypes. */
-  fixed?: Iterable<FixedCluster>;
+  fixed?: ReadonlyArray<FixedCluster>;
 }
 
 export interface KMeansOptions {
@@ -95,7 +95,7 @@ const PENDING_BLOCK = 4096;
 const PATIENCE = 10;
 
 /** Validated input and constraints in array form. */
-export class Problem {
+class Problem {
   /** Unit rows. */
   readonly x: Float32Array;
   /** Cluster each point is pinned to, or -1. */
@@ -204,13 +204,7 @@ interface Seeds {
  * Mini-batch steps cost `batchSize * k * dim` each.
  */
 export function kmeans(data: Float32Array, n: number, dim: number, k: number, opts: KMeansOptions = {}): KMeansResult {
-  const problem = new Problem(data, n, dim, k, opts.constraints);
-  return kmeansProblem(problem, opts);
-}
-
-/** {@link kmeans} on an already validated {@link Problem} (lets callers reuse the normalised data). */
-export function kmeansProblem(p: Problem, opts: KMeansOptions = {}): KMeansResult {
-  const { n, dim } = p;
+  const p = new Problem(data, n, dim, k, opts.constraints);
   const restarts = Math.max(1, opts.restarts ?? 3);
   const maxIter = Math.max(1, opts.maxIter ?? 100);
   const tolCount = Math.floor(Math.max(0, opts.tol ?? 1e-4) * n);
@@ -668,7 +662,6 @@ function miniBatchTrain(p: Problem, seeds: Seeds, batchSize: number, maxSteps: n
       bestSmoothed = smoothed;
       sinceBest = 0;
     } else if (++sinceBest >= PATIENCE) {
-      if (process.env.DBG) console.log('steps', step);
       break;
     }
   }

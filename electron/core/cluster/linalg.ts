@@ -90,7 +90,7 @@ export function dotBlock(
   bStart: number,
   bCount: number,
   dim: number,
-  out: Float32Array | Float64Array,
+  out: Float32Array,
   ldOut: number,
 ): void {
   const aEnd4 = aCount - (aCount % 4);

@@ -152,4 +152,7 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  /* v2: near-duplicate groups found by clustering */ `
+  ALTER TABLE photos ADD COLUMN near_dup_of INTEGER REFERENCES photos(id) ON DELETE SET NULL;
+  `,
 ];

@@ -2,6 +2,7 @@
 import type { ApiEvent, JobInfo, LibraryStatus, Settings, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import type { Alerts } from './alerts.svelte.js';
 import { coalesce } from './coalesce.js';
+import { jobTitle } from './format.js';
 
 const isActive = (job: JobInfo) => job.state === 'running' || job.state === 'queued';
 
@@ -66,23 +67,33 @@ export class Library {
   onEvent(event: ApiEvent): boolean {
     switch (event.type) {
       case 'job-progress':
-        this.upsert(event.job);
-        return false;
-      case 'job-finished':
-        this.finished.add(event.job.id);
-        if (event.job.state === 'failed') {
+        // A progress event may already carry a final state; treat it like the finish event then.
+        if (isActive(event.job)) {
           this.upsert(event.job);
-          this.alerts.report(`${event.job.kind === 'organize' ? 'Organizing' : 'A job'} failed`, event.job.error ?? { code: 'INTERNAL', message: event.job.message });
-        } else {
-          this.dismissJob(event.job.id);
+          return false;
         }
-        void this.refresh();
-        return true;
+        return this.jobEnded(event.job);
+      case 'job-finished':
+        return this.jobEnded(event.job);
       case 'library-changed':
         if (event.what.includes('roots') || event.what.includes('photos')) void this.refresh();
         if (event.what.includes('settings')) void this.loadSettings();
         return event.what.includes('albums') || event.what.includes('photos');
     }
+  }
+
+  private jobEnded(job: JobInfo): boolean {
+    if (this.finished.has(job.id)) return false;
+    this.finished.add(job.id);
+    if (job.state === 'failed') {
+      this.upsert(job);
+      const what = job.kind === 'organize' ? 'Organizing' : jobTitle(job);
+      this.alerts.report(`${what} failed`, job.error ?? { code: 'INTERNAL', message: job.message });
+    } else {
+      this.dismissJob(job.id);
+    }
+    void this.refresh();
+    return true;
   }
 
   private upsert(job: JobInfo): void {
@@ -91,8 +102,10 @@ export class Library {
     this.jobs = i < 0 ? [...this.jobs, job] : this.jobs.with(i, job);
   }
 
-  private mergeJobs(active: JobInfo[]): void {
+  /** Adopts the status snapshot's running jobs (it may also list finished ones), keeping failed ones shown. */
+  private mergeJobs(snapshot: JobInfo[]): void {
+    const active = snapshot.filter((j) => isActive(j) && !this.finished.has(j.id));
     const failed = this.jobs.filter((j) => j.state === 'failed' && !active.some((a) => a.id === j.id));
-    this.jobs = [...active.filter((j) => !this.finished.has(j.id)), ...failed];
+    this.jobs = [...active, ...failed];
   }
 }

@@ -1,0 +1,367 @@
+/**
+ * Embedding pipeline benchmark:  node dist/bench/embed.js [--images 500] [--batch N] [--concurrency N]
+ *                                [--threads N] [--rounds 2] [--gpu-images 8] [--providers cpu,webgpu]
+ *
+ * On generated camera-like JPEGs (4000x3000, cached in bench/cache/embed/), per available provider:
+ *   - pipeline: images/s of Embedder.embedFiles (decode + pre-process + inference, vectors kept in memory as float16);
+ *   - bare: images/s of a plain `session.run` loop over the same images pre-decoded to tensors, same session;
+ * plus decode-only images/s, the model's FLOPs per image (Conv/MatMul MACs x 2) and the machine's ORT MatMul GFLOP/s.
+ * Bare and pipeline rounds alternate and the best of each is kept, because the machine may be shared.
+ * Writes bench/results/embed.json and prints its path last.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InferenceSession, Tensor, env as ortEnv } from 'onnxruntime-node';
+import sharp from 'sharp';
+import { Embedder, loadModel } from '../electron/core/ml/embedder.js';
+import { countFlops } from '../electron/core/ml/flops.js';
+import { toFloat16 } from '../electron/core/ml/float16.js';
+import { createNormalizer, decodeRgb, elementsPerImage } from '../electron/core/ml/preprocess.js';
+import { detectEnvironment, planProviders, sessionOptionsFor, type Provider, type SessionTuning } from '../electron/core/ml/providers.js';
+import type { EncoderManifest } from '../training/manifest.js';
+import { encodeModel } from '../training/onnx/proto.js';
+import { rng, syntheticEncoder } from '../test/ml/fixtures.js';
+
+const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));
+const CACHE = path.join(root, 'bench', 'cache', 'embed');
+const RESULTS = path.join(root, 'bench', 'results', 'embed.json');
+
+interface Args {
+  images: number;
+  batch: number;
+  concurrency: number;
+  threads: number;
+  rounds: number;
+  gpuImages: number;
+  providers: Provider[] | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const cores = os.availableParallelism();
+  const a: Args = { images: 500, batch: 1, concurrency: 2 * cores, threads: cores, rounds: 2, gpuImages: 8, providers: null };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    const n = Number(value);
+    switch (flag) {
+      case '--images':
+        a.images = n;
+        break;
+      case '--batch':
+        a.batch = n;
+        break;
+      case '--concurrency':
+        a.concurrency = n;
+        break;
+      case '--threads':
+        a.threads = n;
+        break;
+      case '--rounds':
+        a.rounds = n;
+        break;
+      case '--gpu-images':
+        a.gpuImages = n;
+        break;
+      case '--providers':
+        a.providers = value.split(',') as Provider[];
+        break;
+      default:
+        throw new Error(`unknown flag ${flag}`);
+    }
+  }
+  return a;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Camera-like test images
+
+const PHOTO = { width: 4000, height: 3000, quality: 90, noiseSigma: 4, version: 2 };
+
+/** A 4000x3000 JPEG: smooth colour field, translucent shapes with sharp edges, sensor-like noise; some portrait (EXIF 6). */
+async function cameraLikeJpeg(seed: number, noiseTile: Int8Array, tile: number): Promise<Buffer> {
+  const { width: W, height: H } = PHOTO;
+  const r = rng(seed);
+  const u = (): number => (r() + 1) / 2;
+  const gw = 4 + (seed % 6);
+  const gh = 3 + (seed % 5);
+  const grid = Buffer.from(Array.from({ length: gw * gh * 3 }, () => Math.floor(u() * 256)));
+  const shapes = Array.from({ length: 6 + (seed % 10) }, () => {
+    const [x, y, s] = [u() * W, u() * H, 100 + u() * 700];
+    const fill = `rgb(${Math.floor(u() * 256)},${Math.floor(u() * 256)},${Math.floor(u() * 256)})`;
+    return u() < 0.5
+      ? `<circle cx="${x}" cy="${y}" r="${s}" fill="${fill}" fill-opacity="${0.4 + 0.6 * u()}"/>`
+      : `<rect x="${x}" y="${y}" width="${s * 1.6}" height="${s}" fill="${fill}" transform="rotate(${u() * 40 - 20} ${x} ${y})"/>`;
+  });
+  const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${shapes.join('')}</svg>`);
+  const pixels = await sharp(grid, { raw: { width: gw, height: gh, channels: 3 } })
+    .resize(W, H, { kernel: 'cubic', fit: 'fill' })
+    .composite([{ input: svg }])
+    .removeAlpha()
+    .raw()
+    .toBuffer();
+  if (pixels.length !== W * H * 3) throw new Error('unexpected channel count');
+  const [ox, oy] = [Math.floor(u() * tile), Math.floor(u() * tile)];
+  // Texture varies per photo (sigma 2..8): from smooth skies to detailed scenes, ~1-3.5 MB files.
+  const gain = 0.5 + (seed % 7) / 4;
+  for (let y = 0; y < H; y++) {
+    const row = ((y + oy) % tile) * tile;
+    for (let x = 0, i = y * W * 3; x < W; x++, i += 3) {
+      const n = Math.round(gain * noiseTile[row + ((x + ox) % tile)]);
+      pixels[i] = Math.max(0, Math.min(255, pixels[i] + n));
+      pixels[i + 1] = Math.max(0, Math.min(255, pixels[i + 1] + n));
+      pixels[i + 2] = Math.max(0, Math.min(255, pixels[i + 2] + n));
+    }
+  }
+  const img = sharp(pixels, { raw: { width: W, height: H, channels: 3 } });
+  return (seed % 4 === 3 ? img.withMetadata({ orientation: 6 }) : img).jpeg({ quality: PHOTO.quality }).toBuffer();
+}
+
+/** Generate (once) and return `count` cached photos. */
+async function ensurePhotos(count: number): Promise<string[]> {
+  await mkdir(CACHE, { recursive: true });
+  const stamp = path.join(CACHE, 'params.json');
+  const params = JSON.stringify(PHOTO);
+  const fresh = existsSync(stamp) && (await readFile(stamp, 'utf8')) === params;
+  const files = Array.from({ length: count }, (_, i) => path.join(CACHE, `photo-${String(i).padStart(4, '0')}.jpg`));
+  const missing = files.map((f, i) => ({ f, i })).filter(({ f }) => !fresh || !existsSync(f));
+  if (missing.length > 0) {
+    console.error(`generating ${missing.length} ${PHOTO.width}x${PHOTO.height} JPEGs into ${CACHE} (once)...`);
+    const tile = 509; // prime, so the tiling does not align with 8x8 JPEG blocks
+    const r = rng(12345);
+    const noise = Int8Array.from({ length: tile * tile }, () => {
+      const g = (r() + r() + r() + r()) * 0.866; // ~N(0, 1)
+      return Math.round(g * PHOTO.noiseSigma);
+    });
+    const t0 = performance.now();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < missing.length) {
+        const { f, i } = missing[next++];
+        await writeFile(f, await cameraLikeJpeg(i + 1, noise, tile));
+      }
+    };
+    await Promise.all(Array.from({ length: os.availableParallelism() }, worker));
+    await writeFile(stamp, params);
+    console.error(`generated in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  return files;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Measurements
+
+/** ORT CPU MatMul throughput (GFLOP/s) for an n x n x n product with the given threads. */
+async function matmulGflops(threads: number, n = 1024): Promise<number> {
+  const r = rng(5);
+  const model = encodeModel({
+    opsetVersion: 17,
+    graph: {
+      name: 'matmul',
+      nodes: [{ opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
+      initializers: [{ name: 'b', dtype: 'float32', dims: [n, n], data: Float32Array.from({ length: n * n }, r) }],
+      inputs: [{ name: 'a', dtype: 'float32', shape: [n, n] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [n, n] }],
+    },
+  });
+  const session = await InferenceSession.create(model, sessionOptionsFor('cpu', { threads }));
+  try {
+    const a = new Tensor('float32', Float32Array.from({ length: n * n }, r), [n, n]);
+    await session.run({ a });
+    let best = Infinity;
+    for (let i = 0; i < 8; i++) {
+      const t0 = performance.now();
+      await session.run({ a });
+      best = Math.min(best, performance.now() - t0);
+    }
+    return (2 * n ** 3) / (best / 1000) / 1e9;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Decode + pre-process every photo (in parallel, `concurrency` at a time) into one tensor block. */
+async function predecode(files: string[], manifest: EncoderManifest, concurrency: number): Promise<{ tensors: Float32Array; seconds: number }> {
+  const per = elementsPerImage(manifest);
+  const tensors = new Float32Array(files.length * per);
+  const normalize = createNormalizer(manifest);
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      normalize((await decodeRgb(files[i], manifest)).data, tensors, i * per);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { tensors, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Plain inference loop over pre-decoded tensors: images/s. */
+async function bareLoop(session: InferenceSession, manifest: EncoderManifest, tensors: Float32Array, count: number, batch: number): Promise<number> {
+  const per = elementsPerImage(manifest);
+  const { width, height, name } = manifest.input;
+  const shape = (n: number): number[] => (manifest.input.layout === 'NHWC' ? [n, height, width, 3] : [n, 3, height, width]);
+  const t0 = performance.now();
+  for (let i = 0; i < count; i += batch) {
+    const n = Math.min(batch, count - i);
+    const out = await session.run({ [name]: new Tensor('float32', tensors.subarray(i * per, (i + n) * per), shape(n)) });
+    out[manifest.output.name].dispose();
+  }
+  return count / ((performance.now() - t0) / 1000);
+}
+
+/** The full pipeline, keeping float16 vectors in memory: images/s. */
+async function pipeline(emb: Embedder, files: string[], batch: number, concurrency: number): Promise<number> {
+  const store = new Map<number, Uint16Array>();
+  let errors = 0;
+  const t0 = performance.now();
+  for await (const r of emb.embedFiles(files, { batchSize: batch, concurrency })) {
+    if ('vector' in r) store.set(r.index, toFloat16(r.vector));
+    else errors++;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (errors > 0 || store.size !== files.length) throw new Error(`pipeline: ${errors} errors, ${store.size}/${files.length} vectors`);
+  return files.length / seconds;
+}
+
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+interface ProviderResult {
+  images: number;
+  batch: number;
+  bareImagesPerSec: number;
+  pipelineImagesPerSec: number;
+  ratio: number;
+  rounds: Array<{ bare: number; pipeline: number }>;
+  placement?: Record<string, number>;
+  fallbacks?: unknown;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const tuning: SessionTuning = { threads: args.threads, spinning: false };
+
+  let model: { manifest: EncoderManifest; bytes: Uint8Array };
+  let modelNote: string;
+  const manifestPath = process.env.SHOEBOX_ENCODER_MANIFEST ?? path.join(root, 'models', 'mobilenet_v2_mid.json');
+  if (existsSync(manifestPath)) {
+    model = await loadModel(manifestPath);
+    modelNote = `real model ${path.relative(root, manifestPath)}`;
+  } else {
+    model = syntheticEncoder({ width: 224, height: 224, dim: 1792 });
+    modelNote = `SYNTHETIC stand-in: ${manifestPath} is absent`;
+  }
+  const { manifest, bytes } = model;
+  console.error(`model: ${manifest.id}@${manifest.version} (${modelNote})`);
+
+  const files = await ensurePhotos(args.images);
+  const loadStart = os.loadavg();
+  const flops = await countFlops(bytes, { [manifest.input.name]: manifest.input.layout === 'NHWC' ? [1, manifest.input.height, manifest.input.width, 3] : [1, 3, manifest.input.height, manifest.input.width] });
+  const gflops = await matmulGflops(args.threads);
+  console.error(`model ${round(flops.flops / 1e9, 3)} GFLOP/image; ORT MatMul ${round(gflops, 1)} GFLOP/s`);
+
+  console.error(`pre-decoding ${files.length} photos...`);
+  const { tensors, seconds: decodeSeconds } = await predecode(files, manifest, args.concurrency);
+  const decodeRate = files.length / decodeSeconds;
+  console.error(`decode-only: ${round(decodeRate, 1)} images/s`);
+
+  const envInfo = detectEnvironment();
+  const wanted = args.providers ?? [...new Set([...planProviders('auto', envInfo).candidates, ...planProviders('webgpu', envInfo).candidates])];
+  const providers: Partial<Record<Provider, ProviderResult | { error: string }>> = {};
+  for (const p of wanted) {
+    let emb: Embedder;
+    try {
+      emb = await Embedder.fromModel(manifest, bytes, { device: p, tuning });
+      if (emb.provider !== p) {
+        providers[p] = { error: `fell back to ${emb.provider}: ${JSON.stringify(emb.fallbacks)}` };
+        await emb.release();
+        continue;
+      }
+    } catch (e) {
+      providers[p] = { error: e instanceof Error ? e.message : String(e) };
+      continue;
+    }
+    try {
+      const gpu = p !== 'cpu';
+      const count = gpu ? Math.min(args.gpuImages, files.length) : files.length;
+      const batch = gpu ? Math.max(args.batch, 4) : args.batch;
+      const rounds: Array<{ bare: number; pipeline: number }> = [];
+      for (let r = 0; r < (gpu ? 1 : args.rounds); r++) {
+        const bare = await bareLoop(emb.session, manifest, tensors, count, batch);
+        const pipe = await pipeline(emb, files.slice(0, count), batch, args.concurrency);
+        rounds.push({ bare: round(bare), pipeline: round(pipe) });
+        console.error(`${p} round ${r + 1}: bare ${round(bare, 1)} images/s, pipeline ${round(pipe, 1)} images/s`);
+      }
+      const bare = Math.max(...rounds.map((x) => x.bare));
+      const pipe = Math.max(...rounds.map((x) => x.pipeline));
+      providers[p] = {
+        images: count,
+        batch,
+        bareImagesPerSec: bare,
+        pipelineImagesPerSec: pipe,
+        ratio: round(pipe / bare, 3),
+        rounds,
+        placement: emb.placement,
+        ...(emb.fallbacks.length ? { fallbacks: emb.fallbacks } : {}),
+      };
+    } finally {
+      await emb.release();
+    }
+  }
+
+  const cpu = providers.cpu && 'ratio' in providers.cpu ? providers.cpu : undefined;
+  // If decode and inference each use every core, one image costs 1/decode + 1/bare seconds of the whole machine.
+  const bound = cpu ? 1 / (1 / decodeRate + 1 / cpu.bareImagesPerSec) : undefined;
+  const sharpVersions = sharp.versions as Record<string, string | undefined>;
+  const result = {
+    ratio: cpu?.ratio ?? null,
+    ratioTarget: 0.85,
+    ratioBoundIfCpuShared: cpu && bound ? round(bound / cpu.bareImagesPerSec, 3) : null,
+    pipelineVsBound: cpu && bound ? round(cpu.pipelineImagesPerSec / bound, 3) : null,
+    flopsPerImage: flops.flops,
+    macsByOp: flops.byOp,
+    ortMatMulGflops: round(gflops, 1),
+    modelGflopsAchievedBare: cpu ? round((cpu.bareImagesPerSec * flops.flops) / 1e9, 1) : null,
+    decodeOnlyImagesPerSec: round(decodeRate),
+    providers,
+    machine: {
+      cpus: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+      platform: `${process.platform}-${process.arch}`,
+      loadAverageStart: loadStart.map((x) => round(x)),
+      loadAverageEnd: os.loadavg().map((x) => round(x)),
+      hardwareGpu: envInfo.hardwareGpu,
+    },
+    versions: {
+      node: process.versions.node,
+      onnxruntime: ortEnv.versions.node ?? ortEnv.versions.common,
+      sharp: sharpVersions.sharp,
+      libvips: sharpVersions.vips,
+    },
+    inputs: {
+      model: { id: manifest.id, version: manifest.version, sha256: manifest.sha256, note: modelNote },
+      images: files.length,
+      photo: PHOTO,
+      cache: path.relative(root, CACHE),
+      batch: args.batch,
+      concurrency: args.concurrency,
+      ortThreads: args.threads,
+      ortSpinning: false,
+      uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+      sharpConcurrency: sharp.concurrency(),
+      rounds: args.rounds,
+    },
+    date: new Date().toISOString(),
+  };
+  await mkdir(path.dirname(RESULTS), { recursive: true });
+  await writeFile(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify({ ratio: result.ratio, providers: Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, v && 'ratio' in v ? { bare: v.bareImagesPerSec, pipeline: v.pipelineImagesPerSec, ratio: v.ratio } : v])) }));
+  console.log(path.relative(process.cwd(), RESULTS) || RESULTS);
+}
+
+await main();

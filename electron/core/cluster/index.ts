@@ -1,0 +1,31 @@
+/**
+ * Clustering core: pure functions over `Float32Array` embeddings (row-major `n x dim`), no I/O.
+ * See README.md in this folder for the algorithms and their costs.
+ */
+
+export { clusterIntoAlbums, assignToNearest, outlierThreshold } from './albums.js';
+export type { Album, AlbumOptions, AlbumsResult, AlbumPrototype, NearestAssignment, OutlierOptions } from './albums.js';
+export { chooseK } from './autok.js';
+export type { AutoKOptions, AutoKResult, AutoKScore } from './autok.js';
+export { findNearDuplicates } from './duplicates.js';
+export type { DuplicateOptions } from './duplicates.js';
+export { kmeans } from './kmeans.js';
+export type { FixedCluster, KMeansConstraints, KMeansOptions, KMeansResult } from './kmeans.js';
+export { knnQuery, knnSelf } from './knn.js';
+export type { KnnGraph } from './knn.js';
+export { normalizeRows, unitRows } from './linalg.js';
+export {
+  adjustedRandIndex,
+  clusteringAccuracy,
+  cosineGram,
+  evaluateClustering,
+  hungarian,
+  knnAccuracy,
+  normalizedMutualInfo,
+  silhouetteFromGram,
+  silhouetteScore,
+} from './metrics.js';
+export type { ClusteringScores } from './metrics.js';
+export { albumName, dateRangeLabel, mostCommonPlace, nameAlbums, uniqueNames } from './naming.js';
+export type { AlbumNameInput, NamingOptions } from './naming.js';
+export { Rng } from './rng.js';

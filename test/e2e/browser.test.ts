@@ -1,0 +1,255 @@
+/**
+ * Browser mode end to end: a generated library of three visually distinct groups is organized, then edited with a
+ * real mouse (drag a photo, merge albums), renamed, undone, reloaded; nothing may leave 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  ensureRendererBuilt,
+  generatePhotos,
+  launchFake,
+  saveArtifact,
+  type BrowserMode,
+} from './fixtures.js';
+
+/** Which browser mode to drive: `launchFake` (in-memory core) or `launchCli` (the real `shoebox serve`). */
+const launch = launchFake;
+
+const PER_GROUP = 80;
+const skip = existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM} (apt-get install -y chromium)`;
+
+describe('browser mode', { skip, timeout: 240_000 }, () => {
+  let dir: string;
+  let app: BrowserMode;
+  let browser: Browser;
+  let page: Page;
+  const hosts = new Set<string>();
+  const problems: string[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'shoebox-e2e-'));
+    await Promise.all([ensureRendererBuilt(), generatePhotos(path.join(dir, 'photos'), PER_GROUP)]);
+    app = await launch(path.join(dir, 'photos'), path.join(dir, 'library'));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('request', (request) => hosts.add(new URL(request.url()).host.replace(/:\d+$/, '')));
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const sidebar = () => page.getByRole('navigation', { name: 'Albums' });
+  const albumButton = (name: string) => sidebar().getByRole('button', { name: new RegExp(`^${name}, `) });
+  const grid = () => page.getByRole('grid');
+
+  /** Album name -> photo count, read from the accessible names of the sidebar buttons ("Name, 1,234 photos"). */
+  async function albumCounts(): Promise<Map<string, number>> {
+    const labels = await sidebar()
+      .locator('button[aria-label]')
+      .evaluateAll((buttons) => buttons.map((b) => b.getAttribute('aria-label') ?? ''));
+    const counts = new Map<string, number>();
+    for (const label of labels) {
+      const match = /^(.*), ([\d,]+) photos?$/.exec(label);
+      if (match) counts.set(match[1], Number(match[2].replace(/,/g, '')));
+    }
+    return counts;
+  }
+
+  /** Polls until `check` passes (the UI updates asynchronously after each edit). */
+  async function eventually(what: string, check: (counts: Map<string, number>) => boolean, timeoutMs = 20_000): Promise<Map<string, number>> {
+    const deadline = Date.now() + timeoutMs;
+    let counts = await albumCounts();
+    while (!check(counts)) {
+      if (Date.now() > deadline) assert.fail(`${what}: albums are ${JSON.stringify([...counts])}`);
+      await page.waitForTimeout(100);
+      counts = await albumCounts();
+    }
+    return counts;
+  }
+
+  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await page.waitForTimeout(100);
+    }
+  }
+
+  /** Real mouse: press on the source, move in steps onto the target, release. Resolves the target's highlight. */
+  async function mouseDrag(source: Locator, target: Locator): Promise<boolean> {
+    const from = await source.boundingBox();
+    const to = await target.boundingBox();
+    assert.ok(from && to, 'drag source and target must be visible');
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(from.x + from.width / 2 + 12, from.y + from.height / 2 + 12, { steps: 4 });
+    await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 });
+    const highlighted = await target.evaluate((el) => el.closest('li')?.classList.contains('drop-target') ?? false);
+    await page.mouse.up();
+    return highlighted;
+  }
+
+  let names: string[] = [];
+  const counts = new Map<string, number>();
+
+  it('organizes the library into albums, showing job progress', async () => {
+    await page.goto(app.url);
+    assert.equal(new URL(page.url()).search, '', 'the token is removed from the address bar');
+    await page.getByRole('banner').waitFor();
+    const organize = page.getByRole('button', { name: 'Organize', exact: true });
+    const jobs = page.getByRole('region', { name: 'Jobs' });
+    // The real CLI starts organizing by itself; the fake core waits for the button.
+    await Promise.race([organize.waitFor(), jobs.waitFor()]);
+    if (await organize.isVisible()) await organize.click();
+
+    const progress = jobs.getByRole('progressbar').first();
+    await progress.waitFor();
+    const max = Number(await progress.getAttribute('aria-valuemax'));
+    assert.ok(max > 0, 'the progress bar has a total');
+    await jobs.getByRole('button', { name: 'Cancel' }).waitFor();
+    await jobs.waitFor({ state: 'detached', timeout: 180_000 });
+
+    const organized = await eventually('three albums appear', (c) => [...c.keys()].filter((n) => n !== 'Unsorted').length >= 3);
+    names = [...organized.entries()]
+      .filter(([name, n]) => name !== 'Unsorted' && n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name]) => name);
+    for (const [name, n] of organized) counts.set(name, n);
+    const total = [...organized.values()].reduce((a, b) => a + b, 0);
+    assert.equal(total, 3 * PER_GROUP, 'every photo is in exactly one album');
+    await grid().getByRole('img').first().waitFor();
+  });
+
+  it('moves a photo to another album by dragging it with the mouse', async () => {
+    const [a, b] = names;
+    await albumButton(a).click();
+    await page.getByRole('heading', { name: a, exact: true }).waitFor();
+    const photo = grid().getByRole('img').first();
+    await photo.waitFor();
+    const fileName = await photo.getAttribute('alt');
+    assert.match(fileName ?? '', /^IMG_\d{4}\.jpg$/, 'thumbnails are labelled with their file name');
+
+    const highlighted = await mouseDrag(photo, albumButton(b));
+    assert.ok(highlighted, 'the album under the pointer is highlighted as a drop target');
+    const after = await eventually('counts change after the drop', (c) => c.get(a) === counts.get(a)! - 1 && c.get(b) === counts.get(b)! + 1);
+    for (const [name, n] of after) counts.set(name, n);
+    assert.equal(await grid().getByRole('img', { name: fileName!, exact: true }).count(), 0, 'the photo left the open album');
+    await page.getByRole('button', { name: /^Undo Move 1 photo/ }).waitFor();
+  });
+
+  it('renames an album in place', async () => {
+    const b = names[1];
+    await albumButton(b).dblclick();
+    const input = sidebar().getByRole('textbox', { name: 'Album name' });
+    await input.fill('Holiday');
+    await input.press('Escape');
+    await albumButton(b).waitFor();
+    await albumButton(b).dblclick();
+    await sidebar().getByRole('textbox', { name: 'Album name' }).fill('Holiday');
+    await sidebar().getByRole('textbox', { name: 'Album name' }).press('Enter');
+    await albumButton('Holiday').waitFor();
+    counts.set('Holiday', counts.get(b)!);
+    counts.delete(b);
+    names[1] = 'Holiday';
+  });
+
+  it('merges an album into another by dropping it there, after confirming', async () => {
+    const [, holiday, c] = names;
+    await mouseDrag(albumButton(c), albumButton(holiday));
+    const dialog = page.getByRole('dialog', { name: 'Merge albums' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Merge' }).click();
+    await eventually('the merged album disappears', (m) => !m.has(c) && m.get(holiday) === counts.get(holiday)! + counts.get(c)!);
+  });
+
+  it('undoes the merge with Ctrl+Z and offers redo', async () => {
+    const [, holiday, c] = names;
+    await page.locator('body').click({ position: { x: 5, y: 795 } });
+    await page.keyboard.press('Control+z');
+    await eventually('the merge is undone', (m) => m.get(c) === counts.get(c) && m.get(holiday) === counts.get(holiday));
+    const redo = page.getByRole('button', { name: /^Redo Merge/ });
+    await redo.waitFor();
+    assert.ok(await redo.isEnabled());
+  });
+
+  it('moves the selection with the keyboard (M)', async () => {
+    const [a, , c] = names;
+    await albumButton(a).click();
+    await page.getByRole('heading', { name: a, exact: true }).waitFor();
+    const cells = grid().getByRole('gridcell');
+    await cells.nth(1).click();
+    await cells.nth(2).click({ modifiers: ['Shift'] });
+    await page.getByRole('status').filter({ hasText: '2 photos selected' }).waitFor();
+    await page.keyboard.press('m');
+    const dialog = page.getByRole('dialog', { name: 'Move to album' });
+    await dialog.getByRole('button', { name: new RegExp(`^${c}`) }).click();
+    const after = await eventually('two photos moved', (m) => m.get(a) === counts.get(a)! - 2 && m.get(c) === counts.get(c)! + 2);
+    for (const [name, n] of after) counts.set(name, n);
+  });
+
+  it('opens a photo in the lightbox and steps with the arrow keys', async () => {
+    const first = grid().getByRole('img').first();
+    const name = await first.getAttribute('alt');
+    await first.dblclick();
+    await page.getByRole('dialog', { name: `Photo ${name}` }).waitFor();
+    const lightbox = page.getByRole('dialog');
+    await lightbox.getByRole('img', { name: name!, exact: true }).waitFor();
+    await lightbox.getByText('Camera', { exact: true }).waitFor();
+    await lightbox.getByText(/^1 of /).waitFor();
+    await page.keyboard.press('ArrowRight');
+    await lightbox.getByText(/^2 of /).waitFor();
+    assert.notEqual(await lightbox.getAttribute('aria-label'), `Photo ${name}`, 'the next photo is shown');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+  });
+
+  it('shows errors from the core in the alert region', async () => {
+    await page.route('**/api/renameAlbum', (route) =>
+      route.fulfill({ contentType: 'application/json', body: JSON.stringify({ ok: false, error: { code: 'CONFLICT', message: 'Simulated conflict' } }) }),
+    );
+    await albumButton('Holiday').dblclick();
+    await sidebar().getByRole('textbox', { name: 'Album name' }).fill('Elsewhere');
+    await sidebar().getByRole('textbox', { name: 'Album name' }).press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.getByText('Simulated conflict').waitFor();
+    assert.match(await alert.innerText(), /Could not rename the album/);
+    await albumButton('Holiday').waitFor();
+    await page.unroute('**/api/renameAlbum');
+    await alert.getByRole('button', { name: /^Dismiss/ }).click();
+  });
+
+  it('keeps every edit after a reload', async () => {
+    await page.reload();
+    await albumButton('Holiday').waitFor();
+    await eventually('the same albums after reload', (m) => [...counts].every(([name, n]) => m.get(name) === n));
+    await grid().getByRole('img').first().waitFor();
+    await until('thumbnails loaded', () =>
+      grid()
+        .getByRole('img')
+        .evaluateAll((imgs) => imgs.every((img) => (img as unknown as { complete: boolean }).complete)),
+    );
+    const file = await saveArtifact('browser-main.png', await page.screenshot());
+    assert.ok(existsSync(file));
+  });
+
+  it('never contacts anything but 127.0.0.1 and logs no errors', () => {
+    assert.deepEqual([...hosts], ['127.0.0.1']);
+    assert.deepEqual(problems, []);
+  });
+});

@@ -1,0 +1,663 @@
+/**
+ * Trainer: fine-tunes the embedding adapter on cached backbone features with ProPos, BYOL or MoCo v2 by running a
+ * train-step ONNX graph (see step.ts) step after step. The trainer owns the data pipeline (two-view batches,
+ * neighbour/pinned positives, pseudo-labels by spherical k-means each epoch, noise, MoCo queue), the schedules,
+ * progress, cancellation and checkpoints; the model lives in the graph.
+ */
+
+import { createHash } from 'node:crypto';
+import { Tensor as OrtTensor, type InferenceSession } from 'onnxruntime-node';
+import { cosineLr, emaMomentum } from '../optim/schedule.js';
+import type { PslNegatives } from '../losses/propos.js';
+import { readCheckpoint, writeCheckpoint, type CheckpointArray } from './checkpoint.js';
+import { adapterInferenceModelWithWeightInputs, foldAdapter } from './export.js';
+import { sphericalKMeans } from './kmeans.js';
+import { adapterDims, cloneMlp, DEFAULT_ADAPTER, initMlp, MLP_PARTS, predictorDims, type AdapterConfig, type AdapterParams, type MlpWeights } from './model.js';
+import { Rng } from './rng.js';
+import { errorMessage, openSession, type OpenedSession } from './session.js';
+import { buildTrainStep, type Method, type OptimizerConfig, type TrainStepModel } from './step.js';
+
+export type { Method } from './step.js';
+
+/** Cached backbone features of the photos to train on. */
+export interface TrainData {
+  /**
+   * Features per view, each [N, dim] row-major; at least 2 views (e.g. the photo and augmented crops). View 0
+   * should be the un-augmented photo: final embeddings are computed from it.
+   */
+  views: readonly Float32Array[];
+  /** Feature dimension D. */
+  dim: number;
+  /** Optional [N, k] nearest neighbours of each photo in frozen-feature space (-1 = none): extra positives. */
+  neighbors?: Int32Array;
+  /** Optional album id per photo pinned by the user (-1 = none): pinned photos of one album are positives. */
+  pinned?: Int32Array;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  /** Global step just completed (1-based) of `steps`. */
+  step: number;
+  steps: number;
+  /** This step's loss terms and monitors (loss, psa, psl, grad_norm, embed_std, lr, ema_momentum). */
+  losses: Record<string, number>;
+  samplesPerSec: number;
+  etaSec: number;
+  providers: string[];
+}
+
+export interface EpochSummary {
+  epoch: number;
+  /** Mean of each scalar over the epoch's steps. */
+  means: Record<string, number>;
+  /** Pseudo-label clusters that had members (ProPos epochs after warm-up). */
+  clustersUsed?: number;
+}
+
+export interface CheckpointOptions {
+  /** File to write (atomically) and to resume from. */
+  path: string;
+  /** Also write every this many steps (default: only at the end of each epoch and on cancel). */
+  everySteps?: number;
+  /** Resume from `path` if it exists (default true). A checkpoint of other data/options is an error. */
+  resume?: boolean;
+}
+
+/** Options with defaults; see {@link resolveOptions} for how defaults depend on the data and method. */
+export interface TrainerOptions {
+  /** Training objective (default 'propos'). */
+  method?: Method;
+  /** Epochs over all photos (default 40). */
+  epochs?: number;
+  /** Photos per step (default 256; capped at N). The last partial batch of an epoch is dropped. */
+  batchSize?: number;
+  seed?: number;
+  /** ORT execution providers to try (default ['cpu']); falls back to CPU if they fail. */
+  executionProviders?: string[];
+  /** CPU intra-op threads (default: all cores). */
+  threads?: number;
+  adapter?: Partial<Omit<AdapterConfig, 'inputDim'>>;
+  /** 'sgd' (default, as ProPos) or 'adamw'. */
+  optimizer?: 'sgd' | 'adamw';
+  /** Base learning rate (default: SGD 0.05 * batch / 256, AdamW 1e-3), cosine-annealed to 0 per step. */
+  lr?: number;
+  /** Linear learning-rate warm-up (default 0 epochs). */
+  lrWarmupEpochs?: number;
+  /** SGD momentum (default 0.9). */
+  momentum?: number;
+  /** Weight decay (default SGD 5e-4, AdamW 1e-2); not applied to biases and BatchNorm parameters. */
+  weightDecay?: number;
+  /** Predictor learning-rate multiplier (default 10). */
+  predictorLrScale?: number;
+  /**
+   * EMA momentum, rising on a cosine from `emaBase` to 1. Default min(0.996, 1 - 8 / totalSteps): ProPos' 0.996, but
+   * low enough in short runs (small libraries) for the target to move away from its initialization (the summed
+   * update weight sum(1 - m) is then at least 4).
+   */
+  emaBase?: number;
+  /** ProPos: epochs of BYOL only at the start (lambda = sigma = 0; default max(1, round(epochs / 10))). */
+  warmupEpochs?: number;
+  /** ProPos: PSL weight lambda (default 0.1). */
+  lambda?: number;
+  /** ProPos: posterior-sampling noise sigma (default 0.001). */
+  sigma?: number;
+  /** PSL temperature (default 0.5) or MoCo temperature (default 0.2). */
+  temperature?: number;
+  /** ProPos PSL negatives (default 'target'). */
+  negatives?: PslNegatives;
+  /** ProPos: pseudo-label clusters K (default clamp(round(sqrt(N / 2)), 2, 256), at least the number of pinned albums). */
+  clusters?: number;
+  /** ProPos: k-means iterations per epoch (default 20; warm-started from the previous epoch). */
+  kmeansIterations?: number;
+  /** MoCo: negatives queue length (default min(4096, N rounded down to 2B, at least 2B)). */
+  queueSize?: number;
+  /** Probability that a photo's positive is a view of one of its neighbours (default 0.25 when given). */
+  neighborProb?: number;
+  /** Probability that a pinned photo's positive is another photo of its album (default 0.5). */
+  pinnedProb?: number;
+  /** Which network to return and embed with: the EMA 'target' (default, as ProPos) or 'online'. */
+  exportNetwork?: 'target' | 'online';
+  checkpoint?: CheckpointOptions;
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+  /** Notices such as a provider fallback or a resumed checkpoint. */
+  onLog?: (message: string) => void;
+}
+
+export interface ResolvedOptions {
+  method: Method;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  adapter: AdapterConfig;
+  optimizer: OptimizerConfig;
+  lr: number;
+  lrWarmupEpochs: number;
+  predictorLrScale: number;
+  emaBase: number;
+  warmupEpochs: number;
+  lambda: number;
+  sigma: number;
+  temperature: number;
+  negatives: PslNegatives;
+  clusters: number;
+  kmeansIterations: number;
+  queueSize: number;
+  neighborProb: number;
+  pinnedProb: number;
+  exportNetwork: 'target' | 'online';
+}
+
+export interface TrainResult {
+  /** The exported network (see `exportNetwork`), ready for exportAdapterModel / mergeEncoder. */
+  params: AdapterParams;
+  online: AdapterParams;
+  target: AdapterParams;
+  /** Unit-norm embeddings [N, embedDim] of view 0 by `params`. */
+  embeddings: Float32Array;
+  /** Last ProPos pseudo-labels (length N), if any were computed. */
+  pseudoLabels?: Int32Array;
+  history: EpochSummary[];
+  steps: number;
+  options: ResolvedOptions;
+  /** Providers the train step finally ran on. */
+  providers: string[];
+  /** Why the requested providers were not (or no longer) used. */
+  fallback?: string;
+}
+
+interface CheckpointMeta {
+  format: 'shoebox-train';
+  version: 1;
+  fingerprint: string;
+  epoch: number;
+  stepInEpoch: number;
+  globalStep: number;
+  rng: number[];
+  queuePtr: number;
+  history: EpochSummary[];
+  hasEpochState: boolean;
+  sums: Record<string, number>;
+  clustersUsed?: number;
+}
+
+/** Fill in defaults that depend on the data. */
+export function resolveOptions(data: TrainData, o: TrainerOptions = {}): ResolvedOptions {
+  const n = validateData(data);
+  const method = o.method ?? 'propos';
+  const epochs = o.epochs ?? 40;
+  const batchSize = Math.min(o.batchSize ?? 256, n);
+  if (batchSize < 2) throw new Error('training needs at least 2 photos per batch');
+  const optimizerKind = o.optimizer ?? 'sgd';
+  const weightDecay = o.weightDecay ?? (optimizerKind === 'sgd' ? 5e-4 : 1e-2);
+  const optimizer: OptimizerConfig =
+    optimizerKind === 'sgd'
+      ? { kind: 'sgd', momentum: o.momentum ?? 0.9, nesterov: false, weightDecay }
+      : { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay };
+  const albums = data.pinned ? new Set(Array.from(data.pinned).filter((a) => a >= 0)).size : 0;
+  const clusters = Math.min(n, Math.max(o.clusters ?? Math.min(256, Math.max(2, Math.round(Math.sqrt(n / 2)))), albums));
+  const rows = 2 * batchSize;
+  return {
+    method,
+    epochs,
+    batchSize,
+    seed: o.seed ?? 0,
+    adapter: { ...DEFAULT_ADAPTER, ...o.adapter, inputDim: data.dim },
+    optimizer,
+    lr: o.lr ?? (optimizerKind === 'sgd' ? (0.05 * batchSize) / 256 : 1e-3),
+    lrWarmupEpochs: o.lrWarmupEpochs ?? 0,
+    predictorLrScale: o.predictorLrScale ?? 10,
+    emaBase: o.emaBase ?? Math.min(0.996, 1 - 8 / Math.max(1, Math.floor(n / batchSize) * epochs)),
+    warmupEpochs: method === 'propos' ? (o.warmupEpochs ?? Math.max(1, Math.round(epochs / 10))) : 0,
+    lambda: o.lambda ?? 0.1,
+    sigma: o.sigma ?? 0.001,
+    temperature: o.temperature ?? (method === 'moco' ? 0.2 : 0.5),
+    negatives: o.negatives ?? 'target',
+    clusters,
+    kmeansIterations: o.kmeansIterations ?? 20,
+    queueSize: o.queueSize ?? Math.min(4096, Math.max(rows, Math.floor(n / rows) * rows)),
+    neighborProb: data.neighbors ? (o.neighborProb ?? 0.25) : 0,
+    pinnedProb: albums > 0 ? (o.pinnedProb ?? 0.5) : 0,
+    exportNetwork: o.exportNetwork ?? 'target',
+  };
+}
+
+function validateData(data: TrainData): number {
+  if (data.views.length < 2) throw new Error('training needs at least 2 views per photo');
+  const n = data.views[0].length / data.dim;
+  if (!Number.isInteger(n) || n < 2) throw new Error(`view 0 has ${data.views[0].length} values, not N x ${data.dim} with N >= 2`);
+  for (const v of data.views) if (v.length !== n * data.dim) throw new Error('all views must have N x dim values');
+  if (data.neighbors && data.neighbors.length % n !== 0) throw new Error('neighbors must be [N, k]');
+  if (data.pinned && data.pinned.length !== n) throw new Error('pinned must have length N');
+  return n;
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('Training was cancelled', 'AbortError');
+}
+
+/** Runs one training job; create a new Trainer per job. */
+export class Trainer {
+  readonly options: ResolvedOptions;
+  private readonly n: number;
+  private readonly stepsPerEpoch: number;
+  private readonly totalSteps: number;
+  private readonly log: (m: string) => void;
+  // Training state (all of it is checkpointed).
+  private rng: Rng;
+  private state = new Map<string, OrtTensor>();
+  private epoch = 0;
+  private stepInEpoch = 0;
+  private globalStep = 0;
+  private history: EpochSummary[] = [];
+  private perm: Int32Array;
+  private labels?: Int32Array;
+  private centroids?: Float32Array;
+  private queue?: Float32Array;
+  private queuePtr = 0;
+  /** Whether this epoch's permutation (and pseudo-labels) exist, i.e. the epoch has begun. */
+  private hasEpochState = false;
+  private sums: Record<string, number> = {};
+  private clustersUsed?: number;
+  // Derived, not checkpointed.
+  private readonly albums: Map<number, number[]>;
+  private readonly fixedClusters?: Int32Array;
+  private step?: TrainStepModel;
+  private train?: OpenedSession;
+  private fallback?: string;
+
+  constructor(
+    readonly data: TrainData,
+    readonly userOptions: TrainerOptions = {},
+  ) {
+    this.options = resolveOptions(data, userOptions);
+    this.n = data.views[0].length / data.dim;
+    this.stepsPerEpoch = Math.floor(this.n / this.options.batchSize);
+    this.totalSteps = this.stepsPerEpoch * this.options.epochs;
+    this.log = userOptions.onLog ?? (() => undefined);
+    this.rng = new Rng(this.options.seed);
+    this.perm = new Int32Array(this.n);
+    // Pinned albums -> fixed pseudo-label clusters 0..A-1.
+    this.albums = new Map();
+    if (data.pinned) {
+      const ids = [...new Set(Array.from(data.pinned).filter((a) => a >= 0))].sort((a, b) => a - b);
+      const clusterOf = new Map(ids.map((id, i) => [id, i]));
+      this.fixedClusters = Int32Array.from(data.pinned, (a) => (a >= 0 ? clusterOf.get(a)! : -1));
+      data.pinned.forEach((a, i) => {
+        if (a >= 0) {
+          const list = this.albums.get(a) ?? [];
+          list.push(i);
+          this.albums.set(a, list);
+        }
+      });
+    }
+  }
+
+  /** Train to completion (or resume a checkpoint); releases all sessions before returning or throwing. */
+  async run(): Promise<TrainResult> {
+    const o = this.options;
+    const signal = this.userOptions.signal;
+    signal?.throwIfAborted();
+    let embedder: OpenedSession | undefined;
+    try {
+      this.step = buildTrainStep({
+        method: o.method,
+        adapter: o.adapter,
+        batchSize: o.batchSize,
+        clusters: o.clusters,
+        temperature: o.temperature,
+        negatives: o.negatives,
+        queueSize: o.queueSize,
+        optimizer: o.optimizer,
+        predictorLrScale: o.predictorLrScale,
+        bnMomentum: 0.1,
+        dtype: 'float32',
+      });
+      const resumed = await this.tryResume();
+      if (!resumed) this.initState();
+      await this.openTrainSession(this.userOptions.executionProviders);
+      embedder = await openSession(adapterInferenceModelWithWeightInputs(o.adapter), { threads: this.userOptions.threads });
+      const started = performance.now();
+      const startStep = this.globalStep;
+      while (this.epoch < o.epochs) {
+        if (!this.hasEpochState) await this.beginEpoch(embedder.session);
+        while (this.stepInEpoch < this.stepsPerEpoch) {
+          if (signal?.aborted) {
+            await this.saveCheckpoint();
+            throw abortError(signal);
+          }
+          const scalars = await this.trainStep();
+          for (const [k, v] of Object.entries(scalars)) this.sums[k] = (this.sums[k] ?? 0) + v;
+          this.stepInEpoch++;
+          this.globalStep++;
+          const elapsed = (performance.now() - started) / 1000;
+          const done = this.globalStep - startStep;
+          this.userOptions.onProgress?.({
+            epoch: this.epoch,
+            epochs: o.epochs,
+            step: this.globalStep,
+            steps: this.totalSteps,
+            losses: scalars,
+            samplesPerSec: (done * o.batchSize) / Math.max(elapsed, 1e-9),
+            etaSec: ((this.totalSteps - this.globalStep) * elapsed) / Math.max(done, 1),
+            providers: this.train!.providers,
+          });
+          const every = this.userOptions.checkpoint?.everySteps;
+          if (every && this.globalStep % every === 0 && this.stepInEpoch < this.stepsPerEpoch) await this.saveCheckpoint();
+        }
+        const means = Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / this.stepsPerEpoch]));
+        this.history.push({ epoch: this.epoch, means, ...(this.clustersUsed !== undefined ? { clustersUsed: this.clustersUsed } : {}) });
+        this.epoch++;
+        this.stepInEpoch = 0;
+        this.hasEpochState = false;
+        await this.saveCheckpoint();
+      }
+      return await this.finish(embedder.session);
+    } finally {
+      await this.train?.session.release();
+      this.train = undefined;
+      await embedder?.session.release();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // State
+
+  private initState(): void {
+    const a = this.options.adapter;
+    const rng = new Rng([this.options.seed, 0x1417]);
+    const online = initMlp(adapterDims(a), rng);
+    const predictor = initMlp(predictorDims(a), rng, 'small');
+    const target = cloneMlp(online);
+    const nets = { online, predictor, target };
+    for (const s of this.step!.state) {
+      const data = s.role === 'optimizer' ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)).fill(s.init ?? 0) : Float32Array.from(nets[s.role][s.part!]);
+      this.state.set(s.name, new OrtTensor('float32', data, s.shape));
+    }
+    if (this.options.method === 'moco') {
+      const e = a.embedDim;
+      this.queue = new Float32Array(this.options.queueSize * e);
+      new Rng([this.options.seed, 0x9e3]).fillNormal(this.queue);
+      for (let r = 0; r < this.options.queueSize; r++) normalizeRow(this.queue.subarray(r * e, (r + 1) * e));
+    }
+  }
+
+  private network(role: 'online' | 'target' | 'predictor'): MlpWeights {
+    const w = {} as MlpWeights;
+    for (const p of MLP_PARTS) w[p] = this.state.get(`${role}.${p}`)!.data as Float32Array;
+    return w;
+  }
+
+  private adapterParams(role: 'online' | 'target'): AdapterParams {
+    return { config: { ...this.options.adapter }, weights: cloneMlp(this.network(role)) };
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Sessions
+
+  private async openTrainSession(providers?: readonly string[]): Promise<void> {
+    const opened = await openSession(this.step!.model, { executionProviders: providers, threads: this.userOptions.threads });
+    if (opened.fallback) {
+      this.fallback = opened.fallback;
+      this.log(`train step: ${opened.fallback}; using the CPU provider`);
+    }
+    this.train = opened;
+  }
+
+  /** Run the train session; if a non-CPU provider fails at run time, switch to CPU once and retry. */
+  private async runTrain(feeds: Record<string, OrtTensor>): Promise<InferenceSession.ReturnType> {
+    try {
+      return await this.train!.session.run(feeds);
+    } catch (err) {
+      if (this.train!.providers.every((p) => p === 'cpu')) throw err;
+      this.fallback = `running on ${this.train!.providers.join(', ')} failed: ${errorMessage(err)}`;
+      this.log(`train step: ${this.fallback}; switching to the CPU provider`);
+      await this.train!.session.release();
+      await this.openTrainSession(['cpu']);
+      return await this.train!.session.run(feeds);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Epochs and steps
+
+  /** Shuffle, and for ProPos after warm-up compute pseudo-labels by k-means on target embeddings. */
+  private async beginEpoch(embedder: InferenceSession): Promise<void> {
+    const o = this.options;
+    this.sums = {};
+    this.clustersUsed = undefined;
+    if (o.method === 'propos' && this.epoch >= o.warmupEpochs) {
+      const emb = await this.embed(embedder, this.network('target'));
+      const km = sphericalKMeans(emb, this.n, o.adapter.embedDim, {
+        k: o.clusters,
+        iterations: o.kmeansIterations,
+        seed: [o.seed, this.epoch, 0x6b6d],
+        init: this.centroids,
+        fixed: this.fixedClusters,
+      });
+      this.labels = km.labels;
+      this.centroids = km.centroids;
+      this.clustersUsed = new Set(km.labels).size;
+    }
+    for (let i = 0; i < this.n; i++) this.perm[i] = i;
+    this.rng.shuffle(this.perm);
+    this.hasEpochState = true;
+  }
+
+  /** Unit-norm embeddings [N, E] of view 0 by the given network (inference mode). */
+  private async embed(embedder: InferenceSession, w: MlpWeights): Promise<Float32Array> {
+    const a = this.options.adapter;
+    const f = foldAdapter({ config: a, weights: w });
+    const weights = {
+      w1: new OrtTensor('float32', f.w1, [a.inputDim, a.hiddenDim]),
+      b1: new OrtTensor('float32', f.b1, [a.hiddenDim]),
+      w2: new OrtTensor('float32', f.w2, [a.hiddenDim, a.embedDim]),
+      b2: new OrtTensor('float32', f.b2, [a.embedDim]),
+    };
+    const out = new Float32Array(this.n * a.embedDim);
+    const chunk = 1024;
+    const view0 = this.data.views[0];
+    for (let start = 0; start < this.n; start += chunk) {
+      const rows = Math.min(chunk, this.n - start);
+      const features = new OrtTensor('float32', view0.subarray(start * a.inputDim, (start + rows) * a.inputDim), [rows, a.inputDim]);
+      const r = await embedder.run({ features, ...weights });
+      out.set(r.embedding.data as Float32Array, start * a.embedDim);
+    }
+    return out;
+  }
+
+  /** Pick the partner photo whose view serves as the positive of photo i. */
+  private partner(i: number): number {
+    const o = this.options;
+    const pinned = this.data.pinned;
+    if (o.pinnedProb > 0 && pinned && pinned[i] >= 0) {
+      const members = this.albums.get(pinned[i])!;
+      if (members.length > 1 && this.rng.next() < o.pinnedProb) {
+        const j = members[this.rng.int(members.length - 1)];
+        return j === i ? members[members.length - 1] : j;
+      }
+    }
+    const nb = this.data.neighbors;
+    if (o.neighborProb > 0 && nb && this.rng.next() < o.neighborProb) {
+      const k = nb.length / this.n;
+      const j = nb[i * k + this.rng.int(k)];
+      if (j >= 0 && j < this.n) return j;
+    }
+    return i;
+  }
+
+  private async trainStep(): Promise<Record<string, number>> {
+    const o = this.options;
+    const step = this.step!;
+    const { dim } = this.data;
+    const b = o.batchSize;
+    const views = this.data.views;
+    const x = new Float32Array(2 * b * dim);
+    const rowLabels = new Int32Array(2 * b);
+    for (let r = 0; r < b; r++) {
+      const i = this.perm[this.stepInEpoch * b + r];
+      const j = this.partner(i);
+      const va = this.rng.int(views.length);
+      let vb = this.rng.int(views.length - 1);
+      if (vb >= va) vb++;
+      x.set(views[va].subarray(i * dim, (i + 1) * dim), r * dim);
+      x.set(views[vb].subarray(j * dim, (j + 1) * dim), (b + r) * dim);
+      rowLabels[r] = this.labels?.[i] ?? -1;
+      rowLabels[b + r] = this.labels?.[j] ?? -1;
+    }
+    const afterWarmup = this.epoch >= o.warmupEpochs;
+    const hyper: Record<string, number> = {
+      lr: cosineLr(this.globalStep, this.totalSteps, o.lr, { warmupSteps: o.lrWarmupEpochs * this.stepsPerEpoch }),
+      ema_momentum: emaMomentum(this.globalStep, this.totalSteps, o.emaBase),
+      step: this.globalStep + 1,
+      lambda: afterWarmup ? o.lambda : 0,
+      sigma: afterWarmup ? o.sigma : 0,
+    };
+    const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
+    feeds.x = new OrtTensor('float32', x, [2 * b, dim]);
+    for (const h of step.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(hyper[h]), []);
+    if (o.method === 'propos') {
+      const k = o.clusters;
+      const e = o.adapter.embedDim;
+      const noise = new Float32Array(2 * b * e);
+      this.rng.fillNormal(noise);
+      const labels = new Float32Array(2 * b * k);
+      const seen = [new Uint8Array(k), new Uint8Array(k)];
+      rowLabels.forEach((c, r) => {
+        if (c < 0) return;
+        labels[r * k + c] = 1;
+        seen[r < b ? 0 : 1][c] = 1;
+      });
+      const mask = Float32Array.from({ length: k }, (_, c) => (afterWarmup && seen[0][c] && seen[1][c] ? 1 : 0));
+      feeds.noise = new OrtTensor('float32', noise, [2 * b, e]);
+      feeds.labels = new OrtTensor('float32', labels, [2 * b, k]);
+      feeds.mask = new OrtTensor('float32', mask, [k]);
+    } else if (o.method === 'moco') {
+      feeds.queue = new OrtTensor('float32', this.queue!, [o.queueSize, o.adapter.embedDim]);
+    }
+    const out = await this.runTrain(feeds);
+    for (const s of step.state) this.state.set(s.name, out[s.output] as OrtTensor);
+    if (o.method === 'moco') this.enqueue(out.keys.data as Float32Array);
+    const scalars: Record<string, number> = {};
+    for (const k of step.scalars) scalars[k] = (out[k].data as Float32Array)[0];
+    scalars.lr = hyper.lr;
+    scalars.ema_momentum = hyper.ema_momentum;
+    for (const [k, v] of Object.entries(scalars)) {
+      if (!Number.isFinite(v)) throw new Error(`training diverged: ${k} = ${v} at step ${this.globalStep + 1}`);
+    }
+    return scalars;
+  }
+
+  private enqueue(keys: Float32Array): void {
+    const e = this.options.adapter.embedDim;
+    const q = this.options.queueSize;
+    const rows = keys.length / e;
+    for (let r = 0; r < rows; r++) {
+      this.queue!.set(keys.subarray(r * e, (r + 1) * e), this.queuePtr * e);
+      this.queuePtr = (this.queuePtr + 1) % q;
+    }
+  }
+
+  private async finish(embedder: InferenceSession): Promise<TrainResult> {
+    const online = this.adapterParams('online');
+    const target = this.adapterParams('target');
+    const params = this.options.exportNetwork === 'online' ? online : target;
+    const embeddings = await this.embed(embedder, params.weights);
+    return {
+      params,
+      online,
+      target,
+      embeddings,
+      pseudoLabels: this.labels,
+      history: this.history,
+      steps: this.globalStep,
+      options: this.options,
+      providers: this.train!.providers,
+      fallback: this.fallback,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Checkpoints
+
+  /** Identifies the data and every option that influences the result; a checkpoint only resumes a matching job. */
+  private fingerprint(): string {
+    const h = createHash('sha256');
+    h.update(JSON.stringify({ options: this.options, n: this.n, views: this.data.views.length }));
+    const stride = Math.max(1, Math.floor(this.n / 64));
+    for (const v of this.data.views) {
+      for (let i = 0; i < this.n; i += stride) h.update(new Uint8Array(v.buffer, v.byteOffset + i * this.data.dim * 4, this.data.dim * 4));
+    }
+    for (const a of [this.data.neighbors, this.data.pinned]) if (a) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    return h.digest('hex');
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    const cp = this.userOptions.checkpoint;
+    if (!cp) return;
+    const tensors: Record<string, CheckpointArray> = {};
+    for (const [k, v] of this.state) tensors[`state/${k}`] = v.data as Float32Array;
+    if (this.hasEpochState) tensors.perm = this.perm;
+    if (this.labels) tensors.labels = this.labels;
+    if (this.centroids) tensors.centroids = this.centroids;
+    if (this.queue) tensors.queue = this.queue;
+    const meta: CheckpointMeta = {
+      format: 'shoebox-train',
+      version: 1,
+      fingerprint: this.fingerprint(),
+      epoch: this.epoch,
+      stepInEpoch: this.stepInEpoch,
+      globalStep: this.globalStep,
+      rng: this.rng.state(),
+      queuePtr: this.queuePtr,
+      history: this.history,
+      hasEpochState: this.hasEpochState,
+      sums: this.sums,
+      clustersUsed: this.clustersUsed,
+    };
+    await writeCheckpoint(cp.path, { meta, tensors });
+  }
+
+  private async tryResume(): Promise<boolean> {
+    const cp = this.userOptions.checkpoint;
+    if (!cp || cp.resume === false) return false;
+    const saved = await readCheckpoint<CheckpointMeta>(cp.path);
+    if (!saved) return false;
+    const m = saved.meta;
+    if (m.format !== 'shoebox-train' || m.version !== 1) throw new Error(`${cp.path} is not a Shoebox training checkpoint (v1)`);
+    if (m.fingerprint !== this.fingerprint()) throw new Error(`checkpoint ${cp.path} was written for different data or options`);
+    for (const s of this.step!.state) {
+      const data = saved.tensors[`state/${s.name}`];
+      if (!(data instanceof Float32Array) || data.length !== s.shape.reduce((x, y) => x * y, 1)) throw new Error(`checkpoint lacks ${s.name}`);
+      this.state.set(s.name, new OrtTensor('float32', data, s.shape));
+    }
+    this.epoch = m.epoch;
+    this.stepInEpoch = m.stepInEpoch;
+    this.globalStep = m.globalStep;
+    this.rng = Rng.fromState(m.rng);
+    this.history = m.history;
+    this.queuePtr = m.queuePtr;
+    this.hasEpochState = m.hasEpochState;
+    this.sums = m.sums;
+    this.clustersUsed = m.clustersUsed;
+    if (m.hasEpochState) this.perm = saved.tensors.perm as Int32Array;
+    this.labels = saved.tensors.labels as Int32Array | undefined;
+    this.centroids = saved.tensors.centroids as Float32Array | undefined;
+    this.queue = saved.tensors.queue as Float32Array | undefined;
+    this.log(`resumed from ${cp.path} at epoch ${m.epoch}, step ${m.globalStep}`);
+    return true;
+  }
+}
+
+function normalizeRow(r: Float32Array): void {
+  let s = 0;
+  for (const v of r) s += v * v;
+  const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+  for (let i = 0; i < r.length; i++) r[i] *= inv;
+}
+
+/** Convenience: `new Trainer(data, options).run()`. */
+export function train(data: TrainData, options: TrainerOptions = {}): Promise<TrainResult> {
+  return new Trainer(data, options).run();
+}
