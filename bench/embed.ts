@@ -79,10 +79,14 @@ function parseArgs(argv: string[]): Args {
 // ------------------------------------------------------------------------------------------------------------------
 // Camera-like test images
 
-const PHOTO = { width: 4000, height: 3000, quality: 90, noiseSigma: 4, version: 2 };
+const PHOTO = { width: 4000, height: 3000, quality: 90, noiseSigma: [2, 8], version: 3 };
 
-/** A 4000x3000 JPEG: smooth colour field, translucent shapes with sharp edges, sensor-like noise; some portrait (EXIF 6). */
-async function cameraLikeJpeg(seed: number, noiseTile: Int8Array, tile: number): Promise<Buffer> {
+/**
+ * A 4000x3000 JPEG: smooth colour field, translucent shapes with sharp edges, and sensor-like grain whose strength
+ * varies per photo (smooth skies to detailed scenes: ~1-3.5 MB files); every 4th is portrait via EXIF orientation 6.
+ * Deterministic per seed; all pixel work runs in libvips.
+ */
+async function cameraLikeJpeg(seed: number): Promise<Buffer> {
   const { width: W, height: H } = PHOTO;
   const r = rng(seed);
   const u = (): number => (r() + 1) / 2;
@@ -97,25 +101,18 @@ async function cameraLikeJpeg(seed: number, noiseTile: Int8Array, tile: number):
       : `<rect x="${x}" y="${y}" width="${s * 1.6}" height="${s}" fill="${fill}" transform="rotate(${u() * 40 - 20} ${x} ${y})"/>`;
   });
   const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${shapes.join('')}</svg>`);
+  // Grain: a 509x509 tile (prime, so it does not align with 8x8 JPEG blocks) of ~N(128, sigma) grey, overlaid.
+  const [lo, hi] = PHOTO.noiseSigma;
+  const sigma = lo + ((hi - lo) * (seed % 7)) / 6;
+  const tile = 509;
+  const grain = Buffer.from(Array.from({ length: tile * tile }, () => 128 + Math.round((r() + r() + r() + r()) * 0.866 * sigma)));
+  const grainPng = await sharp(grain, { raw: { width: tile, height: tile, channels: 1 } }).toColourspace('b-w').png().toBuffer();
   const pixels = await sharp(grid, { raw: { width: gw, height: gh, channels: 3 } })
     .resize(W, H, { kernel: 'cubic', fit: 'fill' })
-    .composite([{ input: svg }])
+    .composite([{ input: svg }, { input: grainPng, tile: true, blend: 'soft-light' }])
     .removeAlpha()
     .raw()
     .toBuffer();
-  if (pixels.length !== W * H * 3) throw new Error('unexpected channel count');
-  const [ox, oy] = [Math.floor(u() * tile), Math.floor(u() * tile)];
-  // Texture varies per photo (sigma 2..8): from smooth skies to detailed scenes, ~1-3.5 MB files.
-  const gain = 0.5 + (seed % 7) / 4;
-  for (let y = 0; y < H; y++) {
-    const row = ((y + oy) % tile) * tile;
-    for (let x = 0, i = y * W * 3; x < W; x++, i += 3) {
-      const n = Math.round(gain * noiseTile[row + ((x + ox) % tile)]);
-      pixels[i] = Math.max(0, Math.min(255, pixels[i] + n));
-      pixels[i + 1] = Math.max(0, Math.min(255, pixels[i + 1] + n));
-      pixels[i + 2] = Math.max(0, Math.min(255, pixels[i + 2] + n));
-    }
-  }
   const img = sharp(pixels, { raw: { width: W, height: H, channels: 3 } });
   return (seed % 4 === 3 ? img.withMetadata({ orientation: 6 }) : img).jpeg({ quality: PHOTO.quality }).toBuffer();
 }
@@ -130,18 +127,12 @@ async function ensurePhotos(count: number): Promise<string[]> {
   const missing = files.map((f, i) => ({ f, i })).filter(({ f }) => !fresh || !existsSync(f));
   if (missing.length > 0) {
     console.error(`generating ${missing.length} ${PHOTO.width}x${PHOTO.height} JPEGs into ${CACHE} (once)...`);
-    const tile = 509; // prime, so the tiling does not align with 8x8 JPEG blocks
-    const r = rng(12345);
-    const noise = Int8Array.from({ length: tile * tile }, () => {
-      const g = (r() + r() + r() + r()) * 0.866; // ~N(0, 1)
-      return Math.round(g * PHOTO.noiseSigma);
-    });
     const t0 = performance.now();
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < missing.length) {
         const { f, i } = missing[next++];
-        await writeFile(f, await cameraLikeJpeg(i + 1, noise, tile));
+        await writeFile(f, await cameraLikeJpeg(i + 1));
       }
     };
     await Promise.all(Array.from({ length: os.availableParallelism() }, worker));

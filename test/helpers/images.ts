@@ -62,3 +62,66 @@ export function pngBomb(file: string, width = 30000, height = 30000): void {
   ]);
   fs.writeFileSync(file, png);
 }
+
+/**
+ * A photo from one of a few visually distinct "scenes" (for clustering tests):
+ * 0 warm noisy texture, 1 green vertical stripes, 2 blue sky gradient with a white disc, 3 dark checkerboard.
+ */
+export async function scenePhoto(file: string, scene: number, seed: number, size = 160): Promise<void> {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const rnd = (): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+  const w = size;
+  const h = Math.round(size * 0.75);
+  const raw = Buffer.alloc(w * h * 3);
+  const phase = rnd() * 20;
+  const period = 8 + Math.floor(rnd() * 10);
+  const cx = w * (0.3 + 0.4 * rnd());
+  const cy = h * (0.3 + 0.4 * rnd());
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let r: number;
+      let g: number;
+      let b: number;
+      const n = (rnd() - 0.5) * 30;
+      switch (scene % 4) {
+        case 0:
+          r = 200 + n * 2;
+          g = 90 + n * 2;
+          b = 40 + n;
+          break;
+        case 1: {
+          const on = Math.floor((x + phase) / period) % 2 === 0;
+          r = on ? 30 : 120;
+          g = on ? 160 : 220;
+          b = on ? 40 : 90;
+          r += n;
+          g += n;
+          break;
+        }
+        case 2: {
+          const d = Math.hypot(x - cx, y - cy);
+          const sky = 255 - (y / h) * 120;
+          r = d < h / 6 ? 250 : 80 + n;
+          g = d < h / 6 ? 250 : 140 + n;
+          b = d < h / 6 ? 250 : sky;
+          break;
+        }
+        default: {
+          const c = (Math.floor(x / 12) + Math.floor(y / 12)) % 2 === 0;
+          r = g = b = c ? 20 + n : 70 + n;
+        }
+      }
+      const o = 3 * (y * w + x);
+      raw[o] = Math.max(0, Math.min(255, r));
+      raw[o + 1] = Math.max(0, Math.min(255, g));
+      raw[o + 2] = Math.max(0, Math.min(255, b));
+    }
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 88 }).toFile(file);
+}

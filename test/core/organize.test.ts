@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as albums from '../../electron/core/albums/store.js';
+import { LibraryService } from '../../electron/core/service.js';
+import { bundledModelsDir } from '../../electron/core/paths.js';
+import { scenePhoto, tmpDir } from '../helpers/images.js';
+
+const hasModel = fs.existsSync(path.join(bundledModelsDir(), 'mobilenet_v2_mid.onnx'));
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** Album id of each photo, by file name. */
+function albumByName(svc: LibraryService): Map<string, number> {
+  const rows = svc.db
+    .prepare(`SELECT p.rel_path, m.album_id FROM photos p JOIN album_members m ON m.photo_id = p.id WHERE p.status = 'ok'`)
+    .all() as { rel_path: string; album_id: number }[];
+  return new Map(rows.map((r) => [r.rel_path, r.album_id]));
+}
+
+const photoId = (svc: LibraryService, rel: string): number => (svc.db.prepare('SELECT id FROM photos WHERE rel_path = ?').get(rel) as { id: number }).id;
+
+describe('organize: albums and corrections that stick', { skip: hasModel ? false : 'models/mobilenet_v2_mid.onnx not built (npm run build:models)' }, () => {
+  let root: string;
+  let lib: string;
+  let svc: LibraryService;
+  before(async () => {
+    root = tmpDir('shoebox-scenes-');
+    lib = tmpDir('shoebox-lib-');
+    dirs.push(root, lib);
+    for (let scene = 0; scene < 3; scene++) for (let i = 0; i < 10; i++) await scenePhoto(path.join(root, `s${scene}-${i}.jpg`), scene, scene * 100 + i);
+    svc = new LibraryService(lib);
+    svc.addRoot(root);
+  });
+  after(async () => svc && (await svc.close()));
+
+  test('visually distinct scenes become separate albums', async () => {
+    const info = await svc.organize({ train: false, albums: 'auto' }).done;
+    assert.equal(info.state, 'done', info.message);
+    const of = albumByName(svc);
+    for (let scene = 0; scene < 3; scene++) {
+      const ids = new Set([...of.entries()].filter(([n]) => n.startsWith(`s${scene}-`)).map(([, a]) => a));
+      assert.equal(ids.size, 1, `scene ${scene} in one album`);
+    }
+    const distinct = new Set([0, 1, 2].map((s) => of.get(`s${s}-0.jpg`)));
+    assert.equal(distinct.size, 3, 'three different albums');
+  });
+
+  test('moves, renames and deletions survive a full re-organize; new photos join the nearest album', async () => {
+    const of = albumByName(svc);
+    const a0 = of.get('s0-0.jpg')!;
+    const a1 = of.get('s1-0.jpg')!;
+    const a2 = of.get('s2-0.jpg')!;
+    albums.movePhotos(svc.db, [photoId(svc, 's0-3.jpg')], a1); // the person says this one belongs with scene 1
+    albums.renameAlbum(svc.db, a2, 'Sky');
+    const info = await svc.organize({ train: false, mode: 'full' }).done;
+    assert.equal(info.state, 'done', info.message);
+    const after1 = albumByName(svc);
+    assert.equal(after1.get('s0-3.jpg'), a1, 'a moved photo stays where the person put it');
+    assert.equal(albums.getAlbum(svc.db, a2)?.name, 'Sky');
+    assert.equal(after1.get('s2-5.jpg'), a2, 'the renamed album keeps its photos');
+    assert.equal(after1.get('s0-1.jpg'), a0, 'automatic albums keep their ids across re-organizes');
+
+    // New photos are filed into the nearest album without reshuffling the others.
+    await scenePhoto(path.join(root, 'new-sky.jpg'), 2, 999);
+    await scenePhoto(path.join(root, 'new-stripes.jpg'), 1, 998);
+    const before2 = albumByName(svc);
+    const inc = await svc.organize({ train: false }).done;
+    assert.equal(inc.state, 'done', inc.message);
+    const after2 = albumByName(svc);
+    assert.equal(after2.get('new-sky.jpg'), a2);
+    assert.equal(after2.get('new-stripes.jpg'), a1);
+    for (const [n, a] of before2) assert.equal(after2.get(n), a, `${n} did not move`);
+
+    // Deleting an album puts its photos in Unsorted and re-organizing does not bring the album back.
+    albums.deleteAlbum(svc.db, a2);
+    const unsorted = albums.unsortedAlbumId(svc.db);
+    await svc.organize({ train: false, mode: 'full' }).done;
+    const after3 = albumByName(svc);
+    for (let i = 0; i < 10; i++) assert.equal(after3.get(`s2-${i}.jpg`), unsorted, `s2-${i} stays unsorted`);
+  });
+});
