@@ -18,7 +18,8 @@ fi
 if [[ ${VERSION_CODENAME:-} != bookworm ]]; then
   echo "vulkan.sh: written for Debian bookworm, found '${VERSION_CODENAME:-unknown}'; continuing anyway" >&2
 fi
-backports="${VERSION_CODENAME:-bookworm}-backports"
+codename="${VERSION_CODENAME:-bookworm}"
+backports="${codename}-backports"
 
 # --- 1. Enable backports in the existing Debian source --------------------------------------------------------------
 enable_backports() {
@@ -34,8 +35,8 @@ enable_backports() {
   for f in /etc/apt/sources.list.d/*.sources; do
     [[ -f $f ]] || continue
     # Append to the Suites: line that lists the plain release (not -security / -updates only stanzas).
-    if grep -Eq "^Suites:(.*[[:space:]])?${VERSION_CODENAME}([[:space:]]|$)" "$f"; then
-      sed -i -E "/^Suites:(.*[[:space:]])?${VERSION_CODENAME}([[:space:]]|$)/ s/[[:space:]]*$/ ${backports}/" "$f"
+    if grep -Eq "^Suites:(.*[[:space:]])?${codename}([[:space:]]|$)" "$f"; then
+      sed -i -E "/^Suites:(.*[[:space:]])?${codename}([[:space:]]|$)/ s/[[:space:]]*$/ ${backports}/" "$f"
       echo "vulkan.sh: added ${backports} to $f"
       return 0
     fi
@@ -51,14 +52,14 @@ enable_backports() {
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [[ -f $f ]] || continue
     local line
-    line=$(grep -Em1 "^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+[[:space:]]+${VERSION_CODENAME}[[:space:]]" "$f" || true)
+    line=$(grep -Em1 "^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?[^[:space:]]+[[:space:]]+${codename}[[:space:]]" "$f" || true)
     if [[ -n $line ]]; then
-      printf '%s\n' "$line" | sed -E "s/[[:space:]]${VERSION_CODENAME}[[:space:]]/ ${backports} /" >>"$f"
+      printf '%s\n' "$line" | sed -E "s/[[:space:]]${codename}[[:space:]]/ ${backports} /" >>"$f"
       echo "vulkan.sh: added ${backports} to $f"
       return 0
     fi
   done
-  echo "vulkan.sh: no Debian apt source for '${VERSION_CODENAME}' found to extend" >&2
+  echo "vulkan.sh: no Debian apt source for '${codename}' found to extend" >&2
   return 1
 }
 enable_backports

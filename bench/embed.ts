@@ -79,7 +79,7 @@ function parseArgs(argv: string[]): Args {
 // ------------------------------------------------------------------------------------------------------------------
 // Camera-like test images
 
-const PHOTO = { width: 4000, height: 3000, quality: 90, noiseSigma: [2, 8], version: 3 };
+const PHOTO = { width: 4000, height: 3000, quality: 90, noiseSigma: [4, 16], version: 4 };
 
 /**
  * A 4000x3000 JPEG: smooth colour field, translucent shapes with sharp edges, and sensor-like grain whose strength
@@ -234,6 +234,8 @@ interface ProviderResult {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // libvips' operation cache would serve repeated rounds over the same files from memory.
+  sharp.cache(false);
   const tuning: SessionTuning = { threads: args.threads, spinning: false };
 
   let model: { manifest: EncoderManifest; bytes: Uint8Array };

@@ -127,6 +127,7 @@ export class LibraryService implements CoreHandle {
       albums: opts.albums ?? s.albums,
       device: opts.device ?? s.device,
       seed: opts.seed ?? 1,
+      mode: opts.mode ?? 'auto',
     };
     const job = this.jobs.start('organize', full, async (ctx) => {
       const report = await runOrganize(this, full, ctx);

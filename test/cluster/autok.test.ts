@@ -8,9 +8,9 @@ import { makeBlobs } from './synthetic.js';
 const variedSizes = (k: number, mean: number) =>
   Array.from({ length: k }, (_, i) => Math.round(mean * (0.4 + (1.2 * i) / (k - 1))));
 
-describe('chooseK', () => {
+void describe('chooseK', () => {
   for (const trueK of [3, 5, 8]) {
-    it(`finds K = ${trueK} on separated blobs of varied sizes`, () => {
+    void it(`finds K = ${trueK} on separated blobs of varied sizes`, () => {
       const b = makeBlobs(variedSizes(trueK, 70), 32, 0.6, trueK);
       const r = chooseK(b.data, b.n, b.dim, { seed: 1 });
       assert.ok(Math.abs(r.k - trueK) <= 1, `chose ${r.k}`);
@@ -20,7 +20,7 @@ describe('chooseK', () => {
     });
   }
 
-  it('evaluates a sorted candidate range within its bounds', () => {
+  void it('evaluates a sorted candidate range within its bounds', () => {
     const b = makeBlobs(variedSizes(4, 50), 16, 0.6, 2);
     const r = chooseK(b.data, b.n, b.dim, { seed: 3, minK: 3, maxK: 9 });
     const ks = r.scores.map((s) => s.k);
@@ -28,32 +28,32 @@ describe('chooseK', () => {
     assert.equal(r.k, 4);
   });
 
-  it('is deterministic for a seed', () => {
+  void it('is deterministic for a seed', () => {
     const b = makeBlobs([30, 60, 90, 40], 16, 1.4, 4); // overlapping
     assert.deepEqual(chooseK(b.data, b.n, b.dim, { seed: 5 }), chooseK(b.data, b.n, b.dim, { seed: 5 }));
   });
 
-  it('samples large inputs', () => {
+  void it('samples large inputs', () => {
     const b = makeBlobs(variedSizes(4, 150), 16, 0.6, 6);
     const r = chooseK(b.data, b.n, b.dim, { seed: 1, sampleSize: 200 });
     assert.equal(r.sampleSize, 200);
     assert.ok(Math.abs(r.k - 4) <= 1, `chose ${r.k}`);
   });
 
-  it('never goes below the clusters that constraints name', () => {
+  void it('never goes below the clusters that constraints name', () => {
     const b = makeBlobs(variedSizes(3, 40), 16, 0.6, 7);
     const r = chooseK(b.data, b.n, b.dim, { seed: 1, constraints: { pinned: [[0, 5]] } });
     assert.ok(r.k >= 6, `chose ${r.k}`);
     assert.ok(r.scores.every((s) => s.k >= 6));
   });
 
-  it('returns a trivial K for tiny inputs', () => {
+  void it('returns a trivial K for tiny inputs', () => {
     const b = makeBlobs([1, 1], 8, 0.1, 8);
     assert.equal(chooseK(b.data, 2, b.dim).k, 1);
     assert.equal(chooseK(new Float32Array(0), 0, 8).k, 1);
   });
 
-  it('reports its choice on overlapping blobs', (t) => {
+  void it('reports its choice on overlapping blobs', (t) => {
     // Not a correctness check: with this much overlap the true K is not recoverable; record what it picks.
     const b = makeBlobs(variedSizes(8, 60), 32, 1.6, 9);
     const r = chooseK(b.data, b.n, b.dim, { seed: 1 });

@@ -21,8 +21,8 @@ function pointsOf(labels: Int32Array, label: number, count: number): number[] {
   return out;
 }
 
-describe('kmeans', () => {
-  it('recovers well-separated blobs of varied sizes', () => {
+void describe('kmeans', () => {
+  void it('recovers well-separated blobs of varied sizes', () => {
     for (const seed of [1, 2, 3]) {
       const b = makeBlobs(SIZES, 32, 0.6, seed);
       const r = kmeans(b.data, b.n, b.dim, SIZES.length, { seed });
@@ -34,7 +34,7 @@ describe('kmeans', () => {
     }
   });
 
-  it('returns consistent centroids, similarities and objective', () => {
+  void it('returns consistent centroids, similarities and objective', () => {
     const b = makeBlobs(SIZES, 16, 0.6, 4);
     const r = kmeans(b.data, b.n, b.dim, SIZES.length, { seed: 4 });
     let objective = 0;
@@ -47,7 +47,19 @@ describe('kmeans', () => {
     for (let c = 0; c < SIZES.length; c++) assert.ok(Math.abs(rowDot(r.centroids, c, r.centroids, c, b.dim) - 1) < 1e-5);
   });
 
-  it('is deterministic for a seed', () => {
+  void it('converges to a fixed point: every point is at its most similar centroid', () => {
+    // Overlapping blobs put many points near boundaries, where the distance bounds must not skip a reassignment.
+    const b = makeBlobs([150, 200, 250, 300], 24, 1.5, 12);
+    const k = 7;
+    const r = kmeans(b.data, b.n, b.dim, k, { seed: 3, tol: 0, maxIter: 1000, restarts: 1 });
+    for (let i = 0; i < b.n; i++) {
+      let best = -Infinity;
+      for (let c = 0; c < k; c++) best = Math.max(best, rowDot(b.data, i, r.centroids, c, b.dim));
+      assert.ok(r.similarities[i] >= best - 1e-5, `point ${i}: ${r.similarities[i]} < ${best}`);
+    }
+  });
+
+  void it('is deterministic for a seed', () => {
     const b = makeBlobs([50, 60, 70, 80], 16, 1.2, 5); // overlapping, so seeds matter
     const r1 = kmeans(b.data, b.n, b.dim, 6, { seed: 11 });
     const r2 = kmeans(b.data, b.n, b.dim, 6, { seed: 11 });
@@ -56,13 +68,13 @@ describe('kmeans', () => {
     assert.equal(r1.objective, r2.objective);
   });
 
-  it('recovers blobs with mini-batch training', () => {
+  void it('recovers blobs with mini-batch training', () => {
     const b = makeBlobs([300, 500, 700, 900, 1100], 32, 0.6, 6);
     const r = kmeans(b.data, b.n, b.dim, 5, { seed: 6, algorithm: 'minibatch', batchSize: 256 });
     assert.equal(clusteringAccuracy(b.labels, r.assignments), 1);
   });
 
-  it('normalises rows itself', () => {
+  void it('normalises rows itself', () => {
     const b = makeBlobs(SIZES, 16, 0.6, 7);
     const scaled = b.data.map((v, idx) => v * (1 + (Math.floor(idx / b.dim) % 5)));
     const r1 = kmeans(b.data, b.n, b.dim, 5, { seed: 7 });
@@ -70,7 +82,7 @@ describe('kmeans', () => {
     assert.deepEqual(r1.assignments, r2.assignments);
   });
 
-  it('copes with more clusters than points', () => {
+  void it('copes with more clusters than points', () => {
     const data = randomUnitVectors(3, 8, 8);
     const r = kmeans(data, 3, 8, 5, { seed: 1 });
     assert.equal(new Set(r.assignments).size, 3);
@@ -80,19 +92,19 @@ describe('kmeans', () => {
     );
   });
 
-  it('handles empty input', () => {
+  void it('handles empty input', () => {
     const r = kmeans(new Float32Array(0), 0, 4, 2);
     assert.equal(r.assignments.length, 0);
     assert.equal(r.objective, 0);
   });
 
-  describe('constraints', () => {
+  void describe('constraints', () => {
     const b = makeBlobs([60, 60, 60], 16, 0.6, 9);
     /** Pins the first three points of every blob to the cluster with the blob's number. */
     const anchors = (): [number, number][] =>
       [0, 1, 2].flatMap((label) => pointsOf(b.labels, label, 3).map((i): [number, number] => [i, label]));
 
-    it('keeps pinned points where they are pinned, even against the data', () => {
+    void it('keeps pinned points where they are pinned, even against the data', () => {
       const stray = pointsOf(b.labels, 0, 4)[3]; // a blob-0 point pinned into cluster 1
       const pinned = new Map(anchors());
       pinned.set(stray, 1);
@@ -102,7 +114,7 @@ describe('kmeans', () => {
       for (let i = 0; i < b.n; i++) if (i !== stray) assert.equal(r.assignments[i], b.labels[i]);
     });
 
-    it('never puts a point in a cannot-link cluster', () => {
+    void it('never puts a point in a cannot-link cluster', () => {
       const victims = pointsOf(b.labels, 0, 10).slice(3); // unpinned blob-0 points
       const cannotLink = victims.map((i): [number, number] => [i, 0]);
       const r = kmeans(b.data, b.n, b.dim, 3, { seed: 1, constraints: { pinned: anchors(), cannotLink } });
@@ -110,7 +122,7 @@ describe('kmeans', () => {
       assert.equal(r.assignments[pointsOf(b.labels, 0, 11)[10]], 0); // its unconstrained blob-mates stay
     });
 
-    it('leaves a point that cannot go anywhere unassigned', () => {
+    void it('leaves a point that cannot go anywhere unassigned', () => {
       const i = pointsOf(b.labels, 1, 5)[4];
       const cannotLink: [number, number][] = [
         [i, 0],
@@ -122,7 +134,7 @@ describe('kmeans', () => {
       assert.ok(Number.isNaN(r.similarities[i]));
     });
 
-    it('keeps a fixed prototype given explicitly while it attracts nearby points', () => {
+    void it('keeps a fixed prototype given explicitly while it attracts nearby points', () => {
       // Cluster 3 is a user album whose prototype is blob 2's centre; blob 2's points must join it, and the
       // prototype must come back unchanged although k-means would otherwise move it.
       const prototype = b.centers.slice(2 * b.dim, 3 * b.dim);
@@ -131,7 +143,7 @@ describe('kmeans', () => {
       for (let i = 0; i < b.n; i++) if (b.labels[i] === 2) assert.equal(r.assignments[i], 3);
     });
 
-    it('derives a fixed prototype from pinned members only', () => {
+    void it('derives a fixed prototype from pinned members only', () => {
       const members = pointsOf(b.labels, 1, 3);
       const r = kmeans(b.data, b.n, b.dim, 3, {
         seed: 1,
@@ -145,7 +157,7 @@ describe('kmeans', () => {
       for (let i = 0; i < b.n; i++) if (b.labels[i] === 1) assert.equal(r.assignments[i], 0);
     });
 
-    it('rejects contradictory or out-of-range constraints', () => {
+    void it('rejects contradictory or out-of-range constraints', () => {
       const i = 5;
       assert.throws(
         () => kmeans(b.data, b.n, b.dim, 3, { constraints: { pinned: [[i, 1]], cannotLink: [[i, 1]] } }),

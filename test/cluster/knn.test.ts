@@ -50,8 +50,8 @@ function assertMatchesBruteForce(
   }
 }
 
-describe('knnSelf', () => {
-  it('matches brute force across several tiles, excluding self', () => {
+void describe('knnSelf', () => {
+  void it('matches brute force across several tiles, excluding self', () => {
     // 300 rows span three 128-row tiles, including partial ones; dim 19 exercises the kernel's remainder paths.
     const n = 300;
     const dim = 19;
@@ -60,7 +60,7 @@ describe('knnSelf', () => {
     assertMatchesBruteForce(graph, data, data, n, dim, 7, true);
   });
 
-  it('normalises rows itself and caps k at n - 1', () => {
+  void it('normalises rows itself and caps k at n - 1', () => {
     const n = 5;
     const dim = 3;
     const data = randomUnitVectors(n, dim, 2).map((v, i) => v * (1 + (i % 4))); // rows of different lengths
@@ -69,7 +69,7 @@ describe('knnSelf', () => {
     assertMatchesBruteForce(graph, data, data, n, dim, 4, true);
   });
 
-  it('breaks exact ties by the smaller index', () => {
+  void it('breaks exact ties by the smaller index', () => {
     // Rows 1, 2 and 3 are the same vector: for row 0 they tie, and the two kept must be the smallest indices.
     const dim = 4;
     const data = new Float32Array([1, 0, 0, 0, 0.6, 0.8, 0, 0, 0.6, 0.8, 0, 0, 0.6, 0.8, 0, 0]);
@@ -80,8 +80,8 @@ describe('knnSelf', () => {
   });
 });
 
-describe('knnQuery', () => {
-  it('matches brute force against a separate base set', () => {
+void describe('knnQuery', () => {
+  void it('matches brute force against a separate base set', () => {
     const dim = 24;
     const base = randomUnitVectors(260, dim, 3);
     const queries = randomUnitVectors(140, dim, 4);
@@ -89,7 +89,7 @@ describe('knnQuery', () => {
     assertMatchesBruteForce(graph, queries, base, 260, dim, 5, false);
   });
 
-  it('finds a query that is also a base row first', () => {
+  void it('finds a query that is also a base row first', () => {
     const dim = 8;
     const base = randomUnitVectors(50, dim, 5);
     const queries = base.slice(17 * dim, 18 * dim);
@@ -98,7 +98,7 @@ describe('knnQuery', () => {
     assert.ok(Math.abs(graph.similarities[0] - 1) < 1e-6);
   });
 
-  it('rejects malformed input', () => {
+  void it('rejects malformed input', () => {
     assert.throws(() => knnQuery(new Float32Array(5), 2, new Float32Array(4), 2, 2, 1), RangeError);
     assert.throws(() => knnSelf(new Float32Array(4), 2, 2, -1), RangeError);
   });

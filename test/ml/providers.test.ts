@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Tensor } from 'onnxruntime-node';
-import { encodeModel } from '../../training/onnx/proto.js';
 import {
   NoProviderError,
   createSessionWithFallback,
@@ -14,7 +13,6 @@ import {
   type ProviderEnvironment,
 } from '../../electron/core/ml/providers.js';
 import { syntheticEncoder } from './fixtures.js';
-import { webgpuUnavailableReason } from './webgpu.js';
 
 const b = (name: string, bundled = true): BackendInfo => ({ name, bundled });
 
@@ -99,20 +97,6 @@ void describe('sessionOptionsFor', () => {
   });
 });
 
-/** A model made only of an op the WebGPU EP does not implement: ORT silently runs it on the CPU EP. */
-function cpuOnlyOpModel(): Uint8Array {
-  return encodeModel({
-    opsetVersion: 17,
-    graph: {
-      name: 'det',
-      nodes: [{ opType: 'Det', inputs: ['x'], outputs: ['y'] }],
-      initializers: [],
-      inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 3, 3] }],
-      outputs: [{ name: 'y', dtype: 'float32', shape: ['N'] }],
-    },
-  });
-}
-
 void describe('createSessionWithFallback', () => {
   const { bytes } = syntheticEncoder();
 
@@ -144,19 +128,6 @@ void describe('createSessionWithFallback', () => {
       assert.equal(got.fallbacks[0].provider, 'webgpu');
       // Without an adapter the session cannot even be created; with one, the probe is what fails.
       if (tried.includes('webgpu')) assert.equal(got.fallbacks[0].error, 'simulated GPU fault');
-    } finally {
-      await got.release();
-    }
-  });
-
-  void it('treats a GPU session that runs every node on the CPU as a failure', async (t) => {
-    const why = await webgpuUnavailableReason();
-    if (why) return t.skip(why);
-    const got = await createSessionWithFallback(cpuOnlyOpModel(), 'webgpu');
-    try {
-      assert.equal(got.provider, 'cpu');
-      assert.equal(got.fallbacks[0].provider, 'webgpu');
-      assert.match(got.fallbacks[0].error, /no compute node was placed on WebGpuExecutionProvider/);
     } finally {
       await got.release();
     }

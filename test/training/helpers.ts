@@ -92,7 +92,7 @@ export interface GradCheckResult {
   maxRelError: number;
   /** Smallest numeric gradient norm over parameters (checks are meaningless if this is 0). */
   minGradNorm: number;
-  perParam: Record<string, { relError: number; norm: number }>;
+  perParam: Record<string, { relError: number; norm: number; analyticNorm: number }>;
 }
 
 /**
@@ -140,7 +140,7 @@ export async function gradCheck(c: GradCheckCase): Promise<GradCheckResult> {
       }
       const norm = Math.sqrt(nn);
       const rel = Math.sqrt(diff) / Math.max(Math.sqrt(na), norm, 1e-300);
-      result.perParam[p.name] = { relError: rel, norm };
+      result.perParam[p.name] = { relError: rel, norm, analyticNorm: Math.sqrt(na) };
       result.maxRelError = Math.max(result.maxRelError, rel);
       result.minGradNorm = Math.min(result.minGradNorm, norm);
     }
@@ -152,9 +152,9 @@ export async function gradCheck(c: GradCheckCase): Promise<GradCheckResult> {
 }
 
 /** Max |a - b| over two equally long arrays. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+export function maxAbsDiff(a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(Number(a[i]) - Number(b[i])));
   return m;
 }

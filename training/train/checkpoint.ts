@@ -42,8 +42,12 @@ function typeOf(a: CheckpointArray): ArrayType {
   return 'uint8';
 }
 
+const BYTES: Record<ArrayType, number> = { float32: 4, float64: 8, int32: 4, uint32: 4, uint8: 1 };
+
+/** An aligned copy (Node Buffers may share a pooled ArrayBuffer at any offset). */
 function view(type: ArrayType, bytes: Uint8Array, offset: number, length: number): CheckpointArray {
-  const copy = bytes.slice(offset, offset + length * { float32: 4, float64: 8, int32: 4, uint32: 4, uint8: 1 }[type]);
+  const copy = new Uint8Array(length * BYTES[type]);
+  copy.set(bytes.subarray(offset, offset + copy.length));
   switch (type) {
     case 'float32':
       return new Float32Array(copy.buffer);

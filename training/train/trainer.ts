@@ -80,7 +80,11 @@ export interface TrainerOptions {
   adapter?: Partial<Omit<AdapterConfig, 'inputDim'>>;
   /** 'sgd' (default, as ProPos) or 'adamw'. */
   optimizer?: 'sgd' | 'adamw';
-  /** Base learning rate (default: SGD 0.05 * batch / 256, AdamW 1e-3), cosine-annealed to 0 per step. */
+  /**
+   * Base learning rate, cosine-annealed to 0 per step. Default SGD 2 (the adapter is scale-invariant: BatchNorm after
+   * each hidden layer, normalized losses, so large rates are stable; ProPos' 0.05 was for whole ResNets over ~1000
+   * epochs), AdamW 3e-3. Chosen on synthetic data; retune on real features.
+   */
   lr?: number;
   /** Linear learning-rate warm-up (default 0 epochs). */
   lrWarmupEpochs?: number;
@@ -205,7 +209,7 @@ export function resolveOptions(data: TrainData, o: TrainerOptions = {}): Resolve
     seed: o.seed ?? 0,
     adapter: { ...DEFAULT_ADAPTER, ...o.adapter, inputDim: data.dim },
     optimizer,
-    lr: o.lr ?? (optimizerKind === 'sgd' ? (0.05 * batchSize) / 256 : 1e-3),
+    lr: o.lr ?? (optimizerKind === 'sgd' ? 2 : 3e-3),
     lrWarmupEpochs: o.lrWarmupEpochs ?? 0,
     predictorLrScale: o.predictorLrScale ?? 10,
     emaBase: o.emaBase ?? Math.min(0.996, 1 - 8 / Math.max(1, Math.floor(n / batchSize) * epochs)),

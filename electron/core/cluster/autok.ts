@@ -82,6 +82,7 @@ export function chooseK(vectors: Float32Array, n: number, dim: number, opts: Aut
       restarts: opts.restarts ?? 2,
       algorithm: 'lloyd',
       constraints,
+      gram,
     });
     scores.set(k, silhouetteFromGram(gram, m, result.assignments));
   };

@@ -64,6 +64,11 @@ export interface KMeansOptions {
    * `seedCentroids`.
    */
   seedPower?: number;
+  /**
+   * The cosine Gram matrix of the rows (`n x n`, see `cosineGram` in metrics.ts), when the caller has it anyway:
+   * seeding then looks similarities up instead of computing them (used by automatic K on its sample).
+   */
+  gram?: Float32Array;
   constraints?: KMeansConstraints;
 }
 
@@ -211,6 +216,8 @@ export function kmeans(data: Float32Array, n: number, dim: number, k: number, op
   const algorithm = opts.algorithm ?? 'auto';
   const miniBatch = algorithm === 'minibatch' || (algorithm === 'auto' && n > (opts.miniBatchThreshold ?? 20_000));
   const seedPower = opts.seedPower ?? 16;
+  const gram = opts.gram;
+  if (gram && gram.length !== n * n) throw new RangeError(`gram: expected ${n * n} values, got ${gram.length}`);
   const rng = new Rng(opts.seed ?? 0);
 
   if (n === 0) {
@@ -232,7 +239,7 @@ export function kmeans(data: Float32Array, n: number, dim: number, k: number, op
     const valX = gatherRows(p.x, dim, validation);
     let bestSeeds: Seeds | undefined;
     for (let r = 0; r < restarts; r++) {
-      const seeds = seedCentroids(p, seedCandidates(p, rng), seedPower, rng);
+      const seeds = seedCentroids(p, seedCandidates(p, rng), seedPower, rng, gram);
       const score = scoreCentroids(p, seeds, valX, validation);
       if (score > bestScore) {
         bestScore = score;
@@ -244,7 +251,8 @@ export function kmeans(data: Float32Array, n: number, dim: number, k: number, op
   } else {
     for (let r = 0; r < restarts; r++) {
       const run = rng.fork();
-      const state = lloyd(p, seedCentroids(p, seedCandidates(p, run), seedPower, run), maxIter, tolCount);
+      const seeds = seedCentroids(p, seedCandidates(p, run), seedPower, run, gram);
+      const state = lloyd(p, seeds, maxIter, tolCount);
       const score = objective(state.similarities);
       if (score > bestScore) {
         bestScore = score;
@@ -357,9 +365,15 @@ function seedCandidates(p: Problem, rng: Rng): Int32Array {
  * blobs whose points have cosine 0.7 to their centre), so power-1 draws land in already-covered clusters often
  * and k-means then merges two true clusters and splits another. A larger power leans towards farthest-first
  * traversal; the greedy potential test keeps isolated outliers from being chosen while any cluster is uncovered.
- * Cost: about `k * seedTrials(k) * candidates * dim` multiply-adds.
+ * Cost: about `k * seedTrials(k) * candidates * dim` multiply-adds (`dim` times less with a Gram matrix).
  */
-function seedCentroids(p: Problem, candidates: Int32Array, power: number, rng: Rng): Seeds {
+function seedCentroids(
+  p: Problem,
+  candidates: Int32Array,
+  power: number,
+  rng: Rng,
+  gram: Float32Array | undefined,
+): Seeds {
   const { k, dim } = p;
   const { centroids, alive } = initialCentroids(p);
   const m = candidates.length;
@@ -393,7 +407,14 @@ function seedCentroids(p: Problem, candidates: Int32Array, power: number, rng: R
     const t = uniform ? 1 : trials;
     for (let j = 0; j < t; j++) picks[j] = uniform ? rng.int(m) : drawWeighted(drawWeight, total, rng);
     for (let j = 0; j < t; j++) trialRows.set(xc.subarray(picks[j] * dim, (picks[j] + 1) * dim), j * dim);
-    dotBlock(xc, 0, m, trialRows, 0, t, dim, tile, t);
+    if (gram) {
+      for (let r = 0; r < m; r++) {
+        const row = candidates[r] * p.n;
+        for (let j = 0; j < t; j++) tile[r * t + j] = gram[row + candidates[picks[j]]];
+      }
+    } else {
+      dotBlock(xc, 0, m, trialRows, 0, t, dim, tile, t);
+    }
     let bestTrial = 0;
     let bestPotential = Infinity;
     for (let j = 0; j < t; j++) {
@@ -547,6 +568,11 @@ function lloyd(p: Problem, seeds: Seeds, maxIter: number, tolCount: number): Sta
     }
     flush();
     if (changed <= tolCount) break;
+  }
+  // Skipped points kept similarities from earlier centroids: refresh them so the objective is exact.
+  for (let i = 0; i < n; i++) {
+    const a = assignments[i];
+    similarities[i] = a >= 0 ? dot(x, i * dim, centroids, a * dim, dim) : NaN;
   }
   return state;
 }

@@ -100,7 +100,9 @@ export function clusterStage(db: Db, modelKey: string, opts: ClusterStageOptions
         constraints: {
           pinned: pinned.filter(([i]) => subIndex.has(i)).map(([i, c]) => [subIndex.get(i)!, c] as [number, number]),
           cannotLink,
-          fixed: protectedAlbums.map((_, c) => ({ cluster: c })),
+          // The prototype of an album the person shaped is the mean of everything in it now (pinned and
+          // automatic members), so one moved photo does not redefine what the album is about.
+          fixed: protectedAlbums.map((a, c) => ({ cluster: c, centroid: meanOf(x, dim, members.filter((m) => m.album_id === a).map((m) => index.get(m.photo_id)).filter((i): i is number => i !== undefined)) })),
         },
       })
     : null;
@@ -171,6 +173,17 @@ export function clusterStage(db: Db, modelKey: string, opts: ClusterStageOptions
   return { albums, unsorted: result?.unsorted.length ?? 0, chosenK: result?.k ?? null, assigned: keep.length };
 }
 
+/** Unit mean of some rows of `x`. */
+function meanOf(x: Float32Array, dim: number, rows: number[]): Float32Array {
+  const c = new Float32Array(dim);
+  for (const i of rows) for (let d = 0; d < dim; d++) c[d] += x[i * dim + d];
+  let norm = 0;
+  for (let d = 0; d < dim; d++) norm += c[d] * c[d];
+  norm = Math.sqrt(norm) || 1;
+  for (let d = 0; d < dim; d++) c[d] /= norm;
+  return c;
+}
+
 /** Write an automatic membership unless the photo is pinned (a user edit always wins). */
 function setAuto(db: Db, photoId: number, albumId: number, sim: number, memberOf: Map<number, MemberRow>, now: number): void {
   const m = memberOf.get(photoId);
@@ -206,12 +219,7 @@ function incremental(
   const albumIds = [...byAlbum.keys()];
   const protos: AlbumPrototype[] = albumIds.map((a) => {
     const rows = byAlbum.get(a)!;
-    const c = new Float32Array(dim);
-    for (const i of rows) for (let d = 0; d < dim; d++) c[d] += x[i * dim + d];
-    let norm = 0;
-    for (let d = 0; d < dim; d++) norm += c[d] * c[d];
-    norm = Math.sqrt(norm) || 1;
-    for (let d = 0; d < dim; d++) c[d] /= norm;
+    const c = meanOf(x, dim, rows);
     const sims = rows.map((i) => dot(x, i * dim, c, 0, dim));
     return { centroid: c, threshold: outlierThreshold(sims) };
   });

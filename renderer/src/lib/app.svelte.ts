@@ -81,15 +81,11 @@ export class ShoeboxApp {
   }
 }
 
-const KEY = Symbol('shoebox-app');
-
-/** Context map for `mount(App, { context })`. */
-export function appContext(app: ShoeboxApp): Map<symbol, ShoeboxApp> {
-  return new Map([[KEY, app]]);
-}
+/** Context key under which main.ts mounts the app (`mount(App, { context })`). */
+export const APP_CONTEXT = Symbol('shoebox-app');
 
 export function useApp(): ShoeboxApp {
-  const app = getContext<ShoeboxApp | undefined>(KEY);
+  const app = getContext<ShoeboxApp | undefined>(APP_CONTEXT);
   if (!app) throw new Error('useApp() outside <App>');
   return app;
 }

@@ -15,6 +15,7 @@ export class Library {
   organizing = $derived(this.jobs.some(isActive));
   hasRoots = $derived((this.status?.roots.length ?? 0) > 0);
   /** Jobs known to be over, so a status snapshot taken before their end cannot bring them back. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping only, never rendered
   private readonly finished = new Set<string>();
 
   readonly refresh = coalesce(async () => {

@@ -142,9 +142,9 @@ export class AlbumPhotos {
 
   /** Photo ids at the given positions, fetching pages not cached; null if a page failed to load. */
   async idsOf(ranges: readonly Range[]): Promise<number[] | null> {
-    const wanted = new Set<number>();
-    for (const [s, e] of ranges) for (const p of pagesForRange(s, e, PAGE_SIZE)) wanted.add(p);
-    const pages = await this.loader.collect([...wanted]);
+    // Ranges are sorted and disjoint, so duplicate pages can only be neighbours.
+    const wanted = ranges.flatMap(([s, e]) => pagesForRange(s, e, PAGE_SIZE)).filter((p, i, all) => i === 0 || all[i - 1] !== p);
+    const pages = await this.loader.collect(wanted);
     if (pages === null) return null;
     const ids: number[] = [];
     for (const [s, e] of ranges) {

@@ -1,0 +1,227 @@
+/**
+ * bench:quality — clustering quality of the whole pipeline on a labeled folder (MANIFEST.tsv: path<TAB>label).
+ *
+ *   node dist/bench/quality.js --dataset ../shared/datasets/intel-scenes [--limit 2000] [--seeds 1,2,3]
+ *        [--methods propos] [--epochs N] [--device cpu] [--no-train]
+ *
+ * Per seed, on a private copy of a stratified subset:
+ *   1. frozen:      the default encoder's features; albums with automatic K (what a person gets without training),
+ *                   plus k-means with the true K and kNN-20 accuracy of the features;
+ *   2. trained:     after on-device training (each --methods entry), automatic-K albums and true-K k-means;
+ *   3. corrected:   a simulated person moves 2% of each class's photos that sit in a wrong album (by ground truth)
+ *                   into the album where most of their class is, then re-organizes (and re-trains); scores on the
+ *                   photos the person did not touch, before and after.
+ * Unsorted photos count as one extra predicted cluster. Writes bench/results/quality-<dataset>.json.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as albums from '../electron/core/albums/store.js';
+import { evaluateClustering, kmeans, knnAccuracy, type ClusteringScores } from '../electron/core/cluster/index.js';
+import { activeModel, backboneModel } from '../electron/core/models.js';
+import { LibraryService } from '../electron/core/service.js';
+import { loadVectors } from '../electron/core/stages/embed.js';
+import { argValue, writeResult } from './common.js';
+
+const dataset = path.resolve(argValue('--dataset', path.join('..', 'shared', 'datasets', 'intel-scenes')));
+const limit = Number(argValue('--limit', '2000'));
+const seeds = argValue('--seeds', '1').split(',').map(Number);
+const methods = argValue('--methods', 'propos').split(',') as ('propos' | 'byol' | 'moco')[];
+const epochsArg = process.argv.includes('--epochs') ? Number(argValue('--epochs', '0')) : undefined;
+const device = argValue('--device', 'auto') as 'auto';
+const train = !process.argv.includes('--no-train');
+
+interface Item {
+  rel: string;
+  label: number;
+}
+
+function readManifest(): { items: Item[]; classes: string[] } {
+  const text = fs.readFileSync(path.join(dataset, 'MANIFEST.tsv'), 'utf8');
+  const rows = text.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]);
+  const classes = [...new Set(rows.map((r) => r[1]))].sort();
+  return { items: rows.map(([rel, label]) => ({ rel, label: classes.indexOf(label) })), classes };
+}
+
+/** Stratified subset: the first ceil(limit / classes) files of each class (MANIFEST order). */
+function subset(items: Item[], classes: number): Item[] {
+  const per = Math.ceil(limit / classes);
+  const out: Item[] = [];
+  for (let c = 0; c < classes; c++) out.push(...items.filter((i) => i.label === c).slice(0, per));
+  return out;
+}
+
+function copyDataset(items: Item[], dir: string): void {
+  for (const it of items) {
+    const dst = path.join(dir, it.rel);
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    fs.copyFileSync(path.join(dataset, it.rel), dst);
+  }
+}
+
+interface Labeled {
+  photoIds: number[];
+  truth: number[];
+}
+
+function labeled(svc: LibraryService, items: Item[]): Labeled {
+  const byRel = new Map(items.map((i) => [i.rel, i.label]));
+  const rows = svc.db.prepare(`SELECT id, rel_path FROM photos WHERE status = 'ok' ORDER BY id`).all() as { id: number; rel_path: string }[];
+  return { photoIds: rows.map((r) => r.id), truth: rows.map((r) => byRel.get(r.rel_path) ?? -1) };
+}
+
+/** Scores of the current albums (Unsorted = one extra cluster), optionally only on some photos. */
+function albumScores(svc: LibraryService, l: Labeled, only?: Set<number>): ClusteringScores & { albums: number; unsorted: number } {
+  const of = new Map(
+    (svc.db.prepare('SELECT photo_id, album_id FROM album_members').all() as { photo_id: number; album_id: number }[]).map((r) => [r.photo_id, r.album_id]),
+  );
+  const unsorted = albums.unsortedAlbumId(svc.db);
+  const t: number[] = [];
+  const p: number[] = [];
+  l.photoIds.forEach((id, i) => {
+    if (only && !only.has(id)) return;
+    t.push(l.truth[i]);
+    p.push(of.get(id) ?? unsorted);
+  });
+  const n = new Set(p);
+  return { ...evaluateClustering(t, p), albums: n.size - (n.has(unsorted) ? 1 : 0), unsorted: p.filter((x) => x === unsorted).length };
+}
+
+/** k-means with the true K on the stored vectors of `modelKey`, and kNN-20 accuracy. */
+function featureScores(svc: LibraryService, modelKey: string, l: Labeled, k: number, seed: number): ClusteringScores & { knn20: number } {
+  const v = loadVectors(svc.db, modelKey, l.photoIds);
+  const km = kmeans(v.data, v.ids.length, v.dim, k, { seed, restarts: 5 });
+  const truth = v.ids.map((id) => l.truth[l.photoIds.indexOf(id)]);
+  return { ...evaluateClustering(truth, km.assignments), knn20: knnAccuracy(v.data, v.ids.length, v.dim, truth, 20) };
+}
+
+/**
+ * The simulated person: for each class, the photos of that class sitting in an album whose majority is another
+ * class (or in Unsorted); 2% of the class size of them (at least 1) are moved into the album where most of their
+ * class is. Returns the ids touched.
+ */
+function simulateCorrections(svc: LibraryService, l: Labeled, classes: number, seed: number): Set<number> {
+  const rows = svc.db.prepare('SELECT photo_id, album_id FROM album_members').all() as { photo_id: number; album_id: number }[];
+  const of = new Map(rows.map((r) => [r.photo_id, r.album_id]));
+  const unsorted = albums.unsortedAlbumId(svc.db);
+  const counts = new Map<number, number[]>();
+  l.photoIds.forEach((id, i) => {
+    const a = of.get(id) ?? unsorted;
+    if (!counts.has(a)) counts.set(a, new Array<number>(classes).fill(0));
+    counts.get(a)![l.truth[i]]++;
+  });
+  const majority = new Map([...counts].map(([a, c]) => [a, c.indexOf(Math.max(...c))]));
+  const touched = new Set<number>();
+  let s = seed;
+  const rand = (): number => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (let c = 0; c < classes; c++) {
+    // where most of class c is (excluding Unsorted)
+    let home = -1;
+    let best = -1;
+    for (const [a, cnt] of counts) if (a !== unsorted && cnt[c] > best) [home, best] = [a, cnt[c]];
+    if (home < 0) continue;
+    const size = l.truth.filter((t) => t === c).length;
+    const wrong = l.photoIds.filter((id, i) => l.truth[i] === c && ((of.get(id) ?? unsorted) === unsorted || majority.get(of.get(id)!) !== c));
+    for (let i = wrong.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [wrong[i], wrong[j]] = [wrong[j], wrong[i]];
+    }
+    const pick = wrong.slice(0, Math.max(1, Math.round(0.02 * size)));
+    if (pick.length === 0) continue;
+    albums.movePhotos(svc.db, pick, home);
+    for (const id of pick) touched.add(id);
+  }
+  return touched;
+}
+
+async function run(seed: number, method: (typeof methods)[number], items: Item[], classes: number): Promise<Record<string, unknown>> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-quality-'));
+  const root = path.join(work, 'photos');
+  copyDataset(items, root);
+  const svc = new LibraryService(path.join(work, 'library'));
+  try {
+    svc.addRoot(root);
+    const out: Record<string, unknown> = { seed, method };
+    let t0 = performance.now();
+    let info = await svc.organize({ train: false, albums: 'auto', seed, device }).done;
+    if (info.state !== 'done') throw new Error(`organize failed: ${info.message}`);
+    const l = labeled(svc, items);
+    const backbone = backboneModel(svc.db);
+    out.frozen = {
+      seconds: (performance.now() - t0) / 1000,
+      device: svc.report?.device,
+      autoAlbums: albumScores(svc, l),
+      trueK: featureScores(svc, backbone.key, l, classes, seed),
+      timings: svc.report?.timings,
+    };
+    console.error(`[seed ${seed}] frozen: ${JSON.stringify(out.frozen)}`);
+    if (train) {
+      t0 = performance.now();
+      info = await svc.organize({ train: true, method, epochs: epochsArg, albums: 'auto', seed, device, mode: 'full' }).done;
+      if (info.state !== 'done') throw new Error(`training organize failed: ${info.message}`);
+      const active = activeModel(svc.db);
+      out.trained = {
+        seconds: (performance.now() - t0) / 1000,
+        model: active.key,
+        autoAlbums: albumScores(svc, l),
+        trueK: featureScores(svc, active.key, l, classes, seed),
+        timings: svc.report?.timings,
+      };
+      console.error(`[seed ${seed}] trained: ${JSON.stringify(out.trained)}`);
+    }
+    const touched = simulateCorrections(svc, l, classes, seed);
+    const untouched = new Set(l.photoIds.filter((id) => !touched.has(id)));
+    const before = albumScores(svc, l, untouched);
+    t0 = performance.now();
+    info = await svc.organize({ train, method, epochs: epochsArg, albums: 'auto', seed, device, mode: 'full' }).done;
+    if (info.state !== 'done') throw new Error(`re-organize failed: ${info.message}`);
+    out.corrected = {
+      moved: touched.size,
+      seconds: (performance.now() - t0) / 1000,
+      untouchedBefore: before,
+      untouchedAfter: albumScores(svc, l, untouched),
+      trueKAfter: featureScores(svc, activeModel(svc.db).key, l, classes, seed),
+    };
+    console.error(`[seed ${seed}] corrected: ${JSON.stringify(out.corrected)}`);
+    return out;
+  } finally {
+    await svc.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function summary(runs: Record<string, unknown>[], pathExpr: string[]): { mean: number; min: number; max: number } | null {
+  const vals = runs
+    .map((r) => pathExpr.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), r))
+    .filter((v): v is number => typeof v === 'number');
+  if (vals.length === 0) return null;
+  return { mean: vals.reduce((a, b) => a + b, 0) / vals.length, min: Math.min(...vals), max: Math.max(...vals) };
+}
+
+async function main(): Promise<void> {
+  const { items, classes } = readManifest();
+  const sub = subset(items, classes.length);
+  const runs: Record<string, unknown>[] = [];
+  for (const method of methods) for (const seed of seeds) runs.push(await run(seed, method, sub, classes.length));
+  const keys: [string, string[]][] = [];
+  for (const stage of ['frozen', 'trained']) {
+    for (const kind of ['autoAlbums', 'trueK']) for (const m of ['acc', 'nmi', 'ari']) keys.push([`${stage}.${kind}.${m}`, [stage, kind, m]]);
+  }
+  keys.push(['frozen.trueK.knn20', ['frozen', 'trueK', 'knn20']], ['trained.trueK.knn20', ['trained', 'trueK', 'knn20']]);
+  keys.push(['frozen.autoAlbums.albums', ['frozen', 'autoAlbums', 'albums']], ['trained.autoAlbums.albums', ['trained', 'autoAlbums', 'albums']]);
+  for (const m of ['acc', 'nmi', 'ari']) {
+    keys.push([`corrected.untouchedBefore.${m}`, ['corrected', 'untouchedBefore', m]], [`corrected.untouchedAfter.${m}`, ['corrected', 'untouchedAfter', m]]);
+  }
+  const byMethod: Record<string, Record<string, unknown>> = {};
+  for (const method of methods) {
+    const rs = runs.filter((r) => r.method === method);
+    byMethod[method] = Object.fromEntries(keys.map(([name, p]) => [name, summary(rs, p)]));
+  }
+  writeResult(`quality-${path.basename(dataset)}`, {
+    inputs: { dataset: path.basename(dataset), photos: sub.length, classes: classes.length, classNames: classes, seeds, methods, epochs: epochsArg ?? 'default', device, train },
+    summary: byMethod,
+    runs,
+  });
+}
+
+await main();

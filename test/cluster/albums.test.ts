@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { assignToNearest, clusterIntoAlbums, outlierThreshold } from '../../electron/core/cluster/albums.js';
+import { normalizeRows } from '../../electron/core/cluster/linalg.js';
+import { Rng } from '../../electron/core/cluster/rng.js';
+import { makeBlobs, randomUnitVectors, type Blobs } from './synthetic.js';
+
+const SIZES = [40, 60, 80, 100];
+const DIM = 32;
+const FAR = 6;
+
+/** Blobs followed by FAR random unit vectors (cosine ~0 +- 0.18 to every blob, members sit at ~0.85). */
+function blobsWithStrays(seed: number): { b: Blobs; data: Float32Array; n: number; strays: number[] } {
+  const b = makeBlobs(SIZES, DIM, 0.6, seed);
+  const data = new Float32Array((b.n + FAR) * DIM);
+  data.set(b.data);
+  data.set(randomUnitVectors(FAR, DIM, seed + 100), b.n * DIM);
+  return { b, data, n: b.n + FAR, strays: Array.from({ length: FAR }, (_, r) => b.n + r) };
+}
+
+/** Points near blob centres: centre plus noise, normalised. */
+function samplesNear(b: Blobs, labels: number[], seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const out = new Float32Array(labels.length * b.dim);
+  labels.forEach((label, r) => {
+    for (let d = 0; d < b.dim; d++) {
+      out[r * b.dim + d] = b.centers[label * b.dim + d] + (0.6 / Math.sqrt(b.dim)) * rng.gaussian();
+    }
+  });
+  return normalizeRows(out, labels.length, b.dim);
+}
+
+function dotRow(data: Float32Array, i: number, v: Float32Array): number {
+  let s = 0;
+  for (let d = 0; d < v.length; d++) s += data[i * v.length + d] * v[d];
+  return s;
+}
+
+void describe('clusterIntoAlbums', () => {
+  const { b, data, n, strays } = blobsWithStrays(1);
+  const result = clusterIntoAlbums(data, n, DIM, { seed: 1 });
+
+  void it('chooses the number of albums automatically and keeps albums pure', () => {
+    assert.equal(result.autoK?.k, SIZES.length);
+    assert.equal(result.albums.length, SIZES.length);
+    for (const album of result.albums) {
+      const labels = new Set([...album.members].map((i) => b.labels[i]));
+      assert.equal(labels.size, 1, `album ${album.cluster} mixes blobs`);
+    }
+  });
+
+  void it('sends points far from every blob to unsorted', () => {
+    const unsorted = new Set(result.unsorted);
+    for (const i of strays) assert.ok(unsorted.has(i), `stray ${i} is in an album`);
+    const blobPointsUnsorted = [...unsorted].filter((i) => i < b.n).length;
+    assert.ok(blobPointsUnsorted <= 3, `${blobPointsUnsorted} ordinary points were rejected`);
+  });
+
+  void it('gives every point exactly one place and consistent indices', () => {
+    const seen = new Int32Array(n);
+    result.albums.forEach((album, a) => {
+      for (const i of album.members) {
+        seen[i]++;
+        assert.equal(result.albumOf[i], a);
+      }
+      assert.deepEqual([...album.members], [...album.members].sort((x, y) => x - y));
+    });
+    for (const i of result.unsorted) {
+      seen[i]++;
+      assert.equal(result.albumOf[i], -1);
+    }
+    assert.ok(seen.every((count) => count === 1));
+  });
+
+  void it('picks the most central member as cover', () => {
+    for (const album of result.albums) {
+      let best = -Infinity;
+      for (const i of album.members) best = Math.max(best, dotRow(data, i, album.centroid));
+      assert.ok(Math.abs(dotRow(data, album.cover, album.centroid) - best) < 1e-6);
+      assert.ok(album.members.includes(album.cover));
+      assert.ok(album.threshold < album.cohesion);
+    }
+  });
+
+  void it('reports near-duplicate groups', () => {
+    const copy = new Float32Array((n + 1) * DIM);
+    copy.set(data);
+    copy.set(data.subarray(7 * DIM, 8 * DIM), n * DIM); // an exact duplicate of point 7
+    const r = clusterIntoAlbums(copy, n + 1, DIM, { seed: 1, k: 4 });
+    assert.deepEqual(
+      r.duplicates.map((g) => [...g]),
+      [[7, n]],
+    );
+    assert.equal(r.autoK, undefined);
+    assert.deepEqual(clusterIntoAlbums(copy, n + 1, DIM, { seed: 1, k: 4, duplicateThreshold: null }).duplicates, []);
+  });
+
+  void it('never rejects a pinned point and always keeps constrained albums', () => {
+    const stray = strays[0];
+    const anchor = [...result.albums[0].members].slice(0, 2);
+    const pinned: [number, number][] = [[stray, 0], ...anchor.map((i): [number, number] => [i, 0])];
+    const r = clusterIntoAlbums(data, n, DIM, { seed: 1, k: 4, constraints: { pinned } });
+    const album = r.albums.find((a) => a.cluster === 0)!;
+    assert.ok(album.members.includes(stray));
+    assert.equal(r.albumOf[stray], r.albums.indexOf(album));
+  });
+
+  void it('turns clusters below the minimum size into unsorted points', () => {
+    // Two tight groups of ten and one lone point, orthogonal to both: with k = 3 the lone point is a cluster.
+    const dim = 8;
+    const rows: number[][] = [];
+    for (let i = 0; i < 10; i++) rows.push([1, 0.01 * i, 0, 0, 0, 0, 0, 0]);
+    for (let i = 0; i < 10; i++) rows.push([0, 0, 1, 0.01 * i, 0, 0, 0, 0]);
+    rows.push([0, 0, 0, 0, 1, 0, 0, 0]);
+    const small = normalizeRows(new Float32Array(rows.flat()), rows.length, dim);
+    const strict = clusterIntoAlbums(small, rows.length, dim, { k: 3 });
+    assert.equal(strict.albums.length, 2);
+    assert.deepEqual([...strict.unsorted], [20]);
+    const lenient = clusterIntoAlbums(small, rows.length, dim, { k: 3, minAlbumSize: 1 });
+    assert.equal(lenient.albums.length, 3);
+    assert.deepEqual([...lenient.unsorted], []);
+  });
+
+  void it('handles empty input', () => {
+    const r = clusterIntoAlbums(new Float32Array(0), 0, DIM);
+    assert.deepEqual(r.albums, []);
+    assert.equal(r.unsorted.length, 0);
+  });
+});
+
+void describe('assignToNearest', () => {
+  const { b, data, n } = blobsWithStrays(2);
+  const result = clusterIntoAlbums(data, n, DIM, { seed: 2, k: 4 });
+  /** Album index holding most of blob `label`. */
+  const albumOfBlob = (label: number) => result.albumOf[b.labels.indexOf(label)];
+
+  void it('files new photos into the album of their blob', () => {
+    const labels = [0, 1, 2, 3, 3, 2, 1, 0];
+    const fresh = samplesNear(b, labels, 3);
+    const r = assignToNearest(fresh, labels.length, DIM, result.albums);
+    labels.forEach((label, i) => assert.equal(r.albumOf[i], albumOfBlob(label)));
+  });
+
+  void it('leaves photos unlike every album unsorted but still suggests the nearest', () => {
+    const fresh = randomUnitVectors(5, DIM, 4);
+    const r = assignToNearest(fresh, 5, DIM, result.albums);
+    for (let i = 0; i < 5; i++) {
+      assert.equal(r.albumOf[i], -1);
+      assert.ok(r.nearest[i] >= 0);
+      assert.ok(r.similarity[i] < result.albums[r.nearest[i]].threshold);
+    }
+  });
+
+  void it('honours cannot-link', () => {
+    const fresh = samplesNear(b, [1], 5);
+    const banned = albumOfBlob(1);
+    const r = assignToNearest(fresh, 1, DIM, result.albums, [[0, banned]]);
+    assert.notEqual(r.nearest[0], banned);
+    assert.equal(r.albumOf[0], -1); // the other albums are far too far
+  });
+});
+
+void describe('outlierThreshold', () => {
+  void it('uses median - 3 * 1.4826 * MAD', () => {
+    // median 0.7; absolute deviations 0.2, 0.1, 0, 0.1, 0.2 -> MAD 0.1; 0.7 - 3 * 1.4826 * 0.1 = 0.25522.
+    assert.ok(Math.abs(outlierThreshold([0.5, 0.6, 0.7, 0.8, 0.9]) - 0.25522) < 1e-9);
+  });
+
+  void it('keeps a minimum margin for tight albums and respects the floor', () => {
+    // median 0.92, MAD 0.01 -> 3 * 1.4826 * 0.01 = 0.0445 < 0.05, so the margin is 0.05: 0.87.
+    assert.ok(Math.abs(outlierThreshold([0.9, 0.91, 0.92, 0.93, 0.94]) - 0.87) < 1e-9);
+    assert.equal(outlierThreshold([0.5, 0.6, 0.7, 0.8, 0.9], { floor: 0.3 }), 0.3);
+  });
+
+  void it('falls back to the floor for small albums', () => {
+    assert.equal(outlierThreshold([0.9, 0.1]), -1);
+    assert.equal(outlierThreshold([0.9, 0.1], { floor: 0.2 }), 0.2);
+  });
+});

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { gridLayout, moveIndex, revealScrollTop, rowTop, visibleWindow } from '../../renderer/src/lib/virtual-grid.js';
+
+describe('gridLayout', () => {
+  it('fits as many columns as the thumbnail size allows and stretches cells to fill the width', () => {
+    const layout = gridLayout({ width: 1000, thumbSize: 160, gap: 4, total: 100 });
+    assert.equal(layout.columns, 6);
+    assert.equal(layout.cellSize, Math.floor((1000 - 5 * 4) / 6));
+    assert.equal(layout.rowHeight, layout.cellSize + 4);
+    assert.equal(layout.rows, 17);
+    assert.equal(layout.height, 17 * layout.rowHeight - 4);
+    assert.ok(layout.columns * layout.cellSize + (layout.columns - 1) * 4 <= 1000);
+  });
+
+  it('changes columns with the thumbnail size and never drops below one', () => {
+    assert.equal(gridLayout({ width: 1000, thumbSize: 80, gap: 4, total: 1 }).columns, 11);
+    assert.equal(gridLayout({ width: 1000, thumbSize: 320, gap: 4, total: 1 }).columns, 3);
+    assert.equal(gridLayout({ width: 50, thumbSize: 320, gap: 4, total: 1 }).columns, 1);
+    assert.equal(gridLayout({ width: 0, thumbSize: 160, gap: 4, total: 0 }).height, 0);
+  });
+
+  it('sizes a 100,000-photo album arithmetically', () => {
+    const layout = gridLayout({ width: 1200, thumbSize: 160, gap: 4, total: 100_000 });
+    assert.equal(layout.rows, Math.ceil(100_000 / layout.columns));
+    assert.equal(rowTop(layout, 99_999), (layout.rows - 1) * layout.rowHeight);
+  });
+});
+
+describe('visibleWindow', () => {
+  const layout = gridLayout({ width: 1000, thumbSize: 160, gap: 4, total: 1000 });
+
+  it('covers the viewport plus overscan rows', () => {
+    const top = visibleWindow(layout, 0, 600, 2);
+    assert.equal(top.firstRow, 0);
+    assert.equal(top.lastRow, Math.ceil(600 / layout.rowHeight) + 2);
+    assert.equal(top.firstIndex, 0);
+    assert.equal(top.lastIndex, top.lastRow * layout.columns);
+
+    const middle = visibleWindow(layout, 50 * layout.rowHeight + 10, 600, 2);
+    assert.equal(middle.firstRow, 48);
+    assert.equal(middle.firstIndex, 48 * layout.columns);
+  });
+
+  it('stops at the last photo', () => {
+    const end = visibleWindow(layout, layout.height, 600, 2);
+    assert.equal(end.lastRow, layout.rows);
+    assert.equal(end.lastIndex, 1000);
+    assert.ok(end.firstRow < end.lastRow);
+  });
+
+  it('is empty for an empty album', () => {
+    assert.deepEqual(visibleWindow(gridLayout({ width: 1000, thumbSize: 160, gap: 4, total: 0 }), 0, 600), {
+      firstRow: 0,
+      lastRow: 0,
+      firstIndex: 0,
+      lastIndex: 0,
+    });
+  });
+});
+
+describe('keyboard movement and reveal', () => {
+  const layout = gridLayout({ width: 1000, thumbSize: 160, gap: 4, total: 20 }); // 6 columns, 4 rows (last has 2)
+
+  it('moves by cells, rows and pages without wrapping out of the album', () => {
+    assert.equal(moveIndex(layout, 0, 'left', 600), 0);
+    assert.equal(moveIndex(layout, 0, 'right', 600), 1);
+    assert.equal(moveIndex(layout, 7, 'up', 600), 1);
+    assert.equal(moveIndex(layout, 2, 'up', 600), 2);
+    assert.equal(moveIndex(layout, 7, 'down', 600), 13);
+    assert.equal(moveIndex(layout, 15, 'down', 600), 19, 'onto the short last row');
+    assert.equal(moveIndex(layout, 19, 'down', 600), 19);
+    assert.equal(moveIndex(layout, 5, 'end', 600), 19);
+    assert.equal(moveIndex(layout, 5, 'home', 600), 0);
+    const rowsPerPage = Math.floor(600 / layout.rowHeight);
+    assert.equal(moveIndex(layout, 0, 'pageDown', 600), Math.min(19, rowsPerPage * 6));
+  });
+
+  it('scrolls only as far as needed to reveal a position', () => {
+    assert.equal(revealScrollTop(layout, 0, 0, 300), null);
+    assert.equal(revealScrollTop(layout, 18, 0, 300), 3 * layout.rowHeight + layout.cellSize - 300);
+    assert.equal(revealScrollTop(layout, 0, 400, 300), 0);
+  });
+});

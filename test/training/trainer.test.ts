@@ -1,0 +1,113 @@
+/** Trainer: learning on synthetic data, determinism, exact checkpoint resume, cancel, progress, fallback. */
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Trainer, type TrainerOptions, type TrainProgress, type TrainResult } from '../../training/train/trainer.js';
+import { MLP_PARTS } from '../../training/train/model.js';
+import { twoBlobs, twoMeansAccuracy, TINY_ADAPTER } from './synthetic.js';
+
+async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'shoebox-train-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function assertSameResult(a: TrainResult, b: TrainResult): void {
+  for (const net of ['online', 'target'] as const) {
+    for (const p of MLP_PARTS) assert.deepEqual(a[net].weights[p], b[net].weights[p], `${net}.${p} differs`);
+  }
+  assert.deepEqual(a.embeddings, b.embeddings);
+  assert.deepEqual(a.history, b.history);
+}
+
+describe('Trainer', () => {
+  it('ProPos training lowers the alignment loss and clusters better than the raw features', async () => {
+    const { data, classes } = twoBlobs(256, 32, 1);
+    const raw = twoMeansAccuracy(data.views[0], data.dim, classes);
+    const result = await new Trainer(data, { epochs: 60, batchSize: 64, seed: 1, lr: 3, clusters: 4, adapter: TINY_ADAPTER }).run();
+    const first = result.history[0].means;
+    const last = result.history.at(-1)!.means;
+    assert.ok(last.psa < 0.7 * first.psa, `PSA ${first.psa} -> ${last.psa}`);
+    assert.ok(last.psl > 0 && result.history[0].means.psl === 0, 'PSL is off in warm-up and on afterwards');
+    const trained = twoMeansAccuracy(result.embeddings, TINY_ADAPTER.embedDim, classes);
+    assert.ok(raw < 0.7, `raw features already cluster (${raw}): the test data is too easy`);
+    assert.ok(trained > 0.9, `2-means accuracy raw ${raw} -> trained ${trained}`);
+    // Embeddings are unit rows.
+    for (let i = 0; i < 256; i += 37) {
+      const row = result.embeddings.subarray(i * 16, (i + 1) * 16);
+      assert.ok(Math.abs(Math.hypot(...row) - 1) < 1e-5);
+    }
+  });
+
+  it('reports progress for every step and is deterministic given the seed', async () => {
+    const { data } = twoBlobs(64, 8, 2);
+    const progress: TrainProgress[] = [];
+    const options: TrainerOptions = { method: 'byol', epochs: 3, batchSize: 16, seed: 3, adapter: TINY_ADAPTER };
+    const a = await new Trainer(data, { ...options, onProgress: (p) => progress.push(p) }).run();
+    assert.equal(a.steps, 12);
+    assert.deepEqual(progress.map((p) => p.step), [...Array(12).keys()].map((i) => i + 1));
+    assert.ok(progress.every((p) => p.steps === 12 && p.samplesPerSec > 0 && p.etaSec >= 0 && Number.isFinite(p.losses.loss)));
+    assert.equal(progress.at(-1)!.etaSec, 0);
+    const b = await new Trainer(data, options).run();
+    assertSameResult(a, b);
+    const c = await new Trainer(data, { ...options, seed: 4 }).run();
+    assert.notDeepEqual(a.embeddings, c.embeddings);
+  });
+
+  for (const method of ['propos', 'moco'] as const) {
+    it(`${method}: cancel + resume from the checkpoint is bit-identical to an uninterrupted run`, async () => {
+      const { data } = twoBlobs(96, 8, 5, 3);
+      // Neighbours and pinned albums exercise every random choice of the batch sampler.
+      data.neighbors = Int32Array.from({ length: 96 * 2 }, (_, i) => (Math.floor(i / 2) + 1 + (i % 2)) % 96);
+      data.pinned = Int32Array.from({ length: 96 }, (_, i) => (i < 12 ? i % 3 : -1));
+      const options: TrainerOptions = { method, epochs: 4, batchSize: 16, seed: 9, clusters: 5, warmupEpochs: 1, adapter: TINY_ADAPTER };
+      const reference = await new Trainer(data, options).run();
+      await withTempDir(async (dir) => {
+        const file = path.join(dir, 'ckpt.bin');
+        const controller = new AbortController();
+        const interrupted = new Trainer(data, {
+          ...options,
+          checkpoint: { path: file, everySteps: 4 },
+          signal: controller.signal,
+          onProgress: (p) => {
+            if (p.step === 10) controller.abort(); // mid-epoch 1 (6 steps per epoch)
+          },
+        });
+        await assert.rejects(interrupted.run(), (err: Error) => err.name === 'AbortError');
+        const logs: string[] = [];
+        const resumed = await new Trainer(data, { ...options, checkpoint: { path: file }, onLog: (m) => logs.push(m) }).run();
+        assert.ok(logs.some((m) => m.includes('resumed') && m.includes('step 10')), logs.join('\n'));
+        assertSameResult(reference, resumed);
+        if (method === 'propos') {
+          // Pinned photos keep their album's cluster.
+          for (let i = 0; i < 12; i++) assert.equal(resumed.pseudoLabels![i], resumed.pseudoLabels![i % 3]);
+          assert.equal(new Set([0, 1, 2].map((i) => resumed.pseudoLabels![i])).size, 3);
+        }
+        // Atomic writes leave no temporary files behind.
+        assert.deepEqual(await readdir(dir), ['ckpt.bin']);
+        // A checkpoint of other options is refused.
+        await assert.rejects(new Trainer(data, { ...options, seed: 10, checkpoint: { path: file } }).run(), /different data or options/);
+      });
+    });
+  }
+
+  it('falls back to the CPU provider when the requested one cannot create a session', async () => {
+    const { data } = twoBlobs(32, 8, 6);
+    const logs: string[] = [];
+    const r = await new Trainer(data, { method: 'byol', epochs: 1, batchSize: 16, adapter: TINY_ADAPTER, executionProviders: ['cuda'], onLog: (m) => logs.push(m) }).run();
+    assert.deepEqual(r.providers, ['cpu']);
+    assert.match(r.fallback ?? '', /cuda/);
+    assert.ok(logs.some((m) => m.includes('CPU')));
+  });
+
+  it('rejects bad data', () => {
+    assert.throws(() => new Trainer({ views: [new Float32Array(16)], dim: 8 }), /at least 2 views/);
+    assert.throws(() => new Trainer({ views: [new Float32Array(16), new Float32Array(8)], dim: 8 }), /N x dim/);
+  });
+});
