@@ -221,7 +221,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (!info.isFile()) return sendText(res, 404, 'Not found\n');
     const etag = `"${info.size.toString(36)}-${Math.floor(info.mtimeMs).toString(36)}"`;
-    const headers = { ...baseHeaders(), ETag: etag, 'Cache-Control': 'private, no-cache' };
+    // Images of a photo id rarely change (a rescan of an edited original); a short max-age spares revalidation
+    // requests while scrolling back and forth, the ETag keeps later checks cheap.
+    const headers = { ...baseHeaders(), ETag: etag, 'Cache-Control': 'private, max-age=600' };
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, headers);
       res.end();

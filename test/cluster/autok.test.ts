@@ -12,7 +12,7 @@ void describe('chooseK', () => {
   for (const trueK of [3, 5, 8]) {
     void it(`finds K = ${trueK} on separated blobs of varied sizes`, () => {
       const b = makeBlobs(variedSizes(trueK, 70), 32, 0.6, trueK);
-      const r = chooseK(b.data, b.n, b.dim, { seed: 1 });
+      const r = chooseK(b.data, b.n, b.dim, { seed: 1, maxK: 20 });
       assert.ok(Math.abs(r.k - trueK) <= 1, `chose ${r.k}`);
       // The winner is the best-scoring candidate and was actually evaluated.
       const best = r.scores.find((s) => s.k === r.k)!;
@@ -28,9 +28,17 @@ void describe('chooseK', () => {
     assert.equal(r.k, 4);
   });
 
+  void it('searches up to ceil(1.5 sqrt(n)) by default', () => {
+    const b = makeBlobs([30, 30, 40], 8, 0.6, 3); // n = 100: K from 2 to 15
+    const ks = chooseK(b.data, b.n, b.dim, { seed: 1 }).scores.map((s) => s.k);
+    assert.equal(ks[0], 2);
+    assert.equal(ks[ks.length - 1], 15);
+  });
+
   void it('is deterministic for a seed', () => {
     const b = makeBlobs([30, 60, 90, 40], 16, 1.4, 4); // overlapping
-    assert.deepEqual(chooseK(b.data, b.n, b.dim, { seed: 5 }), chooseK(b.data, b.n, b.dim, { seed: 5 }));
+    const opts = { seed: 5, maxK: 12 };
+    assert.deepEqual(chooseK(b.data, b.n, b.dim, opts), chooseK(b.data, b.n, b.dim, opts));
   });
 
   void it('samples large inputs', () => {
@@ -56,8 +64,8 @@ void describe('chooseK', () => {
   void it('reports its choice on overlapping blobs', (t) => {
     // Not a correctness check: with this much overlap the true K is not recoverable; record what it picks.
     const b = makeBlobs(variedSizes(8, 60), 32, 1.6, 9);
-    const r = chooseK(b.data, b.n, b.dim, { seed: 1 });
+    const r = chooseK(b.data, b.n, b.dim, { seed: 1, maxK: 20 });
     t.diagnostic(`overlapping 8 blobs: chose K = ${r.k}`);
-    assert.ok(r.k >= 2 && r.k <= Math.ceil(1.5 * Math.sqrt(b.n)));
+    assert.ok(r.k >= 2 && r.k <= 20);
   });
 });

@@ -44,7 +44,9 @@ void describe('kmeans', () => {
       objective += r.similarities[i];
     }
     assert.ok(Math.abs(r.objective - objective) < 1e-3);
-    for (let c = 0; c < SIZES.length; c++) assert.ok(Math.abs(rowDot(r.centroids, c, r.centroids, c, b.dim) - 1) < 1e-5);
+    for (let c = 0; c < SIZES.length; c++) {
+      assert.ok(Math.abs(rowDot(r.centroids, c, r.centroids, c, b.dim) - 1) < 1e-5, `centroid ${c} is not unit`);
+    }
   });
 
   void it('converges to a fixed point: every point is at its most similar centroid', () => {
@@ -138,7 +140,8 @@ void describe('kmeans', () => {
       // Cluster 3 is a user album whose prototype is blob 2's centre; blob 2's points must join it, and the
       // prototype must come back unchanged although k-means would otherwise move it.
       const prototype = b.centers.slice(2 * b.dim, 3 * b.dim);
-      const r = kmeans(b.data, b.n, b.dim, 4, { seed: 1, constraints: { fixed: [{ cluster: 3, centroid: prototype }] } });
+      const fixed = [{ cluster: 3, centroid: prototype }];
+      const r = kmeans(b.data, b.n, b.dim, 4, { seed: 1, constraints: { fixed } });
       assert.deepEqual(r.centroids.slice(3 * b.dim, 4 * b.dim), prototype);
       for (let i = 0; i < b.n; i++) if (b.labels[i] === 2) assert.equal(r.assignments[i], 3);
     });

@@ -89,7 +89,7 @@ async function checkGrad(c: GradCheckCase, zero: readonly string[] = []): Promis
   }
 }
 
-describe('loss values match JS references', () => {
+void describe('loss values match JS references', () => {
   const rng = new Rng(5);
   const z = randn(rng, 2 * B, E);
   const t = randn(rng, 2 * B, E);
@@ -98,13 +98,13 @@ describe('loss values match JS references', () => {
   const mask = [1, 1, 0];
   const feeds: Feeds = { z: feed(z), t: feed(t), y: feed(oneHot(labels)), m: { data: Float64Array.from(mask), dims: [K] } };
 
-  it('BYOL', async () => {
+  void it('BYOL', async () => {
     const v = await value((g) => byolLoss(g, g.input('z', [2 * B, E]), g.input('t', [2 * B, E])), feeds);
     assert.ok(Math.abs(v - byolRef(z, t)) < 1e-12, `${v} vs ${byolRef(z, t)}`);
   });
 
   for (const negatives of ['target', 'online'] as const) {
-    it(`PSL with ${negatives} negatives, masking absent clusters`, async () => {
+    void it(`PSL with ${negatives} negatives, masking absent clusters`, async () => {
       const v = await value(
         (g) => pslLoss(g, { online: g.input('z', [2 * B, E]), target: g.input('t', [2 * B, E]), labels: g.input('y', [2 * B, K]), mask: g.input('m', [K]), temperature: 0.5, negatives }),
         feeds,
@@ -114,7 +114,7 @@ describe('loss values match JS references', () => {
     });
   }
 
-  it('PSL is zero when every cluster is masked (warm-up)', async () => {
+  void it('PSL is zero when every cluster is masked (warm-up)', async () => {
     const v = await value(
       (g) => pslLoss(g, { online: g.input('z', [2 * B, E]), target: g.input('t', [2 * B, E]), labels: g.input('y', [2 * B, K]), mask: g.input('m', [K]), temperature: 0.5 }),
       { ...feeds, m: { data: new Float64Array(K), dims: [K] } },
@@ -122,7 +122,7 @@ describe('loss values match JS references', () => {
     assert.equal(v, 0);
   });
 
-  it('MoCo InfoNCE with a queue', async () => {
+  void it('MoCo InfoNCE with a queue', async () => {
     const queue = randn(rng, 5, E).map(unit);
     const v = await value(
       (g) => mocoLoss(g, { queries: g.input('z', [2 * B, E]), keys: g.input('t', [2 * B, E]), queue: g.input('q', [5, E]), temperature: 0.2 }),
@@ -132,18 +132,18 @@ describe('loss values match JS references', () => {
   });
 });
 
-describe('loss gradients match finite differences', () => {
+void describe('loss gradients match finite differences', () => {
   const rng = new Rng(11);
   const t = randn(rng, 2 * B, E);
   const labels = [0, 1, 1, 0, 2, 1];
   const common: Feeds = { t: feed(t), y: feed(oneHot(labels)), m: { data: Float64Array.of(1, 1, 0), dims: [K] } };
 
-  it('BYOL (online side; the target is a constant)', async () => {
+  void it('BYOL (online side; the target is a constant)', async () => {
     await checkGrad({ build: (g) => byolLoss(g, g.param('p', [2 * B, E]), g.input('t', [2 * B, E])), feeds: common });
   });
 
   for (const negatives of ['target', 'online'] as const) {
-    it(`PSL (${negatives} negatives)`, async () => {
+    void it(`PSL (${negatives} negatives)`, async () => {
       await checkGrad({
         build: (g) =>
           pslLoss(g, { online: g.param('z', [2 * B, E]), target: g.input('t', [2 * B, E]), labels: g.input('y', [2 * B, K]), mask: g.input('m', [K]), temperature: 0.5, negatives }),
@@ -152,7 +152,7 @@ describe('loss gradients match finite differences', () => {
     });
   }
 
-  it('ProPos = PSA (noisy predictor input) + lambda * PSL', async () => {
+  void it('ProPos = PSA (noisy predictor input) + lambda * PSL', async () => {
     await checkGrad({
       build: (g) => {
         const z = g.param('z', [2 * B, E]);
@@ -174,7 +174,7 @@ describe('loss gradients match finite differences', () => {
     });
   });
 
-  it('MoCo', async () => {
+  void it('MoCo', async () => {
     await checkGrad({
       build: (g) => mocoLoss(g, { queries: g.param('q', [2 * B, E]), keys: g.input('t', [2 * B, E]), queue: g.input('queue', [4, E]), temperature: 0.2 }),
       feeds: { ...common, queue: feed(randn(rng, 4, E).map(unit)) },
@@ -182,7 +182,7 @@ describe('loss gradients match finite differences', () => {
   });
 
   for (const method of ['propos', 'byol', 'moco'] as const) {
-    it(`full ${method} objective through the adapter and predictor (BatchNorm included)`, async () => {
+    void it(`full ${method} objective through the adapter and predictor (BatchNorm included)`, async () => {
       const cfg: TrainStepConfig = {
         method,
         adapter: { inputDim: 5, hiddenDim: 6, embedDim: E, predictorHiddenDim: 5, bnEps: 1e-5 },
@@ -234,8 +234,8 @@ describe('loss gradients match finite differences', () => {
   }
 });
 
-describe('loss behaviour', () => {
-  it('PSL ignores the members of masked clusters', async () => {
+void describe('loss behaviour', () => {
+  void it('PSL ignores the members of masked clusters', async () => {
     const rng = new Rng(3);
     const z = randn(rng, 2 * B, E);
     const t = randn(rng, 2 * B, E);

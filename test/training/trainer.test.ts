@@ -26,8 +26,8 @@ function assertSameResult(a: TrainResult, b: TrainResult): void {
   assert.deepEqual(a.history, b.history);
 }
 
-describe('Trainer', () => {
-  it('ProPos training lowers the alignment loss and clusters better than the raw features', async () => {
+void describe('Trainer', () => {
+  void it('ProPos training lowers the alignment loss and clusters better than the raw features', async () => {
     const { data, classes } = twoBlobs(256, 32, 1);
     const raw = twoMeansAccuracy(data.views[0], data.dim, classes);
     const result = await new Trainer(data, { epochs: 60, batchSize: 64, seed: 1, lr: 3, clusters: 4, adapter: TINY_ADAPTER }).run();
@@ -45,7 +45,7 @@ describe('Trainer', () => {
     }
   });
 
-  it('reports progress for every step and is deterministic given the seed', async () => {
+  void it('reports progress for every step and is deterministic given the seed', async () => {
     const { data } = twoBlobs(64, 8, 2);
     const progress: TrainProgress[] = [];
     const options: TrainerOptions = { method: 'byol', epochs: 3, batchSize: 16, seed: 3, adapter: TINY_ADAPTER };
@@ -61,7 +61,7 @@ describe('Trainer', () => {
   });
 
   for (const method of ['propos', 'moco'] as const) {
-    it(`${method}: cancel + resume from the checkpoint is bit-identical to an uninterrupted run`, async () => {
+    void it(`${method}: cancel + resume from the checkpoint is bit-identical to an uninterrupted run`, async () => {
       const { data } = twoBlobs(96, 8, 5, 3);
       // Neighbours and pinned albums exercise every random choice of the batch sampler.
       data.neighbors = Int32Array.from({ length: 96 * 2 }, (_, i) => (Math.floor(i / 2) + 1 + (i % 2)) % 96);
@@ -97,7 +97,7 @@ describe('Trainer', () => {
     });
   }
 
-  it('falls back to the CPU provider when the requested one cannot create a session', async () => {
+  void it('falls back to the CPU provider when the requested one cannot create a session', async () => {
     const { data } = twoBlobs(32, 8, 6);
     const logs: string[] = [];
     const r = await new Trainer(data, { method: 'byol', epochs: 1, batchSize: 16, adapter: TINY_ADAPTER, executionProviders: ['cuda'], onLog: (m) => logs.push(m) }).run();
@@ -106,7 +106,7 @@ describe('Trainer', () => {
     assert.ok(logs.some((m) => m.includes('CPU')));
   });
 
-  it('rejects bad data', () => {
+  void it('rejects bad data', () => {
     assert.throws(() => new Trainer({ views: [new Float32Array(16)], dim: 8 }), /at least 2 views/);
     assert.throws(() => new Trainer({ views: [new Float32Array(16), new Float32Array(8)], dim: 8 }), /N x dim/);
   });

@@ -599,15 +599,18 @@ export class Graph {
     const outputTensors = new Set<Tensor>();
     const aliases: NodeIR[] = [];
     const taken = new Set(Object.keys(outputs));
+    // An op output is renamed to its output key (no copy); inputs, constants and tensors requested under a second
+    // key get an Identity node.
+    const rename = new Map<Tensor, string>();
     for (const [key, t] of Object.entries(outputs)) {
       if (t.graph !== this) throw new Error(`output ${key} belongs to another graph`);
+      if (this.names.has(key) && key !== t.name) throw new Error(`output name ${key} is already a tensor name`);
       outputInfos.push({ name: key, dtype: t.dtype, shape: [...t.shape] });
       outputTensors.add(t);
-      if (t.name !== key || t.kind !== 'op') {
-        if (this.names.has(key) && key !== t.name) throw new Error(`output name ${key} is already a tensor name`);
-        aliases.push({ opType: 'Identity', inputs: [t.name], outputs: [key], name: `output/${key}` });
-      }
+      if (t.kind === 'op' && !rename.has(t)) rename.set(t, key);
+      else if (rename.get(t) !== key) aliases.push({ opType: 'Identity', inputs: [rename.get(t) ?? t.name], outputs: [key], name: `output/${key}` });
     }
+    const nameOf = (t: Tensor): string => rename.get(t) ?? t.name;
     // Dead code elimination: keep nodes on the way to an output.
     const needed = new Set<Tensor>(outputTensors);
     const keep = new Array<boolean>(this.nodes.length).fill(false);
@@ -622,14 +625,14 @@ export class Graph {
       if (!keep[i]) return;
       const n: NodeIR = {
         opType: node.op,
-        inputs: node.inputs.map((t) => t?.name ?? ''),
-        outputs: node.outputs.map((t) => t.name),
+        inputs: node.inputs.map((t) => (t ? nameOf(t) : '')),
+        outputs: node.outputs.map(nameOf),
         name: node.outputs[0].name,
       };
       if (Object.keys(node.attributes).length > 0) n.attributes = { ...node.attributes };
       nodes.push(n);
       for (const o of node.outputs) {
-        if (!taken.has(o.name)) valueInfo.push({ name: o.name, dtype: o.dtype, shape: [...o.shape] });
+        if (!taken.has(nameOf(o))) valueInfo.push({ name: o.name, dtype: o.dtype, shape: [...o.shape] });
       }
     });
     nodes.push(...aliases);

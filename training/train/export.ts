@@ -164,7 +164,7 @@ export function mergeEncoder(backbone: ModelIR, params: AdapterParams, backboneO
     throw new Error(`backbone output ${backboneOutputName} has ${features} features, adapter expects ${params.config.inputDim}`);
   }
   const used = new Set<string>([
-    ...src.nodes.flatMap((nd) => [...nd.inputs, ...nd.outputs]),
+    ...src.nodes.flatMap((nd) => [...nd.inputs, ...nd.outputs, nd.name ?? '']),
     ...src.initializers.map((t) => t.name),
     ...src.inputs.map((t) => t.name),
   ]);

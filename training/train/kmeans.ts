@@ -42,8 +42,42 @@ function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, d: number
   return s;
 }
 
-/** Spherical k-means on the rows of `x` [n, d] (rows should be unit-norm). Deterministic given the seed. */
-export function sphericalKMeans(x: Float32Array, n: number, d: number, opts: KMeansOptions): KMeansResult {
+/** Nearest centroid of every row: the label of the largest dot product (first on ties) and that dot product. */
+export interface Assignment {
+  labels: Int32Array;
+  similarity: Float32Array;
+}
+
+/** Computes the assignment of all rows to `k` centroids [k, d]; pluggable so it can run on ONNX Runtime. */
+export type Assigner = (centroids: Float32Array, k: number) => Assignment | Promise<Assignment>;
+
+/** Plain JS assignment: O(n k d) dot products. */
+export function jsAssigner(x: Float32Array, n: number, d: number): Assigner {
+  return (centroids, k) => {
+    const labels = new Int32Array(n);
+    const similarity = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let best = -Infinity;
+      let label = 0;
+      for (let c = 0; c < k; c++) {
+        const s = dot(x, i * d, centroids, c * d, d);
+        if (s > best) {
+          best = s;
+          label = c;
+        }
+      }
+      labels[i] = label;
+      similarity[i] = best;
+    }
+    return { labels, similarity };
+  };
+}
+
+/**
+ * Spherical k-means on the rows of `x` [n, d] (rows should be unit-norm). Deterministic given the seed (and a
+ * deterministic `assign`, by default plain JS).
+ */
+export async function sphericalKMeans(x: Float32Array, n: number, d: number, opts: KMeansOptions, assign: Assigner = jsAssigner(x, n, d)): Promise<KMeansResult> {
   const { k, iterations = 20 } = opts;
   if (x.length !== n * d) throw new Error(`kmeans: ${x.length} values for ${n} x ${d}`);
   if (k < 1 || k > n) throw new Error(`kmeans: k=${k} for n=${n}`);
@@ -114,23 +148,14 @@ export function sphericalKMeans(x: Float32Array, n: number, d: number, opts: KMe
   const counts = new Int32Array(k);
   let iter = 0;
   for (; iter < iterations; iter++) {
-    // Assignment.
+    // Assignment; fixed points keep their cluster.
+    const nearest = await assign(centroids, k);
     let changed = 0;
     for (let i = 0; i < n; i++) {
-      let label = fixed && fixed[i] >= 0 ? fixed[i] : -1;
-      let bestSim = label >= 0 ? dot(x, i * d, centroids, label * d, d) : -Infinity;
-      if (label < 0) {
-        for (let c = 0; c < k; c++) {
-          const s = dot(x, i * d, centroids, c * d, d);
-          if (s > bestSim) {
-            bestSim = s;
-            label = c;
-          }
-        }
-      }
+      const label = fixed && fixed[i] >= 0 ? fixed[i] : nearest.labels[i];
       if (labels[i] !== label) changed++;
       labels[i] = label;
-      sim[i] = bestSim;
+      sim[i] = nearest.similarity[i];
     }
     if (changed === 0 && iter > 0) break;
     // Update: normalized sums; re-seed empty clusters at the worst-fitting points.

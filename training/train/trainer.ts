@@ -11,6 +11,7 @@ import { cosineLr, emaMomentum } from '../optim/schedule.js';
 import type { PslNegatives } from '../losses/propos.js';
 import { readCheckpoint, writeCheckpoint, type CheckpointArray } from './checkpoint.js';
 import { adapterInferenceModelWithWeightInputs, foldAdapter } from './export.js';
+import { assignmentModel, ortAssigner } from './assign.js';
 import { sphericalKMeans } from './kmeans.js';
 import { adapterDims, cloneMlp, DEFAULT_ADAPTER, initMlp, MLP_PARTS, predictorDims, type AdapterConfig, type AdapterParams, type MlpWeights } from './model.js';
 import { Rng } from './rng.js';
@@ -304,6 +305,7 @@ export class Trainer {
     const signal = this.userOptions.signal;
     signal?.throwIfAborted();
     let embedder: OpenedSession | undefined;
+    let assigner: OpenedSession | undefined;
     try {
       this.step = buildTrainStep({
         method: o.method,
@@ -322,10 +324,11 @@ export class Trainer {
       if (!resumed) this.initState();
       await this.openTrainSession(this.userOptions.executionProviders);
       embedder = await openSession(adapterInferenceModelWithWeightInputs(o.adapter), { threads: this.userOptions.threads });
+      if (o.method === 'propos') assigner = await openSession(assignmentModel(o.adapter.embedDim), { threads: this.userOptions.threads });
       const started = performance.now();
       const startStep = this.globalStep;
       while (this.epoch < o.epochs) {
-        if (!this.hasEpochState) await this.beginEpoch(embedder.session);
+        if (!this.hasEpochState) await this.beginEpoch(embedder.session, assigner?.session);
         while (this.stepInEpoch < this.stepsPerEpoch) {
           if (signal?.aborted) {
             await this.saveCheckpoint();
@@ -362,6 +365,7 @@ export class Trainer {
       await this.train?.session.release();
       this.train = undefined;
       await embedder?.session.release();
+      await assigner?.session.release();
     }
   }
 
@@ -427,19 +431,20 @@ export class Trainer {
   // Epochs and steps
 
   /** Shuffle, and for ProPos after warm-up compute pseudo-labels by k-means on target embeddings. */
-  private async beginEpoch(embedder: InferenceSession): Promise<void> {
+  private async beginEpoch(embedder: InferenceSession, assigner?: InferenceSession): Promise<void> {
     const o = this.options;
     this.sums = {};
     this.clustersUsed = undefined;
     if (o.method === 'propos' && this.epoch >= o.warmupEpochs) {
+      const e = o.adapter.embedDim;
       const emb = await this.embed(embedder, this.network('target'));
-      const km = sphericalKMeans(emb, this.n, o.adapter.embedDim, {
-        k: o.clusters,
-        iterations: o.kmeansIterations,
-        seed: [o.seed, this.epoch, 0x6b6d],
-        init: this.centroids,
-        fixed: this.fixedClusters,
-      });
+      const km = await sphericalKMeans(
+        emb,
+        this.n,
+        e,
+        { k: o.clusters, iterations: o.kmeansIterations, seed: [o.seed, this.epoch, 0x6b6d], init: this.centroids, fixed: this.fixedClusters },
+        assigner ? ortAssigner(assigner, emb, this.n, e) : undefined,
+      );
       this.labels = km.labels;
       this.centroids = km.centroids;
       this.clustersUsed = new Set(km.labels).size;

@@ -7,24 +7,10 @@ import { chooseK, type AutoKOptions, type AutoKResult } from './autok.js';
 import { findNearDuplicates } from './duplicates.js';
 import { kmeans, type KMeansConstraints, type KMeansOptions } from './kmeans.js';
 import { checkMatrix, dotBlock, unitRows } from './linalg.js';
+import { applyAlbumRules, constraintMarks, median, type AlbumRules } from './outliers.js';
 
-/** How outliers are told apart from an album's ordinary members. */
-export interface OutlierOptions {
-  /**
-   * A member is an outlier when its cosine similarity to the album centroid is below
-   * `median - max(minMargin, mads * 1.4826 * MAD)` of the album's similarities (1.4826 * MAD estimates the standard
-   * deviation for normal data, so the default 3 is a robust "three sigma"). Default 3.
-   */
-  mads?: number;
-  /** Smallest gap below the median that can make an outlier, for very tight albums. Default 0.05. */
-  minMargin?: number;
-  /** Members below this similarity are always outliers, whatever the album statistics. Default -1 (off). */
-  floor?: number;
-  /** Albums smaller than this use only `floor` (their median and MAD are not reliable). Default 5. */
-  minSizeForStats?: number;
-}
-
-export interface AlbumOptions {
+/** Options of {@link clusterIntoAlbums}; `outliers` and `minAlbumSize` are the rules of {@link AlbumRules}. */
+export interface AlbumOptions extends AlbumRules {
   /** Number of clusters, or 'auto' (default) to choose it with {@link chooseK}. */
   k?: 'auto' | number;
   seed?: number;
@@ -34,14 +20,8 @@ export interface AlbumOptions {
   kmeans?: Omit<KMeansOptions, 'seed' | 'constraints'>;
   /** Further automatic-K options. */
   autoK?: Omit<AutoKOptions, 'seed' | 'constraints'>;
-  outliers?: OutlierOptions;
   /** Cosine similarity for near-duplicates (see {@link findNearDuplicates}); null skips the search. Default 0.98. */
   duplicateThreshold?: number | null;
-  /**
-   * A cluster with fewer remaining members becomes unsorted, unless the user constrained it (pinned members or a
-   * fixed prototype), in which case it is always an album, even an empty one. Default 2.
-   */
-  minAlbumSize?: number;
 }
 
 export interface Album {
@@ -75,9 +55,6 @@ export interface AlbumsResult {
   autoK?: AutoKResult;
 }
 
-/** 1.4826 * MAD is a consistent estimate of the standard deviation for normally distributed data. */
-const MAD_TO_SIGMA = 1.4826;
-
 /**
  * Clusters `n x dim` embeddings into albums. Rows need not be normalised. Deterministic for a given `seed`.
  * Pinned points are never outliers. See {@link AlbumOptions} for the knobs.
@@ -102,35 +79,21 @@ export function clusterIntoAlbums(
   }
   const km = kmeans(x, n, dim, k, { ...opts.kmeans, seed, constraints: opts.constraints });
 
-  const protectedCluster = new Uint8Array(k);
-  for (const f of opts.constraints?.fixed ?? []) protectedCluster[f.cluster] = 1;
-  for (const [, c] of opts.constraints?.pinned ?? []) protectedCluster[c] = 1;
-  const pinned = new Uint8Array(n);
-  for (const [i] of opts.constraints?.pinned ?? []) pinned[i] = 1;
+  const marks = constraintMarks(n, k, opts.constraints);
+  const { labels, thresholds } = applyAlbumRules(km.assignments, km.similarities, k, marks, opts);
 
   const membersOf: number[][] = Array.from({ length: k }, () => []);
   const unsorted: number[] = [];
   for (let i = 0; i < n; i++) {
-    const c = km.assignments[i];
-    if (c >= 0) membersOf[c].push(i);
+    if (labels[i] >= 0) membersOf[labels[i]].push(i);
     else unsorted.push(i);
   }
 
-  const minAlbumSize = opts.minAlbumSize ?? 2;
   const albums: Album[] = [];
   const albumOf = new Int32Array(n).fill(-1);
   for (let c = 0; c < k; c++) {
-    const all = membersOf[c];
-    const threshold = outlierThreshold(
-      all.filter((i) => !pinned[i]).map((i) => km.similarities[i]),
-      opts.outliers,
-    );
-    const members = all.filter((i) => pinned[i] || km.similarities[i] >= threshold);
-    if (!protectedCluster[c] && members.length < minAlbumSize) {
-      for (const i of all) unsorted.push(i);
-      continue;
-    }
-    for (const i of all) if (!pinned[i] && km.similarities[i] < threshold) unsorted.push(i);
+    const members = membersOf[c];
+    if (members.length === 0 && !marks.constrained[c]) continue;
     let cover = -1;
     for (const i of members) if (cover < 0 || km.similarities[i] > km.similarities[cover]) cover = i;
     for (const i of members) albumOf[i] = albums.length;
@@ -140,7 +103,7 @@ export function clusterIntoAlbums(
       cover,
       centroid: km.centroids.slice(c * dim, (c + 1) * dim),
       cohesion: median(members.map((i) => km.similarities[i])),
-      threshold,
+      threshold: thresholds[c],
     });
   }
 
@@ -159,26 +122,6 @@ export function clusterIntoAlbums(
     k,
     autoK,
   };
-}
-
-/**
- * The similarity below which a member is an outlier, from the similarities of an album's movable members: the
- * robust rule of {@link OutlierOptions}, never below `floor`.
- */
-export function outlierThreshold(similarities: readonly number[], opts: OutlierOptions = {}): number {
-  const floor = opts.floor ?? -1;
-  if (similarities.length < (opts.minSizeForStats ?? 5)) return floor;
-  const med = median(similarities);
-  const mad = median(similarities.map((s) => Math.abs(s - med)));
-  const margin = Math.max(opts.minMargin ?? 0.05, (opts.mads ?? 3) * MAD_TO_SIGMA * mad);
-  return Math.max(floor, med - margin);
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** An existing album as {@link assignToNearest} needs it. */

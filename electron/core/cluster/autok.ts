@@ -9,7 +9,8 @@
  *    s = (b - a) / max(a, b), with a the mean cosine distance to the own cluster and b the mean cosine distance to
  *    the nearest other cluster.
  * 3. Candidates: every K from `minK` to 12, then a geometric grid (x1.15) up to `maxK`; finally every K between
- *    the grid neighbours of the best grid point is tried, and the best K overall wins (ties go to the smaller K).
+ *    the grid neighbours of the best grid point is tried, and the best K overall wins; scores within 0.001 of the
+ *    best count as ties, which go to the smaller K.
  *
  * Why silhouette: it needs no reference distribution and no tuning, it compares within- to between-cluster
  * distance per point (so one big album does not drown small ones the way the k-means objective's elbow does), and
@@ -55,6 +56,8 @@ export interface AutoKResult {
 /** Candidate Ks below this are all evaluated; above it a geometric grid is used. */
 const DENSE_UP_TO = 12;
 const GRID_RATIO = 1.15;
+/** Silhouettes closer than this to the best count as ties (which go to the smaller K). */
+const TIE = 1e-3;
 
 /** Chooses the number of clusters for `n x dim` row vectors; see the module comment for the criterion. */
 export function chooseK(vectors: Float32Array, n: number, dim: number, opts: AutoKOptions = {}): AutoKResult {
@@ -102,16 +105,16 @@ export function chooseK(vectors: Float32Array, n: number, dim: number, opts: Aut
   return { k: argBest(scores), scores: list, sampleSize: m };
 }
 
-/** K with the highest score; the smallest such K on ties. */
+/**
+ * The smallest K whose score is within {@link TIE} of the highest. An extra cluster that takes in a handful of
+ * unrelated photos leaves every silhouette practically unchanged; counting near-equal scores as ties keeps such
+ * K + 1 solutions from winning on rounding noise.
+ */
 function argBest(scores: ReadonlyMap<number, number>): number {
-  let bestK = -1;
   let best = -Infinity;
-  for (const [k, s] of scores) {
-    if (s > best || (s === best && k < bestK)) {
-      best = s;
-      bestK = k;
-    }
-  }
+  for (const s of scores.values()) best = Math.max(best, s);
+  let bestK = Infinity;
+  for (const [k, s] of scores) if (s >= best - TIE && k < bestK) bestK = k;
   return bestK;
 }
 

@@ -3,8 +3,8 @@
  * See README.md in this folder for the algorithms and their costs.
  */
 
-export { clusterIntoAlbums, assignToNearest, outlierThreshold } from './albums.js';
-export type { Album, AlbumOptions, AlbumsResult, AlbumPrototype, NearestAssignment, OutlierOptions } from './albums.js';
+export { clusterIntoAlbums, assignToNearest } from './albums.js';
+export type { Album, AlbumOptions, AlbumsResult, AlbumPrototype, NearestAssignment } from './albums.js';
 export { chooseK } from './autok.js';
 export type { AutoKOptions, AutoKResult, AutoKScore } from './autok.js';
 export { findNearDuplicates } from './duplicates.js';
@@ -26,6 +26,8 @@ export {
   silhouetteScore,
 } from './metrics.js';
 export type { ClusteringScores } from './metrics.js';
+export { applyAlbumRules, outlierThreshold } from './outliers.js';
+export type { AlbumRules, OutlierOptions } from './outliers.js';
 export { albumName, dateRangeLabel, mostCommonPlace, nameAlbums, uniqueNames } from './naming.js';
 export type { AlbumNameInput, NamingOptions } from './naming.js';
 export { Rng } from './rng.js';

@@ -11,6 +11,9 @@
  * Rows are compared by cosine similarity: a normalised copy of the input is made when rows are not unit length.
  * Centroids are unit vectors (normalised member means), which maximise the summed cosine similarity of their
  * members; that sum is the objective (higher is better). Everything is deterministic for a given `seed`.
+ *
+ * Speed: greedy k-means++ seeding on a sample, Lloyd iterations accelerated with Hamerly's distance bounds, and
+ * (for n > 20,000 by default) mini-batch training followed by a few bounded Lloyd passes. See README.md.
  */
 
 import { checkMatrix, dot, dotBlock, gatherRows, normalizeRow, unitRows } from './linalg.js';
@@ -51,11 +54,15 @@ export interface KMeansOptions {
   miniBatchThreshold?: number;
   /** Points per mini-batch. Default 2048. */
   batchSize?: number;
-  /** Maximum mini-batch steps per restart (stops earlier once the batch objective plateaus). Default 300. */
+  /**
+   * Maximum mini-batch steps (training stops earlier once the smoothed batch objective plateaus). Default 100:
+   * on 100,000 synthetic points, 50, 100 and 300 steps reached the same objective after the Lloyd polish.
+   */
   miniBatchSteps?: number;
   /**
-   * Full Lloyd iterations that polish the best mini-batch solution on all points. Default 10 (each costs one pass
-   * of n * k * dim multiply-adds; the mini-batch result is usually close to converged already).
+   * Full Lloyd iterations that polish the mini-batch solution on all points. Default 10. The first costs
+   * n * k * dim multiply-adds, later ones far less (distance bounds); the mini-batch result is usually close to
+   * converged already.
    */
   refineIter?: number;
   /**
@@ -94,6 +101,8 @@ const ROW_BLOCK = 128;
 const CENTROID_BLOCK = 64;
 /** At most this many (random) free points are seeding candidates; enough to seed even small clusters. */
 const SEED_SAMPLE = 8192;
+/** Points on which mini-batch restarts are compared. */
+const VALIDATION_SAMPLE = 8192;
 /** Rows re-examined per batch in the bounded Lloyd step. */
 const PENDING_BLOCK = 4096;
 /** Mini-batch training stops after this many steps without a better smoothed batch objective. */
@@ -165,7 +174,8 @@ class Problem {
       const row = f.cluster * dim;
       if (f.centroid) {
         if (f.centroid.length !== dim) {
-          throw new RangeError(`fixed: centroid of cluster ${f.cluster} has ${f.centroid.length} values, expected ${dim}`);
+          const got = f.centroid.length;
+          throw new RangeError(`fixed: centroid of cluster ${f.cluster} has ${got} values, expected ${dim}`);
         }
         this.fixedCentroids.set(f.centroid, row);
         if (normalizeRow(this.fixedCentroids, row, dim) === 0) {
@@ -210,57 +220,64 @@ interface Seeds {
  */
 export function kmeans(data: Float32Array, n: number, dim: number, k: number, opts: KMeansOptions = {}): KMeansResult {
   const p = new Problem(data, n, dim, k, opts.constraints);
-  const restarts = Math.max(1, opts.restarts ?? 3);
-  const maxIter = Math.max(1, opts.maxIter ?? 100);
-  const tolCount = Math.floor(Math.max(0, opts.tol ?? 1e-4) * n);
+  if (opts.gram && opts.gram.length !== n * n) {
+    throw new RangeError(`gram: expected ${n * n} values, got ${opts.gram.length}`);
+  }
+  const rng = new Rng(opts.seed ?? 0);
+  if (n === 0) {
+    const empty = { assignments: new Int32Array(0), similarities: new Float32Array(0), iterations: 0 };
+    return finish(p, { ...initialCentroids(p), ...empty });
+  }
   const algorithm = opts.algorithm ?? 'auto';
   const miniBatch = algorithm === 'minibatch' || (algorithm === 'auto' && n > (opts.miniBatchThreshold ?? 20_000));
-  const seedPower = opts.seedPower ?? 16;
-  const gram = opts.gram;
-  if (gram && gram.length !== n * n) throw new RangeError(`gram: expected ${n * n} values, got ${gram.length}`);
-  const rng = new Rng(opts.seed ?? 0);
+  return finish(p, miniBatch ? miniBatchKMeans(p, opts, rng) : restartedLloyd(p, opts, rng));
+}
 
-  if (n === 0) {
-    return finish(p, {
-      ...initialCentroids(p),
-      assignments: new Int32Array(0),
-      similarities: new Float32Array(0),
-      iterations: 0,
-    });
-  }
+/** Points changing cluster in an iteration at or below which Lloyd stops. */
+function tolCount(p: Problem, opts: KMeansOptions): number {
+  return Math.floor(Math.max(0, opts.tol ?? 1e-4) * p.n);
+}
 
+/** `restarts` x (seeding + Lloyd to convergence); the run with the best objective wins. */
+function restartedLloyd(p: Problem, opts: KMeansOptions, rng: Rng): State {
+  const restarts = Math.max(1, opts.restarts ?? 3);
+  const maxIter = Math.max(1, opts.maxIter ?? 100);
   let best: State | undefined;
   let bestScore = -Infinity;
-  if (miniBatch) {
-    // As in scikit-learn's MiniBatchKMeans, restarts only compete on their seeding (scored on a common
-    // validation sample); the winner is trained with mini-batches and then polished on all points.
-    const batchSize = Math.max(1, Math.min(n, opts.batchSize ?? 2048));
-    const validation = rng.sample(n, Math.min(n, 8192));
-    const valX = gatherRows(p.x, dim, validation);
-    let bestSeeds: Seeds | undefined;
-    for (let r = 0; r < restarts; r++) {
-      const seeds = seedCentroids(p, seedCandidates(p, rng), seedPower, rng, gram);
-      const score = scoreCentroids(p, seeds, valX, validation);
-      if (score > bestScore) {
-        bestScore = score;
-        bestSeeds = seeds;
-      }
-    }
-    miniBatchTrain(p, bestSeeds!, batchSize, opts.miniBatchSteps ?? 300, rng);
-    best = lloyd(p, bestSeeds!, opts.refineIter ?? 10, tolCount);
-  } else {
-    for (let r = 0; r < restarts; r++) {
-      const run = rng.fork();
-      const seeds = seedCentroids(p, seedCandidates(p, run), seedPower, run, gram);
-      const state = lloyd(p, seeds, maxIter, tolCount);
-      const score = objective(state.similarities);
-      if (score > bestScore) {
-        bestScore = score;
-        best = state;
-      }
+  for (let r = 0; r < restarts; r++) {
+    const run = rng.fork();
+    const seeds = seedCentroids(p, seedCandidates(p, run), opts.seedPower ?? 16, run, opts.gram);
+    const state = lloyd(p, seeds, maxIter, tolCount(p, opts));
+    const score = objective(state.similarities);
+    if (score > bestScore) {
+      bestScore = score;
+      best = state;
     }
   }
-  return finish(p, best!);
+  return best!;
+}
+
+/**
+ * As in scikit-learn's MiniBatchKMeans, restarts only compete on their seeding (scored on a common validation
+ * sample); the winner is trained with mini-batches and then polished by bounded Lloyd passes on all points.
+ */
+function miniBatchKMeans(p: Problem, opts: KMeansOptions, rng: Rng): State {
+  const restarts = Math.max(1, opts.restarts ?? 3);
+  const validation = rng.sample(p.n, Math.min(p.n, VALIDATION_SAMPLE));
+  const valX = gatherRows(p.x, p.dim, validation);
+  let best: Seeds | undefined;
+  let bestScore = -Infinity;
+  for (let r = 0; r < restarts; r++) {
+    const seeds = seedCentroids(p, seedCandidates(p, rng), opts.seedPower ?? 16, rng, opts.gram);
+    const score = scoreCentroids(p, seeds, valX, validation);
+    if (score > bestScore) {
+      bestScore = score;
+      best = seeds;
+    }
+  }
+  const batchSize = Math.max(1, Math.min(p.n, opts.batchSize ?? 2048));
+  miniBatchTrain(p, best!, batchSize, opts.miniBatchSteps ?? 100, rng);
+  return lloyd(p, best!, opts.refineIter ?? 10, tolCount(p, opts));
 }
 
 /** Per-row output of {@link assignRows}. */
@@ -526,7 +543,9 @@ function lloyd(p: Problem, seeds: Seeds, maxIter: number, tolCount: number): Sta
     dotBlock(centroids, 0, k, centroids, 0, k, dim, gram, k);
     for (let c = 0; c < k; c++) {
       let nearest = -Infinity;
-      for (let c2 = 0; c2 < k; c2++) if (c2 !== c && alive[c2] && gram[c * k + c2] > nearest) nearest = gram[c * k + c2];
+      for (let c2 = 0; c2 < k; c2++) {
+        if (c2 !== c && alive[c2] && gram[c * k + c2] > nearest) nearest = gram[c * k + c2];
+      }
       halfGap[c] = chord(nearest) / 2;
     }
 

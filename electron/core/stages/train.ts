@@ -1,14 +1,264 @@
-/** Train stage: placeholder until the trainer lands. */
+/**
+ * Train stage: fine-tunes the encoder on this library's photos.
+ *
+ * 1. Views: besides each photo's clean backbone features, a few augmented views (random resized crop, flip, colour
+ *    jitter, grayscale, blur; training/augment.ts) are passed once through the frozen backbone and cached as
+ *    float16 rows in the embeddings table (model key `<backbone>#view<v>`), so epochs are cheap and a crash loses
+ *    nothing. Each training round adds one fresh view, up to MAX_VIEWS.
+ * 2. Labels: photos the person pinned into an album are positives of each other (and their album's prototype is
+ *    fixed); nearest neighbours in frozen-feature space are extra positives.
+ * 3. The trainer (training/train) runs ProPos / BYOL / MoCo train-step graphs on the chosen execution provider and
+ *    checkpoints every epoch; an interrupted run resumes from its checkpoint.
+ * 4. The result becomes a new encoder version: one merged ONNX model (backbone + adapter) with its manifest, plus the
+ *    adapter alone for the stored features; it is activated, and older versions are kept.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { augmentView } from '../../../training/augment.js';
+import type { EncoderManifest } from '../../../training/manifest.js';
+import { decodeModel, encodeModel, type ModelIR } from '../../../training/onnx/proto.js';
+import { exportAdapterModel, mergeEncoder } from '../../../training/train/export.js';
+import { Rng } from '../../../training/train/rng.js';
+import { Trainer, type TrainResult } from '../../../training/train/trainer.js';
+import { knnSelf } from '../cluster/knn.js';
+import type { Db } from '../db/database.js';
 import type { JobContext } from '../jobs.js';
-import type { ModelInfo } from '../models.js';
+import { thumbFile } from '../library/thumbs.js';
+import { Embedder } from '../ml/embedder.js';
+import { fromFloat16, toFloat16 } from '../ml/float16.js';
+import { createNormalizer } from '../ml/preprocess.js';
+import { detectEnvironment, planProviders } from '../ml/providers.js';
+import { registerModel, setActiveModel, type ModelInfo } from '../models.js';
 import type { OrganizeOptions } from '../pipeline.js';
 import type { LibraryService } from '../service.js';
+import { loadVectors } from './embed.js';
 
+/** Fewer photos than this: nothing worth learning, skip training. */
+export const MIN_TRAIN_PHOTOS = 64;
+/** Augmented views per photo, at most (the clean view comes on top). */
+export const MAX_VIEWS = 4;
+/** Neighbours per photo used as extra positives. */
+const NEIGHBOURS = 5;
+
+const viewKey = (backbone: ModelInfo, v: number): string => `${backbone.key}#view${v}`;
+
+/** Make and embed augmented view `v` for photos lacking it. */
+async function ensureView(db: Db, cacheDir: string, backbone: ModelInfo, v: number, ids: number[], embedder: Embedder, ctx: JobContext): Promise<void> {
+  const key = viewKey(backbone, v);
+  const have = new Set(
+    (
+      db
+        .prepare(`SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id WHERE e.model_key = ? AND e.hash = p.hash`)
+        .all(key) as { photo_id: number }[]
+    ).map((r) => r.photo_id),
+  );
+  const todo = ids.filter((id) => !have.has(id));
+  if (todo.length === 0) return;
+  ctx.stage('train', todo.length, `Preparing training view ${v} of ${todo.length} photos`);
+  const m = backbone.manifest;
+  const normalize = createNormalizer(m);
+  const size = m.input.width * m.input.height * 3;
+  const info = db.prepare(`SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`);
+  const put = db.prepare(
+    `INSERT INTO embeddings(photo_id, model_key, hash, dtype, dim, vector, device, created_at) VALUES (?, ?, ?, 'float16', ?, ?, ?, ?)
+     ON CONFLICT(photo_id, model_key) DO UPDATE SET hash = excluded.hash, dim = excluded.dim, vector = excluded.vector, created_at = excluded.created_at`,
+  );
+  const batch = 32;
+  const workers = Math.max(1, os.availableParallelism());
+  for (let i = 0; i < todo.length; i += batch) {
+    ctx.signal.throwIfAborted();
+    const chunk = todo.slice(i, i + batch);
+    const rows = chunk.map((id) => ({ id, ...(info.get(id) as { hash: string; width: number; height: number }) }));
+    const input = new Float32Array(rows.length * size);
+    const ok: boolean[] = new Array<boolean>(rows.length).fill(false);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (next < rows.length) {
+          const r = next++;
+          const row = rows[r];
+          // Deterministic per photo, view and content: the same view is rebuilt identically after a crash.
+          const seed = createHash('sha256').update(`${row.hash}:${v}`).digest().readUInt32LE(0);
+          const rng = new Rng(seed);
+          try {
+            const rgb = await augmentView(thumbFile(cacheDir, row.hash, 'thumb'), row.width, row.height, { width: m.input.width, height: m.input.height }, () => rng.next());
+            normalize(rgb, input, r * size);
+            ok[r] = true;
+          } catch {
+            // unreadable thumbnail: this photo just lacks this view (training uses its other views)
+          }
+        }
+      }),
+    );
+    const out = await embedder.embedTensors(input, batch);
+    const dim = m.output.dim;
+    const now = Date.now();
+    db.transaction(() => {
+      rows.forEach((row, r) => {
+        if (!ok[r]) return;
+        const h = toFloat16(out.subarray(r * dim, (r + 1) * dim));
+        put.run(row.id, key, row.hash, dim, Buffer.from(h.buffer, h.byteOffset, h.byteLength), embedder.provider, now);
+      });
+    })();
+    ctx.progress(Math.min(todo.length, i + batch));
+  }
+}
+
+/** Rows of `key` for `ids` in that order; photos lacking the view get their clean features instead. */
+function viewMatrix(db: Db, key: string, ids: number[], clean: Float32Array, dim: number): Float32Array {
+  const out = clean.slice();
+  const get = db.prepare('SELECT vector FROM embeddings WHERE photo_id = ? AND model_key = ?');
+  ids.forEach((id, i) => {
+    const r = get.get(id, key) as { vector: Buffer } | undefined;
+    if (!r) return;
+    const h = new Uint16Array(r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength));
+    out.set(fromFloat16(h), i * dim);
+  });
+  return out;
+}
+
+/** Rename a tensor throughout a model (so the merged model's output can take the backbone output's name). */
+function renameTensor(m: ModelIR, from: string, to: string): string {
+  const r = (x: string): string => (x === from ? to : x);
+  for (const nd of m.graph.nodes) {
+    nd.inputs = nd.inputs.map(r);
+    nd.outputs = nd.outputs.map(r);
+    if (nd.name === from) nd.name = to;
+  }
+  for (const v of [...m.graph.inputs, ...m.graph.outputs, ...(m.graph.valueInfo ?? [])]) v.name = r(v.name);
+  return to;
+}
+
+function trainingProviders(device: OrganizeOptions['device']): string[] {
+  const plan = planProviders(device, detectEnvironment());
+  return plan.candidates.length ? plan.candidates : ['cpu'];
+}
+
+/** Run one training round; returns the new active model, or null when there is too little to train on. */
 export async function trainStage(
-  _svc: LibraryService,
-  _backbone: ModelInfo,
-  _opts: OrganizeOptions,
-  _ctx: JobContext,
+  svc: LibraryService,
+  backbone: ModelInfo,
+  opts: OrganizeOptions,
+  ctx: JobContext,
 ): Promise<{ model: ModelInfo; device: string } | null> {
-  return Promise.resolve(null);
+  const db = svc.db;
+  const feats = loadVectors(db, backbone.key);
+  const n = feats.ids.length;
+  if (n < MIN_TRAIN_PHOTOS) return null;
+  const dim = feats.dim;
+
+  // Views: one more each round, up to MAX_VIEWS.
+  const rounds = (db.prepare(`SELECT COUNT(*) AS n FROM training_runs WHERE status = 'done' AND base_model = ?`).get(backbone.key) as { n: number }).n;
+  const views = Math.min(MAX_VIEWS, 2 + rounds);
+  const embedder = await Embedder.open(backbone.manifestPath, { device: opts.device });
+  try {
+    for (let v = 1; v <= views; v++) await ensureView(db, svc.layout.cache, backbone, v, feats.ids, embedder, ctx);
+  } finally {
+    await embedder.release();
+  }
+  const viewData = [feats.data, ...Array.from({ length: views }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), feats.ids, feats.data, dim))];
+
+  // Labels from the person's edits: pinned photos in real albums.
+  const index = new Map(feats.ids.map((id, i) => [id, i]));
+  const pinned = new Int32Array(n).fill(-1);
+  const pinRows = db
+    .prepare(
+      `SELECT m.photo_id, m.album_id FROM album_members m JOIN albums a ON a.id = m.album_id
+        WHERE m.pinned = 1 AND a.kind != 'unsorted' AND a.deleted_at IS NULL`,
+    )
+    .all() as { photo_id: number; album_id: number }[];
+  for (const r of pinRows) {
+    const i = index.get(r.photo_id);
+    if (i !== undefined) pinned[i] = r.album_id;
+  }
+  ctx.stage('train', 0, 'Finding neighbours');
+  const knn = knnSelf(feats.data, n, dim, NEIGHBOURS);
+
+  // Resume an interrupted run of the same configuration, else start a new one.
+  fs.mkdirSync(svc.layout.training, { recursive: true });
+  const seed = opts.seed;
+  const running = db
+    .prepare(`SELECT id FROM training_runs WHERE status = 'running' AND base_model = ? AND method = ? AND seed = ? ORDER BY id DESC LIMIT 1`)
+    .get(backbone.key, opts.method, seed) as { id: number } | undefined;
+  const runId =
+    running?.id ??
+    Number(
+      db
+        .prepare(`INSERT INTO training_runs(method, base_model, status, epochs, seed, params_json, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?)`)
+        .run(opts.method, backbone.key, opts.epochs, seed, JSON.stringify({ views, photos: n }), Date.now()).lastInsertRowid,
+    );
+  const ckpt = path.join(svc.layout.training, `run-${runId}.ckpt`);
+  const providers = trainingProviders(opts.device);
+  let result: TrainResult;
+  const startRun = (resume: boolean): Promise<TrainResult> =>
+    new Trainer(
+      { views: viewData, dim, neighbors: knn.indices, pinned },
+      {
+        method: opts.method,
+        epochs: opts.epochs,
+        seed,
+        executionProviders: providers,
+        signal: ctx.signal,
+        checkpoint: { path: ckpt, resume },
+        onProgress: (p) => {
+          if (p.step === 1) ctx.stage('train', p.steps, `Training the encoder on your photos (${opts.method})`);
+          ctx.progress(p.step, p.steps, { message: `Epoch ${p.epoch + 1}/${p.epochs}`, losses: [p.losses.loss] });
+        },
+      },
+    ).run();
+  try {
+    try {
+      result = await startRun(true);
+    } catch (e) {
+      if (ctx.signal.aborted) throw e;
+      // A checkpoint of different data (photos added since) cannot be resumed: start over.
+      fs.rmSync(ckpt, { force: true });
+      result = await startRun(false);
+    }
+  } catch (e) {
+    db.prepare(`UPDATE training_runs SET status = ?, finished_at = ? WHERE id = ?`).run(ctx.signal.aborted ? 'running' : 'failed', Date.now(), runId);
+    throw e;
+  }
+
+  // Export: merged encoder + adapter, as a new model version.
+  const id = `${backbone.manifest.id}-ft${runId}`;
+  const dir = path.join(svc.layout.models, id);
+  fs.mkdirSync(dir, { recursive: true });
+  const adapterBytes = encodeModel(exportAdapterModel(result.params, { metadata: { shoebox_run: String(runId) } }));
+  fs.writeFileSync(path.join(dir, `${id}.adapter.onnx`), adapterBytes);
+  const backboneIr = decodeModel(new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))));
+  const features = renameTensor(backboneIr, backbone.manifest.output.name, 'backbone_features');
+  const merged = encodeModel(mergeEncoder(backboneIr, result.params, features, { outputName: 'embedding' }));
+  fs.writeFileSync(path.join(dir, `${id}.onnx`), merged);
+  const manifest: EncoderManifest = {
+    ...backbone.manifest,
+    id,
+    version: '1',
+    file: `${id}.onnx`,
+    sha256: createHash('sha256').update(merged).digest('hex'),
+    output: { name: 'embedding', dim: result.params.config.embedDim },
+    source: {
+      package: 'fine-tuned on this library',
+      version: String(runId),
+      license: backbone.manifest.source.license,
+      weightsLicense: backbone.manifest.source.weightsLicense,
+      parent: backbone.key,
+    },
+    notes: `${opts.method} for ${result.options.epochs} epochs on ${n} photos (${views} augmented views, ${pinRows.length} pinned), providers ${result.providers.join(',')}`,
+  };
+  fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(manifest, null, 2) + '\n');
+  const model = registerModel(db, dir, id, backbone.key);
+  setActiveModel(db, model.key);
+  db.prepare(`UPDATE training_runs SET status = 'done', out_model = ?, device = ?, epoch = ?, metrics_json = ?, finished_at = ? WHERE id = ?`).run(
+    model.key,
+    result.providers.join(','),
+    result.options.epochs,
+    JSON.stringify({ history: result.history, fallback: result.fallback ?? null }),
+    Date.now(),
+    runId,
+  );
+  fs.rmSync(ckpt, { force: true });
+  return { model, device: result.providers[0] ?? 'cpu' };
 }

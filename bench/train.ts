@@ -1,0 +1,223 @@
+/**
+ * Train-step benchmark: samples/s of the default adapter's ProPos train step (batch 256, D = 1792, synthetic
+ * features) on CPU (and WebGPU when a session can be created), its matrix FLOPs counted from the graph, and the
+ * machine's ORT MatMul GFLOP/s with the same session options. Writes bench/results/train.json and prints its path
+ * last. `ratio` = train-step FLOP/s on CPU / MatMul FLOP/s (target >= 0.5).
+ *
+ * Usage: node dist/bench/train.js [--steps N] [--method propos|byol|moco] [--optimizer sgd|adamw] [--no-webgpu]
+ */
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { env, InferenceSession, Tensor } from 'onnxruntime-node';
+import { countFlops } from '../training/graph/flops.js';
+import { encodeModel, type ModelIR } from '../training/onnx/proto.js';
+import { adapterDims, DEFAULT_ADAPTER, initMlp, predictorDims } from '../training/train/model.js';
+import { Rng } from '../training/train/rng.js';
+import { trainingSessionOptions } from '../training/train/session.js';
+import { buildTrainStep, type Method, type TrainStepModel } from '../training/train/step.js';
+
+const RESULTS = fileURLToPath(new URL('../../bench/results/train.json', import.meta.url));
+
+interface Timing {
+  /** Median wall time of one session.run, milliseconds. */
+  medianMs: number;
+  meanMs: number;
+  runs: number;
+}
+
+async function time(runs: number, warmup: number, fn: () => Promise<void>): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  const sorted = [...ms].sort((a, b) => a - b);
+  return { medianMs: sorted[Math.floor(runs / 2)], meanMs: ms.reduce((a, b) => a + b, 0) / runs, runs };
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Feeds for the first step: initialized networks, zero optimizer state, random batch. */
+function initialFeeds(step: TrainStepModel): Record<string, Tensor> {
+  const rng = new Rng(1);
+  const a = step.config.adapter;
+  const online = initMlp(adapterDims(a), rng);
+  const nets = { online, predictor: initMlp(predictorDims(a), rng, 'small'), target: online };
+  const feeds: Record<string, Tensor> = {};
+  for (const s of step.state) {
+    const data = s.role === 'optimizer' ? new Float32Array(size(s.shape)) : Float32Array.from(nets[s.role][s.part!]);
+    feeds[s.name] = new Tensor('float32', data, s.shape);
+  }
+  const rows = 2 * step.config.batchSize;
+  const x = new Float32Array(rows * a.inputDim);
+  for (let i = 0; i < x.length; i++) x[i] = Math.max(0, rng.normal()); // post-ReLU-like pooled features
+  feeds.x = new Tensor('float32', x, [rows, a.inputDim]);
+  const k = step.config.clusters;
+  for (const b of step.batch) {
+    const data = new Float32Array(size(b.shape));
+    if (b.name === 'labels') for (let r = 0; r < rows; r++) data[r * k + rng.int(k)] = 1;
+    else if (b.name === 'mask') data.fill(1);
+    else rng.fillNormal(data);
+    feeds[b.name] = new Tensor('float32', data, b.shape);
+  }
+  const hyper: Record<string, number> = { lr: 0.5, ema_momentum: 0.996, step: 1, lambda: 0.1, sigma: 0.001 };
+  for (const h of step.hyper) feeds[h] = new Tensor('float32', Float32Array.of(hyper[h]), []);
+  return feeds;
+}
+
+interface StepResult {
+  providers: string[];
+  timing: Timing;
+  samplesPerSec: number;
+  gflopsPerSec: number;
+}
+
+async function benchStep(step: TrainStepModel, bytes: Uint8Array, providers: string[], runs: number, flops: number): Promise<StepResult> {
+  const session = await InferenceSession.create(bytes, trainingSessionOptions(providers));
+  try {
+    const feeds = initialFeeds(step);
+    const timing = await time(runs, 2, async () => {
+      const out = await session.run(feeds);
+      // Feed the updated state straight back (no copies), as the trainer does.
+      for (const s of step.state) feeds[s.name] = out[s.output] as Tensor;
+    });
+    return {
+      providers,
+      timing,
+      samplesPerSec: (step.config.batchSize * 1000) / timing.medianMs,
+      gflopsPerSec: flops / timing.medianMs / 1e6,
+    };
+  } finally {
+    await session.release();
+  }
+}
+
+function matmulModel(n: number): ModelIR {
+  return {
+    opsetVersion: 18,
+    graph: {
+      name: 'matmul',
+      nodes: [{ opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'], name: 'mm' }],
+      initializers: [],
+      inputs: [
+        { name: 'a', dtype: 'float32', shape: [n, n] },
+        { name: 'b', dtype: 'float32', shape: [n, n] },
+      ],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [n, n] }],
+    },
+  };
+}
+
+async function benchMatmul(n: number, providers: string[], runs: number): Promise<{ n: number; timing: Timing; gflopsPerSec: number }> {
+  const session = await InferenceSession.create(encodeModel(matmulModel(n)), trainingSessionOptions(providers));
+  try {
+    const rng = new Rng(2);
+    const a = new Float32Array(n * n);
+    const b = new Float32Array(n * n);
+    rng.fillUniform(a, -1, 1);
+    rng.fillUniform(b, -1, 1);
+    const feeds = { a: new Tensor('float32', a, [n, n]), b: new Tensor('float32', b, [n, n]) };
+    const timing = await time(runs, 2, async () => {
+      await session.run(feeds);
+    });
+    return { n, timing, gflopsPerSec: (2 * n ** 3) / timing.medianMs / 1e6 };
+  } finally {
+    await session.release();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      steps: { type: 'string', default: '10' },
+      method: { type: 'string', default: 'propos' },
+      optimizer: { type: 'string', default: 'sgd' },
+      'no-webgpu': { type: 'boolean', default: false },
+    },
+  });
+  const runs = Number(values.steps);
+  const method = values.method as Method;
+  const batchSize = 256;
+  const clusters = 100;
+  const adapter = { ...DEFAULT_ADAPTER, inputDim: 1792 };
+  const step = buildTrainStep({
+    method,
+    adapter,
+    batchSize,
+    clusters,
+    temperature: method === 'moco' ? 0.2 : 0.5,
+    negatives: 'target',
+    queueSize: 4096,
+    optimizer:
+      values.optimizer === 'adamw'
+        ? { kind: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 }
+        : { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 },
+    predictorLrScale: 10,
+    bnMomentum: 0.1,
+    dtype: 'float32',
+  });
+  const bytes = encodeModel(step.model);
+  const flops = countFlops(step.model);
+  console.log(`train step: ${method}, ${step.model.graph.nodes.length} nodes, ${(flops.matmul / 1e9).toFixed(2)} GFLOP (matrix products) per step`);
+
+  const matmul = await benchMatmul(2048, ['cpu'], 5);
+  console.log(`cpu MatMul 2048^3: ${matmul.timing.medianMs.toFixed(1)} ms, ${matmul.gflopsPerSec.toFixed(1)} GFLOP/s`);
+  const cpu = await benchStep(step, bytes, ['cpu'], runs, flops.matmul);
+  console.log(`cpu train step: ${cpu.timing.medianMs.toFixed(1)} ms, ${cpu.samplesPerSec.toFixed(0)} samples/s, ${cpu.gflopsPerSec.toFixed(1)} GFLOP/s`);
+
+  let webgpu: StepResult | { error: string } | undefined;
+  if (!values['no-webgpu']) {
+    try {
+      webgpu = await benchStep(step, bytes, ['webgpu'], Math.max(3, Math.floor(runs / 2)), flops.matmul);
+      console.log(`webgpu train step: ${webgpu.timing.medianMs.toFixed(1)} ms, ${webgpu.samplesPerSec.toFixed(0)} samples/s`);
+    } catch (err) {
+      webgpu = { error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
+      console.log(`webgpu: unavailable (${webgpu.error})`);
+    }
+  }
+
+  const ratio = cpu.gflopsPerSec / matmul.gflopsPerSec;
+  const report = {
+    machine: {
+      cpus: os.cpus().length,
+      availableParallelism: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model,
+      loadavg: os.loadavg(),
+      platform: `${process.platform}-${process.arch}`,
+      node: process.version,
+      onnxruntime: env.versions.node ?? env.versions.common,
+    },
+    inputs: {
+      method,
+      optimizer: values.optimizer,
+      batchSize,
+      rowsPerStep: 2 * batchSize,
+      featureDim: adapter.inputDim,
+      adapter,
+      clusters,
+      steps: runs,
+      sessionOptions: trainingSessionOptions(['cpu']),
+    },
+    results: {
+      flopsPerStep: flops.matmul,
+      matmulNodes: flops.nodes,
+      graphNodes: step.model.graph.nodes.length,
+      cpu,
+      cpuMatmul: matmul,
+      webgpu,
+    },
+    ratio,
+  };
+  await mkdir(path.dirname(RESULTS), { recursive: true });
+  await writeFile(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`ratio (train-step FLOP/s / MatMul FLOP/s on CPU): ${ratio.toFixed(2)}`);
+  console.log(RESULTS);
+}
+
+await main();
