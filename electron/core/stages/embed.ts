@@ -8,7 +8,7 @@ import { Tensor } from 'onnxruntime-node';
 import type { Db } from '../db/database.js';
 import type { JobContext } from '../jobs.js';
 import { thumbFile } from '../library/thumbs.js';
-import { Embedder } from '../ml/embedder.js';
+import { defaultBatchSize, Embedder } from '../ml/embedder.js';
 import { fromFloat16, toFloat16 } from '../ml/float16.js';
 import { createSessionWithFallback, type Device } from '../ml/providers.js';
 import type { ModelInfo } from '../models.js';
@@ -82,7 +82,7 @@ export async function embedBackbone(db: Db, cacheDir: string, backbone: ModelInf
     const paths = todo.map((t) => thumbFile(cacheDir, t.hash, 'thumb'));
     let batch: { id: number; hash: string; vector: Float32Array }[] = [];
     const markFailed = db.prepare(`UPDATE photos SET status = 'error', error_code = ?, error_message = ? WHERE id = ?`);
-    for await (const r of embedder.embedFiles(paths, { signal: ctx.signal, batchSize: 16 })) {
+    for await (const r of embedder.embedFiles(paths, { signal: ctx.signal, batchSize: defaultBatchSize(provider) })) {
       if ('vector' in r) {
         batch.push({ ...todo[r.index], vector: r.vector });
         embedded++;
