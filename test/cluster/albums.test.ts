@@ -182,7 +182,7 @@ void describe('outlierThreshold', () => {
 });
 
 void describe('applyAlbumRules', () => {
-  /** Five clusters of four points each with the given member similarities to their centroid. */
+  /** Clusters with the given member similarities to their centroid, in order. */
   function layout(simsPerCluster: number[][]) {
     const assignments = Int32Array.from(simsPerCluster.flatMap((sims, c) => sims.map(() => c)));
     const similarities = Float32Array.from(simsPerCluster.flat());
@@ -204,6 +204,21 @@ void describe('applyAlbumRules', () => {
     assert.ok(off.labels.every((c) => c >= 0));
     marks.constrained[2] = 1;
     assert.ok(applyAlbumRules(assignments, similarities, k, marks).labels.every((c) => c >= 0));
+  });
+
+  void it('gives small clusters the typical threshold of the others', () => {
+    // Each 4-member cluster at 0.9 has median 0.9, MAD 0, so its threshold is 0.9 - 0.05 = 0.85. The 2-member
+    // cluster is too small for statistics and borrows that threshold, which rejects its member at 0.5.
+    const { assignments, similarities, k, n } = layout([tight, tight, tight, tight, tight, [0.95, 0.5]]);
+    const marks = { pinned: new Uint8Array(n), constrained: new Uint8Array(k) };
+    const { thresholds } = applyAlbumRules(assignments, similarities, k, marks, { outliers: { minSizeForStats: 4 } });
+    assert.ok(Math.abs(thresholds[5] - 0.85) < 1e-6);
+    const { labels } = applyAlbumRules(assignments, similarities, k, marks, {
+      outliers: { minSizeForStats: 4 },
+      minAlbumSize: 1,
+      dissolveLoose: false, // (0.95, 0.5) is also loose: mean pairwise cosine (1.45^2 - 2) / 2 = 0.05
+    });
+    assert.deepEqual([...labels.subarray(20)], [5, -1]);
   });
 
   void it('keeps loose clusters when there are too few clusters to compare', () => {

@@ -16,7 +16,10 @@ void describe('chooseK', () => {
       assert.ok(Math.abs(r.k - trueK) <= 1, `chose ${r.k}`);
       // The winner is the best-scoring candidate and was actually evaluated.
       const best = r.scores.find((s) => s.k === r.k)!;
-      for (const s of r.scores) assert.ok(s.silhouette <= best.silhouette);
+      for (const s of r.scores) {
+        assert.ok(s.score <= best.score + 1e-3);
+        assert.ok(Math.abs(s.score - (s.silhouette - s.reference)) < 1e-12);
+      }
     });
   }
 

@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import type { ModelIR } from '../../training/onnx/proto.js';
 import { Graph } from '../../training/graph/graph.js';
 import { exportAdapterModel, mergeEncoder } from '../../training/train/export.js';
-import { adapterDims, declareMlp, initMlp, MLP_PARTS, mlpTrain, type AdapterConfig, type AdapterParams } from '../../training/train/model.js';
+import {
+  adapterDims,
+  declareMlp,
+  initMlp,
+  MLP_PARTS,
+  mlpTrain,
+  type AdapterConfig,
+  type AdapterParams,
+} from '../../training/train/model.js';
 import { Rng } from '../../training/train/rng.js';
 import { maxAbsDiff, runOnce, type Feeds } from './helpers.js';
 
@@ -54,8 +62,8 @@ function features(n: number, seed: number): Float32Array {
   return x;
 }
 
-void describe('exportAdapterModel', () => {
-  void it('matches the eval-mode adapter for any batch size', async () => {
+describe('exportAdapterModel', () => {
+  it('matches the eval-mode adapter for any batch size', async () => {
     const p = randomParams(1);
     const model = exportAdapterModel(p);
     assert.deepEqual(model.graph.inputs[0].shape, ['N', 6]);
@@ -66,7 +74,7 @@ void describe('exportAdapterModel', () => {
     }
   });
 
-  void it('equals the training-mode forward when the running statistics are the batch statistics', async () => {
+  it('equals the training-mode forward when the running statistics are the batch statistics', async () => {
     const n = 8;
     const p = randomParams(2);
     const x = features(n, 3);
@@ -118,14 +126,17 @@ function toyBackbone(opset: number, extraNodeName?: string): ModelIR {
   };
 }
 
-void describe('mergeEncoder', () => {
+describe('mergeEncoder', () => {
   for (const opset of [13, 17, 18]) {
-    void it(`backbone (opset ${opset}) + adapter = adapter(backbone(x)) in one model`, async () => {
+    it(`backbone (opset ${opset}) + adapter = adapter(backbone(x)) in one model`, async () => {
       const p = randomParams(4);
       const backbone = toyBackbone(opset);
       const merged = mergeEncoder(backbone, p, 'pooled');
       assert.equal(merged.opsetVersion, opset);
-      assert.deepEqual(merged.graph.outputs.map((o) => o.name), ['embedding']);
+      assert.deepEqual(
+        merged.graph.outputs.map((o) => o.name),
+        ['embedding'],
+      );
       assert.deepEqual(merged.graph.outputs[0].shape, ['batch', 3]);
       const image = features(5, 10);
       const direct = await runOnce(merged, { image: { data: image, dims: [5, 2, 3] } });
@@ -134,7 +145,7 @@ void describe('mergeEncoder', () => {
     });
   }
 
-  void it('avoids name clashes and validates the cut point', () => {
+  it('avoids name clashes and validates the cut point', () => {
     const p = randomParams(5);
     const merged = mergeEncoder(toyBackbone(18, 'adapter/flatten'), p, 'pooled');
     assert.ok(merged.graph.nodes.some((n) => n.name === 'adapter2/fc1'));

@@ -7,8 +7,8 @@ import { countFlops } from '../../training/graph/flops.js';
 import { decodeModel, encodeModel } from '../../training/onnx/proto.js';
 import { maxAbsDiff, runOnce } from './helpers.js';
 
-void describe('Graph builder', () => {
-  void it('infers static shapes with broadcasting and validates them', () => {
+describe('Graph builder', () => {
+  it('infers static shapes with broadcasting and validates them', () => {
     const g = new Graph('float32');
     const x = g.input('x', [4, 1, 3]);
     assert.deepEqual(g.add(x, g.input('y', [5, 1])).shape, [4, 5, 3]);
@@ -27,7 +27,7 @@ void describe('Graph builder', () => {
     assert.throws(() => g.input('x', [1]), /duplicate/);
   });
 
-  void it('exports only what the outputs need, keeps declared inputs, and names outputs', async () => {
+  it('exports only what the outputs need, keeps declared inputs, and names outputs', async () => {
     const g = new Graph('float64');
     const a = g.input('a', [3]);
     const b = g.input('b', [3]);
@@ -35,16 +35,25 @@ void describe('Graph builder', () => {
     const sum = g.add(a, b);
     const model = g.toModel({ sum, alsoA: a });
     assert.equal(model.opsetVersion, OPSET);
-    assert.deepEqual(model.graph.inputs.map((i) => i.name), ['a', 'b']);
+    assert.deepEqual(
+      model.graph.inputs.map((i) => i.name),
+      ['a', 'b'],
+    );
     assert.deepEqual(model.graph.nodes.map((n) => n.opType).sort(), ['Add', 'Identity']); // sum is renamed, not copied
     const round = decodeModel(encodeModel(model));
-    assert.deepEqual(round.graph.outputs.map((o) => o.name), ['sum', 'alsoA']);
-    const out = await runOnce(model, { a: { data: Float64Array.of(1, 2, 3), dims: [3] }, b: { data: Float64Array.of(10, 20, 30), dims: [3] } });
+    assert.deepEqual(
+      round.graph.outputs.map((o) => o.name),
+      ['sum', 'alsoA'],
+    );
+    const out = await runOnce(model, {
+      a: { data: Float64Array.of(1, 2, 3), dims: [3] },
+      b: { data: Float64Array.of(10, 20, 30), dims: [3] },
+    });
     assert.deepEqual(Array.from(out.sum as Float64Array), [11, 22, 33]);
     assert.deepEqual(Array.from(out.alsoA as Float64Array), [1, 2, 3]);
   });
 
-  void it('stopGradient blocks gradients and unreachable parameters get zeros', async () => {
+  it('stopGradient blocks gradients and unreachable parameters get zeros', async () => {
     const g = new Graph('float64');
     const w = g.param('w', [3]);
     const unused = g.param('unused', [2]);
@@ -59,7 +68,7 @@ void describe('Graph builder', () => {
     assert.deepEqual(Array.from(out.du as Float64Array), [0, 0]);
   });
 
-  void it('a seed lets grad differentiate non-scalar values (vector-Jacobian product)', async () => {
+  it('a seed lets grad differentiate non-scalar values (vector-Jacobian product)', async () => {
     const g = new Graph('float64');
     const x = g.param('x', [2, 2]);
     const y = g.mul(x, x);
@@ -72,7 +81,7 @@ void describe('Graph builder', () => {
     assert.throws(() => g.grad(y, [x]), /not a scalar/);
   });
 
-  void it('counts matrix-product FLOPs from the exported model', () => {
+  it('counts matrix-product FLOPs from the exported model', () => {
     const g = new Graph('float32');
     const x = g.input('x', [8, 16]);
     const w = g.param('w', [16, 4]);

@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { sphericalKMeans } from '../../training/train/kmeans.js';
+import { InferenceSession } from 'onnxruntime-node';
+import { jsAssigner, sphericalKMeans } from '../../training/train/kmeans.js';
+import { assignmentModel, ortAssigner } from '../../training/train/assign.js';
+import { encodeModel } from '../../training/onnx/proto.js';
+import { trainingSessionOptions } from '../../training/train/session.js';
 import { Rng } from '../../training/train/rng.js';
 import { decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint } from '../../training/train/checkpoint.js';
 
@@ -20,7 +24,7 @@ function directions(n: number, k: number, d: number, seed: number, spread = 0.15
     truth[i] = c;
     let s = 0;
     for (let j = 0; j < d; j++) {
-      x[i * d + j] = centers[c][j] / Math.sqrt(d) + spread * rng.normal() / Math.sqrt(d);
+      x[i * d + j] = centers[c][j] / Math.sqrt(d) + (spread * rng.normal()) / Math.sqrt(d);
       s += x[i * d + j] ** 2;
     }
     for (let j = 0; j < d; j++) x[i * d + j] /= Math.sqrt(s);
@@ -41,21 +45,21 @@ function randIndex(a: Int32Array, b: Int32Array): number {
   return agree / total;
 }
 
-void describe('sphericalKMeans', () => {
-  void it('recovers well separated directions, deterministically', () => {
+describe('sphericalKMeans', () => {
+  it('recovers well separated directions, deterministically', async () => {
     const { x, truth } = directions(300, 4, 16, 1);
-    const r = sphericalKMeans(x, 300, 16, { k: 4, seed: 2 });
+    const r = await sphericalKMeans(x, 300, 16, { k: 4, seed: 2 });
     assert.ok(randIndex(r.labels, truth) > 0.99);
     assert.equal(new Set(r.labels).size, 4);
     for (let c = 0; c < 4; c++) assert.ok(Math.abs(Math.hypot(...r.centroids.subarray(c * 16, (c + 1) * 16)) - 1) < 1e-5);
-    assert.deepEqual(sphericalKMeans(x, 300, 16, { k: 4, seed: 2 }).labels, r.labels);
+    assert.deepEqual((await sphericalKMeans(x, 300, 16, { k: 4, seed: 2 })).labels, r.labels);
     // A warm start from the solution converges immediately to the same labels.
-    const warm = sphericalKMeans(x, 300, 16, { k: 4, seed: 7, init: r.centroids });
+    const warm = await sphericalKMeans(x, 300, 16, { k: 4, seed: 7, init: r.centroids });
     assert.deepEqual(warm.labels, r.labels);
     assert.ok(warm.iterations <= 1);
   });
 
-  void it('keeps fixed points in their clusters and those centroids at their mean', () => {
+  it('keeps fixed points in their clusters and those centroids at their mean', async () => {
     const { x, truth } = directions(200, 3, 8, 3);
     // Pin two points of different true clusters into clusters 0 and 1, and one point of cluster A into cluster 1.
     const a = truth.indexOf(0);
@@ -65,7 +69,7 @@ void describe('sphericalKMeans', () => {
     fixed[a] = 0;
     fixed[b] = 1;
     fixed[odd] = 1;
-    const r = sphericalKMeans(x, 200, 8, { k: 4, seed: 1, fixed });
+    const r = await sphericalKMeans(x, 200, 8, { k: 4, seed: 1, fixed });
     assert.equal(r.labels[a], 0);
     assert.equal(r.labels[b], 1);
     assert.equal(r.labels[odd], 1);
@@ -74,15 +78,28 @@ void describe('sphericalKMeans', () => {
     for (let j = 0; j < 8; j++) assert.ok(Math.abs(r.centroids[8 + j] - mean[j] / norm) < 1e-6);
   });
 
-  void it('never leaves a cluster empty when k <= n', () => {
+  it('never leaves a cluster empty when k <= n', async () => {
     const { x } = directions(20, 2, 4, 4, 0.01);
-    const r = sphericalKMeans(x, 20, 4, { k: 6, seed: 1 });
+    const r = await sphericalKMeans(x, 20, 4, { k: 6, seed: 1 });
     assert.equal(new Set(r.labels).size, 6);
+  });
+
+  it('runs its assignment step on ONNX Runtime with the same result as in JS', async () => {
+    const { x } = directions(500, 5, 16, 6, 0.5);
+    const session = await InferenceSession.create(encodeModel(assignmentModel(16)), trainingSessionOptions(['cpu']));
+    try {
+      const viaOrt = await sphericalKMeans(x, 500, 16, { k: 5, seed: 3 }, ortAssigner(session, x, 500, 16, 128));
+      const viaJs = await sphericalKMeans(x, 500, 16, { k: 5, seed: 3 }, jsAssigner(x, 500, 16));
+      assert.deepEqual(viaOrt.labels, viaJs.labels);
+      assert.ok(viaOrt.iterations > 1);
+    } finally {
+      await session.release();
+    }
   });
 });
 
-void describe('Rng', () => {
-  void it('resumes exactly from a saved state', () => {
+describe('Rng', () => {
+  it('resumes exactly from a saved state', () => {
     const a = new Rng([1, 2]);
     a.next();
     const saved = Rng.fromState(a.state());
@@ -91,7 +108,7 @@ void describe('Rng', () => {
     assert.notDeepEqual(new Rng(1).state(), new Rng(2).state());
   });
 
-  void it('produces standard normal samples', () => {
+  it('produces standard normal samples', () => {
     const v = new Float64Array(20000);
     new Rng(5).fillNormal(v);
     const mean = v.reduce((s, x) => s + x, 0) / v.length;
@@ -100,7 +117,7 @@ void describe('Rng', () => {
   });
 });
 
-void describe('checkpoint files', () => {
+describe('checkpoint files', () => {
   const tensors = {
     w: Float32Array.of(1.5, -2, Math.PI),
     d: Float64Array.of(1e-300, 2),
@@ -108,13 +125,13 @@ void describe('checkpoint files', () => {
     bytes: Uint8Array.of(1, 2, 3),
   };
 
-  void it('round-trips metadata and typed arrays bit-exactly', () => {
+  it('round-trips metadata and typed arrays bit-exactly', () => {
     const c = decodeCheckpoint<{ epoch: number; rng: number[] }>(encodeCheckpoint({ meta: { epoch: 3, rng: [1, 2, 3, 4] }, tensors }));
     assert.deepEqual(c.meta, { epoch: 3, rng: [1, 2, 3, 4] });
     assert.deepEqual(c.tensors, tensors);
   });
 
-  void it('rejects damaged files', () => {
+  it('rejects damaged files', () => {
     const bytes = encodeCheckpoint({ meta: {}, tensors });
     const flipped = Uint8Array.from(bytes);
     flipped[flipped.length - 2] ^= 0xff;
@@ -123,7 +140,7 @@ void describe('checkpoint files', () => {
     assert.throws(() => decodeCheckpoint(new TextEncoder().encode('hello world, not a checkpoint')), /not a Shoebox/);
   });
 
-  void it('writes atomically and reads back; a missing file is undefined', async () => {
+  it('writes atomically and reads back; a missing file is undefined', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'shoebox-ckpt-'));
     try {
       const file = path.join(dir, 'sub', 'train.ckpt');

@@ -39,7 +39,9 @@ function byolRef(p: Rows, t: Rows): number {
 
 function pslRef(z: Rows, t: Rows, labels: number[], mask: number[], tau: number, negatives: PslNegatives): number {
   const protos = (rows: Rows, ls: number[]): Rows =>
-    Array.from({ length: K }, (_, k) => unit(rows.reduce((acc, r, i) => (ls[i] === k ? acc.map((v, j) => v + unit(r)[j]) : acc), new Array<number>(E).fill(0))));
+    Array.from({ length: K }, (_, k) =>
+      unit(rows.reduce((acc, r, i) => (ls[i] === k ? acc.map((v, j) => v + unit(r)[j]) : acc), new Array<number>(E).fill(0))),
+    );
   const direction = (on: Rows, onL: number[], tg: Rows, tgL: number[]): number => {
     const P = protos(on, onL);
     const Q = protos(tg, tgL);
@@ -53,10 +55,20 @@ function pslRef(z: Rows, t: Rows, labels: number[], mask: number[], tau: number,
       }
       total += logSumExp(logits) - dot(P[k], Q[k]) / tau;
     }
-    return total / Math.max(1, mask.reduce((a, b) => a + b, 0));
+    return (
+      total /
+      Math.max(
+        1,
+        mask.reduce((a, b) => a + b, 0),
+      )
+    );
   };
   const half = (r: Rows | number[], i: number): never => r.slice(i * B, (i + 1) * B) as never;
-  return 0.5 * (direction(half(z, 0), half(labels, 0), half(t, 1), half(labels, 1)) + direction(half(z, 1), half(labels, 1), half(t, 0), half(labels, 0)));
+  return (
+    0.5 *
+    (direction(half(z, 0), half(labels, 0), half(t, 1), half(labels, 1)) +
+      direction(half(z, 1), half(labels, 1), half(t, 0), half(labels, 0)))
+  );
 }
 
 function mocoRef(q: Rows, k: Rows, queue: Rows, tau: number): number {
@@ -89,7 +101,7 @@ async function checkGrad(c: GradCheckCase, zero: readonly string[] = []): Promis
   }
 }
 
-void describe('loss values match JS references', () => {
+describe('loss values match JS references', () => {
   const rng = new Rng(5);
   const z = randn(rng, 2 * B, E);
   const t = randn(rng, 2 * B, E);
@@ -98,15 +110,23 @@ void describe('loss values match JS references', () => {
   const mask = [1, 1, 0];
   const feeds: Feeds = { z: feed(z), t: feed(t), y: feed(oneHot(labels)), m: { data: Float64Array.from(mask), dims: [K] } };
 
-  void it('BYOL', async () => {
+  it('BYOL', async () => {
     const v = await value((g) => byolLoss(g, g.input('z', [2 * B, E]), g.input('t', [2 * B, E])), feeds);
     assert.ok(Math.abs(v - byolRef(z, t)) < 1e-12, `${v} vs ${byolRef(z, t)}`);
   });
 
   for (const negatives of ['target', 'online'] as const) {
-    void it(`PSL with ${negatives} negatives, masking absent clusters`, async () => {
+    it(`PSL with ${negatives} negatives, masking absent clusters`, async () => {
       const v = await value(
-        (g) => pslLoss(g, { online: g.input('z', [2 * B, E]), target: g.input('t', [2 * B, E]), labels: g.input('y', [2 * B, K]), mask: g.input('m', [K]), temperature: 0.5, negatives }),
+        (g) =>
+          pslLoss(g, {
+            online: g.input('z', [2 * B, E]),
+            target: g.input('t', [2 * B, E]),
+            labels: g.input('y', [2 * B, K]),
+            mask: g.input('m', [K]),
+            temperature: 0.5,
+            negatives,
+          }),
         feeds,
       );
       const ref = pslRef(z, t, labels, mask, 0.5, negatives);
@@ -114,45 +134,60 @@ void describe('loss values match JS references', () => {
     });
   }
 
-  void it('PSL is zero when every cluster is masked (warm-up)', async () => {
+  it('PSL is zero when every cluster is masked (warm-up)', async () => {
     const v = await value(
-      (g) => pslLoss(g, { online: g.input('z', [2 * B, E]), target: g.input('t', [2 * B, E]), labels: g.input('y', [2 * B, K]), mask: g.input('m', [K]), temperature: 0.5 }),
+      (g) =>
+        pslLoss(g, {
+          online: g.input('z', [2 * B, E]),
+          target: g.input('t', [2 * B, E]),
+          labels: g.input('y', [2 * B, K]),
+          mask: g.input('m', [K]),
+          temperature: 0.5,
+        }),
       { ...feeds, m: { data: new Float64Array(K), dims: [K] } },
     );
     assert.equal(v, 0);
   });
 
-  void it('MoCo InfoNCE with a queue', async () => {
+  it('MoCo InfoNCE with a queue', async () => {
     const queue = randn(rng, 5, E).map(unit);
     const v = await value(
-      (g) => mocoLoss(g, { queries: g.input('z', [2 * B, E]), keys: g.input('t', [2 * B, E]), queue: g.input('q', [5, E]), temperature: 0.2 }),
+      (g) =>
+        mocoLoss(g, { queries: g.input('z', [2 * B, E]), keys: g.input('t', [2 * B, E]), queue: g.input('q', [5, E]), temperature: 0.2 }),
       { ...feeds, q: feed(queue) },
     );
     assert.ok(Math.abs(v - mocoRef(z, t, queue, 0.2)) < 1e-12);
   });
 });
 
-void describe('loss gradients match finite differences', () => {
+describe('loss gradients match finite differences', () => {
   const rng = new Rng(11);
   const t = randn(rng, 2 * B, E);
   const labels = [0, 1, 1, 0, 2, 1];
   const common: Feeds = { t: feed(t), y: feed(oneHot(labels)), m: { data: Float64Array.of(1, 1, 0), dims: [K] } };
 
-  void it('BYOL (online side; the target is a constant)', async () => {
+  it('BYOL (online side; the target is a constant)', async () => {
     await checkGrad({ build: (g) => byolLoss(g, g.param('p', [2 * B, E]), g.input('t', [2 * B, E])), feeds: common });
   });
 
   for (const negatives of ['target', 'online'] as const) {
-    void it(`PSL (${negatives} negatives)`, async () => {
+    it(`PSL (${negatives} negatives)`, async () => {
       await checkGrad({
         build: (g) =>
-          pslLoss(g, { online: g.param('z', [2 * B, E]), target: g.input('t', [2 * B, E]), labels: g.input('y', [2 * B, K]), mask: g.input('m', [K]), temperature: 0.5, negatives }),
+          pslLoss(g, {
+            online: g.param('z', [2 * B, E]),
+            target: g.input('t', [2 * B, E]),
+            labels: g.input('y', [2 * B, K]),
+            mask: g.input('m', [K]),
+            temperature: 0.5,
+            negatives,
+          }),
         feeds: common,
       });
     });
   }
 
-  void it('ProPos = PSA (noisy predictor input) + lambda * PSL', async () => {
+  it('ProPos = PSA (noisy predictor input) + lambda * PSL', async () => {
     await checkGrad({
       build: (g) => {
         const z = g.param('z', [2 * B, E]);
@@ -174,15 +209,21 @@ void describe('loss gradients match finite differences', () => {
     });
   });
 
-  void it('MoCo', async () => {
+  it('MoCo', async () => {
     await checkGrad({
-      build: (g) => mocoLoss(g, { queries: g.param('q', [2 * B, E]), keys: g.input('t', [2 * B, E]), queue: g.input('queue', [4, E]), temperature: 0.2 }),
+      build: (g) =>
+        mocoLoss(g, {
+          queries: g.param('q', [2 * B, E]),
+          keys: g.input('t', [2 * B, E]),
+          queue: g.input('queue', [4, E]),
+          temperature: 0.2,
+        }),
       feeds: { ...common, queue: feed(randn(rng, 4, E).map(unit)) },
     });
   });
 
   for (const method of ['propos', 'byol', 'moco'] as const) {
-    void it(`full ${method} objective through the adapter and predictor (BatchNorm included)`, async () => {
+    it(`full ${method} objective through the adapter and predictor (BatchNorm included)`, async () => {
       const cfg: TrainStepConfig = {
         method,
         adapter: { inputDim: 5, hiddenDim: 6, embedDim: E, predictorHiddenDim: 5, bnEps: 1e-5 },
@@ -208,41 +249,63 @@ void describe('loss gradients match finite differences', () => {
         queue: feed(randn(r, 4, E).map(unit)),
       };
       // The target network is an input (random weights, BatchNorm statistics are outputs, not inputs, in training mode).
-      const targetShapes = Object.entries({ w1: [5, 6], 'bn.gamma': [6], 'bn.beta': [6], 'bn.mean': [6], 'bn.var': [6], w2: [6, E], b2: [E] });
-      for (const [part, shape] of targetShapes) feeds[`target.${part}`] = { data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal()), dims: shape };
+      const targetShapes = Object.entries({
+        w1: [5, 6],
+        'bn.gamma': [6],
+        'bn.beta': [6],
+        'bn.mean': [6],
+        'bn.var': [6],
+        w2: [6, E],
+        b2: [E],
+      });
+      for (const [part, shape] of targetShapes)
+        feeds[`target.${part}`] = { data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal()), dims: shape };
       for (const net of ['online', 'predictor']) {
-        for (const part of ['bn.mean', 'bn.var']) feeds[`${net}.${part}`] = { data: new Float64Array(net === 'online' ? 6 : 5).fill(part === 'bn.var' ? 1 : 0), dims: [net === 'online' ? 6 : 5] };
-      }
-      await checkGrad({
-        build: (g) => {
-          const nets = {
-            online: declareMlp(g, 'online', adapterDims(cfg.adapter), true),
-            predictor: method === 'moco' ? undefined : declareMlp(g, 'predictor', predictorDims(cfg.adapter), true),
-            target: declareMlp(g, 'target', adapterDims(cfg.adapter), false),
+        for (const part of ['bn.mean', 'bn.var'])
+          feeds[`${net}.${part}`] = {
+            data: new Float64Array(net === 'online' ? 6 : 5).fill(part === 'bn.var' ? 1 : 0),
+            dims: [net === 'online' ? 6 : 5],
           };
-          const x = g.input('x', [rows, 5]);
-          const obj = buildObjective(g, cfg, nets, x);
-          return obj.loss;
+      }
+      await checkGrad(
+        {
+          build: (g) => {
+            const nets = {
+              online: declareMlp(g, 'online', adapterDims(cfg.adapter), true),
+              predictor: method === 'moco' ? undefined : declareMlp(g, 'predictor', predictorDims(cfg.adapter), true),
+              target: declareMlp(g, 'target', adapterDims(cfg.adapter), false),
+            };
+            const x = g.input('x', [rows, 5]);
+            const obj = buildObjective(g, cfg, nets, x);
+            return obj.loss;
+          },
+          feeds,
+          seed: 8,
         },
-        feeds,
-        seed: 8,
-      },
-      // BYOL: the predictor's BatchNorm removes any constant shift of its input, so the adapter's output bias has no
-      // effect on the loss (ProPos' PSL and MoCo use the adapter output directly).
-      method === 'byol' ? ['online.b2'] : []);
+        // BYOL: the predictor's BatchNorm removes any constant shift of its input, so the adapter's output bias has no
+        // effect on the loss (ProPos' PSL and MoCo use the adapter output directly).
+        method === 'byol' ? ['online.b2'] : [],
+      );
     });
   }
 });
 
-void describe('loss behaviour', () => {
-  void it('PSL ignores the members of masked clusters', async () => {
+describe('loss behaviour', () => {
+  it('PSL ignores the members of masked clusters', async () => {
     const rng = new Rng(3);
     const z = randn(rng, 2 * B, E);
     const t = randn(rng, 2 * B, E);
     const labels = [0, 1, 2, 0, 1, 2];
     const psl = (zz: Rows): Promise<number> =>
       value(
-        (g) => pslLoss(g, { online: g.input('z', [2 * B, E]), target: g.input('t', [2 * B, E]), labels: g.input('y', [2 * B, K]), mask: g.input('m', [K]), temperature: 0.5 }),
+        (g) =>
+          pslLoss(g, {
+            online: g.input('z', [2 * B, E]),
+            target: g.input('t', [2 * B, E]),
+            labels: g.input('y', [2 * B, K]),
+            mask: g.input('m', [K]),
+            temperature: 0.5,
+          }),
         { z: feed(zz), t: feed(t), y: feed(oneHot(labels)), m: { data: Float64Array.of(1, 1, 0), dims: [K] } },
       );
     const before = await psl(z);

@@ -74,10 +74,10 @@ async function compare(
   }
 }
 
-void describe('optimizers match JS references over several steps', () => {
+describe('optimizers match JS references over several steps', () => {
   const lrAt = (t: number): number => 0.1 / t;
 
-  void it('SGD with momentum, weight decay and per-group LR scale', async () => {
+  it('SGD with momentum, weight decay and per-group LR scale', async () => {
     const mu = 0.9;
     const wd = 0.01;
     const s = await setup((g, groups, grads) => sgd(g, groups, grads, { lr: g.input('lr', []), momentum: mu, weightDecay: wd }));
@@ -97,7 +97,7 @@ void describe('optimizers match JS references over several steps', () => {
     );
   });
 
-  void it('SGD with Nesterov momentum', async () => {
+  it('SGD with Nesterov momentum', async () => {
     const mu = 0.8;
     const s = await setup((g, groups, grads) => sgd(g, groups, grads, { lr: g.input('lr', []), momentum: mu, nesterov: true }));
     await compare(
@@ -114,7 +114,7 @@ void describe('optimizers match JS references over several steps', () => {
     );
   });
 
-  void it('AdamW with bias correction from the step input', async () => {
+  it('AdamW with bias correction from the step input', async () => {
     const [b1, b2, eps, wd] = [0.9, 0.99, 1e-8, 0.05];
     const s = await setup((g, groups, grads) =>
       adamw(g, groups, grads, { lr: g.input('lr', []), step: g.input('step', []), beta1: b1, beta2: b2, eps, weightDecay: wd }),
@@ -139,8 +139,8 @@ void describe('optimizers match JS references over several steps', () => {
   });
 });
 
-void describe('EMA target update', () => {
-  void it('target = m * target + (1 - m) * online', async () => {
+describe('EMA target update', () => {
+  it('target = m * target + (1 - m) * online', async () => {
     const g = new Graph('float64');
     const target = g.input('t', [5]);
     const online = g.input('o', [5]);
@@ -150,8 +150,14 @@ void describe('EMA target update', () => {
       const t = Float64Array.of(1, -2, 3, 0.5, 0);
       const o = Float64Array.of(0, 4, 3, -0.5, 2);
       for (const m of [0, 0.996, 1]) {
-        const out = (await runner.run({ t: { data: t, dims: [5] }, o: { data: o, dims: [5] }, m: { data: Float64Array.of(m), dims: [] } })).next as Float64Array;
-        assert.ok(maxAbsDiff(out, Array.from(t, (v, i) => m * v + (1 - m) * o[i])) < 1e-15);
+        const out = (await runner.run({ t: { data: t, dims: [5] }, o: { data: o, dims: [5] }, m: { data: Float64Array.of(m), dims: [] } }))
+          .next as Float64Array;
+        assert.ok(
+          maxAbsDiff(
+            out,
+            Array.from(t, (v, i) => m * v + (1 - m) * o[i]),
+          ) < 1e-15,
+        );
       }
     } finally {
       await runner.release();
@@ -159,8 +165,8 @@ void describe('EMA target update', () => {
   });
 });
 
-void describe('schedules', () => {
-  void it('cosine learning rate: warm-up, start, middle, end', () => {
+describe('schedules', () => {
+  it('cosine learning rate: warm-up, start, middle, end', () => {
     assert.equal(cosineLr(0, 100, 1, { warmupSteps: 10 }), 0.1);
     assert.equal(cosineLr(9, 100, 1, { warmupSteps: 10 }), 1);
     assert.equal(cosineLr(10, 100, 1, { warmupSteps: 10 }), 1);
@@ -168,7 +174,7 @@ void describe('schedules', () => {
     assert.ok(Math.abs(cosineLr(100, 100, 1, { min: 0.01 }) - 0.01) < 1e-12);
     for (let t = 11; t < 100; t++) assert.ok(cosineLr(t, 100, 1, { warmupSteps: 10 }) < cosineLr(t - 1, 100, 1, { warmupSteps: 10 }));
   });
-  void it('EMA momentum rises from base to 1 on a cosine', () => {
+  it('EMA momentum rises from base to 1 on a cosine', () => {
     assert.equal(emaMomentum(0, 50), 0.996);
     assert.equal(emaMomentum(50, 50), 1);
     assert.ok(Math.abs(emaMomentum(25, 50) - 0.998) < 1e-12);

@@ -35,7 +35,7 @@ export function twoBlobs(n: number, dim: number, seed: number, views = 2, nuisan
 }
 
 /** Accuracy of 2-means (spherical, on L2-normalized rows) against the classes, up to label swap. */
-export function twoMeansAccuracy(x: Float32Array, dim: number, classes: Int32Array): number {
+export async function twoMeansAccuracy(x: Float32Array, dim: number, classes: Int32Array): Promise<number> {
   const n = classes.length;
   const xn = Float32Array.from(x);
   for (let i = 0; i < n; i++) {
@@ -43,7 +43,7 @@ export function twoMeansAccuracy(x: Float32Array, dim: number, classes: Int32Arr
     for (let j = 0; j < dim; j++) s += xn[i * dim + j] ** 2;
     for (let j = 0; j < dim; j++) xn[i * dim + j] /= Math.sqrt(s);
   }
-  const { labels } = sphericalKMeans(xn, n, dim, { k: 2, seed: 1 });
+  const { labels } = await sphericalKMeans(xn, n, dim, { k: 2, seed: 1 });
   let agree = 0;
   for (let i = 0; i < n; i++) if (labels[i] === classes[i]) agree++;
   return Math.max(agree, n - agree) / n;

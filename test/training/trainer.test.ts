@@ -26,16 +26,16 @@ function assertSameResult(a: TrainResult, b: TrainResult): void {
   assert.deepEqual(a.history, b.history);
 }
 
-void describe('Trainer', () => {
-  void it('ProPos training lowers the alignment loss and clusters better than the raw features', async () => {
+describe('Trainer', () => {
+  it('ProPos training lowers the alignment loss and clusters better than the raw features', async () => {
     const { data, classes } = twoBlobs(256, 32, 1);
-    const raw = twoMeansAccuracy(data.views[0], data.dim, classes);
+    const raw = await twoMeansAccuracy(data.views[0], data.dim, classes);
     const result = await new Trainer(data, { epochs: 60, batchSize: 64, seed: 1, lr: 3, clusters: 4, adapter: TINY_ADAPTER }).run();
     const first = result.history[0].means;
     const last = result.history.at(-1)!.means;
     assert.ok(last.psa < 0.7 * first.psa, `PSA ${first.psa} -> ${last.psa}`);
     assert.ok(last.psl > 0 && result.history[0].means.psl === 0, 'PSL is off in warm-up and on afterwards');
-    const trained = twoMeansAccuracy(result.embeddings, TINY_ADAPTER.embedDim, classes);
+    const trained = await twoMeansAccuracy(result.embeddings, TINY_ADAPTER.embedDim, classes);
     assert.ok(raw < 0.7, `raw features already cluster (${raw}): the test data is too easy`);
     assert.ok(trained > 0.9, `2-means accuracy raw ${raw} -> trained ${trained}`);
     // Embeddings are unit rows.
@@ -45,13 +45,16 @@ void describe('Trainer', () => {
     }
   });
 
-  void it('reports progress for every step and is deterministic given the seed', async () => {
+  it('reports progress for every step and is deterministic given the seed', async () => {
     const { data } = twoBlobs(64, 8, 2);
     const progress: TrainProgress[] = [];
     const options: TrainerOptions = { method: 'byol', epochs: 3, batchSize: 16, seed: 3, adapter: TINY_ADAPTER };
     const a = await new Trainer(data, { ...options, onProgress: (p) => progress.push(p) }).run();
     assert.equal(a.steps, 12);
-    assert.deepEqual(progress.map((p) => p.step), [...Array(12).keys()].map((i) => i + 1));
+    assert.deepEqual(
+      progress.map((p) => p.step),
+      [...Array(12).keys()].map((i) => i + 1),
+    );
     assert.ok(progress.every((p) => p.steps === 12 && p.samplesPerSec > 0 && p.etaSec >= 0 && Number.isFinite(p.losses.loss)));
     assert.equal(progress.at(-1)!.etaSec, 0);
     const b = await new Trainer(data, options).run();
@@ -61,7 +64,7 @@ void describe('Trainer', () => {
   });
 
   for (const method of ['propos', 'moco'] as const) {
-    void it(`${method}: cancel + resume from the checkpoint is bit-identical to an uninterrupted run`, async () => {
+    it(`${method}: cancel + resume from the checkpoint is bit-identical to an uninterrupted run`, async () => {
       const { data } = twoBlobs(96, 8, 5, 3);
       // Neighbours and pinned albums exercise every random choice of the batch sampler.
       data.neighbors = Int32Array.from({ length: 96 * 2 }, (_, i) => (Math.floor(i / 2) + 1 + (i % 2)) % 96);
@@ -82,7 +85,10 @@ void describe('Trainer', () => {
         await assert.rejects(interrupted.run(), (err: Error) => err.name === 'AbortError');
         const logs: string[] = [];
         const resumed = await new Trainer(data, { ...options, checkpoint: { path: file }, onLog: (m) => logs.push(m) }).run();
-        assert.ok(logs.some((m) => m.includes('resumed') && m.includes('step 10')), logs.join('\n'));
+        assert.ok(
+          logs.some((m) => m.includes('resumed') && m.includes('step 10')),
+          logs.join('\n'),
+        );
         assertSameResult(reference, resumed);
         if (method === 'propos') {
           // Pinned photos keep their album's cluster.
@@ -97,16 +103,23 @@ void describe('Trainer', () => {
     });
   }
 
-  void it('falls back to the CPU provider when the requested one cannot create a session', async () => {
+  it('falls back to the CPU provider when the requested one cannot create a session', async () => {
     const { data } = twoBlobs(32, 8, 6);
     const logs: string[] = [];
-    const r = await new Trainer(data, { method: 'byol', epochs: 1, batchSize: 16, adapter: TINY_ADAPTER, executionProviders: ['cuda'], onLog: (m) => logs.push(m) }).run();
+    const r = await new Trainer(data, {
+      method: 'byol',
+      epochs: 1,
+      batchSize: 16,
+      adapter: TINY_ADAPTER,
+      executionProviders: ['cuda'],
+      onLog: (m) => logs.push(m),
+    }).run();
     assert.deepEqual(r.providers, ['cpu']);
     assert.match(r.fallback ?? '', /cuda/);
     assert.ok(logs.some((m) => m.includes('CPU')));
   });
 
-  void it('rejects bad data', () => {
+  it('rejects bad data', () => {
     assert.throws(() => new Trainer({ views: [new Float32Array(16)], dim: 8 }), /at least 2 views/);
     assert.throws(() => new Trainer({ views: [new Float32Array(16), new Float32Array(8)], dim: 8 }), /N x dim/);
   });

@@ -15,7 +15,16 @@
  * ```
  */
 
-import { dtypeCode, type AttrValue, type DType, type ModelIR, type NodeIR, type TensorData, type TypedArray, type ValueInfoIR } from '../onnx/proto.js';
+import {
+  dtypeCode,
+  type AttrValue,
+  type DType,
+  type ModelIR,
+  type NodeIR,
+  type TensorData,
+  type TypedArray,
+  type ValueInfoIR,
+} from '../onnx/proto.js';
 import { broadcastShapes, formatShape, invertPerm, normAxes, normAxis, sameShape, sizeOf, type Shape } from './shape.js';
 
 export type { Shape } from './shape.js';
@@ -70,6 +79,8 @@ export interface GraphNode {
   readonly outputs: readonly Tensor[];
   readonly attributes: Readonly<Record<string, AttrValue>>;
   readonly backward?: Backward;
+  /** The tensors `backward` differentiates with respect to, if not `inputs` (composite ops). */
+  readonly diffInputs?: readonly Tensor[];
 }
 
 export interface GemmOptions {
@@ -126,6 +137,8 @@ export class Graph {
   private readonly constCache = new Map<string, Tensor>();
   private readonly scopes: string[] = [];
   private counter = 0;
+  /** > 0 while recording the inside of a composite op: its primitive nodes get no gradient rules. */
+  private noGrad = 0;
 
   /** @param dtype the floating point type of parameters, constants made from numbers, and (default) inputs. */
   constructor(readonly dtype: FloatDType = 'float32') {}
@@ -160,7 +173,7 @@ export class Graph {
     return this.cachedConst(`${dtype}:${value}`, [value], [], dtype);
   }
 
-  /** A constant filled with one value. */
+  /** A tensor of `shape` filled with one value (an Expand of a cached scalar: no large initializer). */
   full(shape: Shape, value: number, dtype: DType = this.dtype): Tensor {
     return this.expand(this.scalar(value, dtype), shape);
   }
@@ -310,6 +323,31 @@ export class Graph {
     return this.emit('Identity', [x], x.shape, x.dtype, {});
   }
 
+  /**
+   * A composite op with a hand-written gradient: `forward` builds the value from primitive ops (their own gradient
+   * rules are not used) and `vjp` maps the gradient of the value to the gradients of `inputs`. Use it where the
+   * generic chain rule would emit many more nodes than a known closed form (e.g. batch normalization).
+   */
+  composite(inputs: readonly Tensor[], forward: () => Tensor, vjp: Backward): Tensor {
+    this.noGrad++;
+    let y: Tensor;
+    try {
+      y = forward();
+    } finally {
+      this.noGrad--;
+    }
+    const out = new Tensor(this, this.uniqueName('Composite'), y.shape, y.dtype, 'op');
+    this.nodes.push({
+      op: 'Identity',
+      inputs: [y],
+      outputs: [out],
+      attributes: {},
+      backward: this.noGrad > 0 ? undefined : vjp,
+      diffInputs: inputs,
+    });
+    return out;
+  }
+
   // -------------------------------------------------------------------------------------------------------------
   // Linear algebra
 
@@ -363,7 +401,8 @@ export class Graph {
       let db: Tensor | undefined;
       if (needs[0]) da = transA ? this.gemm(b, gy, undefined, o(transB, true)) : this.gemm(gy, b, undefined, o(false, !transB));
       if (needs[1]) db = transB ? this.gemm(gy, a, undefined, o(true, transA)) : this.gemm(a, gy, undefined, o(!transA, false));
-      const dc = needs[2] && c ? this.unbroadcast(beta === 1 ? gy : this.mul(gy, beta), c.shape) : undefined;
+      // Attributes are float32: scale by the value the forward pass used, also in float64 graphs.
+      const dc = needs[2] && c ? this.unbroadcast(beta === 1 ? gy : this.mul(gy, Math.fround(beta)), c.shape) : undefined;
       return [da, db, dc];
     });
   }
@@ -381,6 +420,11 @@ export class Graph {
     const ax = axes && axes.length > 0 ? normAxes(axes, x.rank) : x.shape.map((_, i) => i);
     const count = ax.reduce((n, a) => n * x.shape[a], 1);
     return this.reduce('ReduceMean', x, axes, keepdims, 1 / count);
+  }
+
+  /** Sum of squares over `axes` (all axes if omitted or empty): one pass instead of Mul + ReduceSum. */
+  reduceSumSquare(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
+    return this.reduce('ReduceSumSquare', x, axes, keepdims, 2, x);
   }
 
   softmax(x: Tensor, axis = -1): Tensor {
@@ -408,7 +452,14 @@ export class Graph {
     const p = perm ? perm.map((a) => normAxis(a, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
     if (new Set(p).size !== x.rank || p.length !== x.rank) throw new Error(`transpose: bad permutation [${p.join(',')}]`);
     const inv = invertPerm(p);
-    return this.emit('Transpose', [x], p.map((a) => x.shape[a]), x.dtype, { perm: { ints: p } }, (gy) => [this.transpose(gy, inv)]);
+    return this.emit(
+      'Transpose',
+      [x],
+      p.map((a) => x.shape[a]),
+      x.dtype,
+      { perm: { ints: p } },
+      (gy) => [this.transpose(gy, inv)],
+    );
   }
 
   /** Reshape; one dimension may be -1 (inferred), 0 is not special. */
@@ -484,7 +535,13 @@ export class Graph {
       out[a] = len;
       return { axis: a, start, len, step, dim };
     });
-    const inputs = [x, this.ints(spans.map((s) => s.start)), this.ints(spans.map((s) => s.start + s.len * s.step)), this.ints(ax), this.ints(st)];
+    const inputs = [
+      x,
+      this.ints(spans.map((s) => s.start)),
+      this.ints(spans.map((s) => s.start + s.len * s.step)),
+      this.ints(ax),
+      this.ints(st),
+    ];
     return this.emit('Slice', inputs, out, x.dtype, {}, (gy) => {
       // Scatter back with zero padding; a step s becomes "pad each element with s-1 zeros" along that axis.
       let g = gy;
@@ -523,10 +580,7 @@ export class Graph {
       const idxShape = x.shape.map((_, i) => (i === a ? n : 1));
       const idx = this.expand(this.reshape(indices, idxShape), rows.shape);
       const zeros = this.full(x.shape, 0, x.dtype);
-      return [
-        this.emit('ScatterElements', [zeros, idx, rows], x.shape, x.dtype, { axis: { i: a }, reduction: { s: 'add' } }),
-        undefined,
-      ];
+      return [this.emit('ScatterElements', [zeros, idx, rows], x.shape, x.dtype, { axis: { i: a }, reduction: { s: 'add' } }), undefined];
     });
   }
 
@@ -558,9 +612,10 @@ export class Graph {
     const end = this.nodes.length;
     // Forward pass: which values depend on wrt (only those need gradients).
     const live = new Set<Tensor>(wrt);
+    const diffInputs = (node: GraphNode): readonly (Tensor | null)[] => node.diffInputs ?? node.inputs;
     for (let i = 0; i < end; i++) {
       const node = this.nodes[i];
-      if (node.backward && node.inputs.some((t) => t !== null && live.has(t))) {
+      if (node.backward && diffInputs(node).some((t) => t !== null && live.has(t))) {
         for (const o of node.outputs) if (isFloat(o.dtype)) live.add(o);
       }
     }
@@ -570,10 +625,11 @@ export class Graph {
       const node = this.nodes[i];
       const gy = grads.get(node.outputs[0]);
       if (!gy || !node.backward) continue;
-      const needs = node.inputs.map((t) => t !== null && live.has(t));
+      const inputs = diffInputs(node);
+      const needs = inputs.map((t) => t !== null && live.has(t));
       if (!needs.some(Boolean)) continue;
       const gin = node.backward(gy, needs);
-      node.inputs.forEach((t, k) => {
+      inputs.forEach((t, k) => {
         const gk = gin[k];
         if (!needs[k] || !t || !gk) return;
         if (!sameShape(gk.shape, t.shape)) {
@@ -608,7 +664,8 @@ export class Graph {
       outputInfos.push({ name: key, dtype: t.dtype, shape: [...t.shape] });
       outputTensors.add(t);
       if (t.kind === 'op' && !rename.has(t)) rename.set(t, key);
-      else if (rename.get(t) !== key) aliases.push({ opType: 'Identity', inputs: [rename.get(t) ?? t.name], outputs: [key], name: `output/${key}` });
+      else if (rename.get(t) !== key)
+        aliases.push({ opType: 'Identity', inputs: [rename.get(t) ?? t.name], outputs: [key], name: `output/${key}` });
     }
     const nameOf = (t: Tensor): string => rename.get(t) ?? t.name;
     // Dead code elimination: keep nodes on the way to an output.
@@ -701,7 +758,7 @@ export class Graph {
   ): Tensor {
     for (const t of inputs) if (t && t.graph !== this) throw new Error(`${op}: ${t} belongs to another graph`);
     const out = new Tensor(this, this.uniqueName(op), [...shape], dtype, 'op');
-    this.nodes.push({ op, inputs, outputs: [out], attributes, backward });
+    this.nodes.push({ op, inputs, outputs: [out], attributes, backward: this.noGrad > 0 ? undefined : backward });
     return out;
   }
 
@@ -727,13 +784,16 @@ export class Graph {
     return this.emit(op, [x, y], broadcastShapes(x.shape, y.shape), 'bool', {});
   }
 
-  private reduce(op: string, x: Tensor, axes: readonly number[] | undefined, keepdims: boolean, scale: number): Tensor {
+  /** A reduction whose input gradient is expand(gy) * scale (* factor, elementwise, when given). */
+  private reduce(op: string, x: Tensor, axes: readonly number[] | undefined, keepdims: boolean, scale: number, factor?: Tensor): Tensor {
     const ax = axes && axes.length > 0 ? normAxes(axes, x.rank) : x.shape.map((_, i) => i);
     const kept = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
     const out = keepdims ? kept : x.shape.filter((_, i) => !ax.includes(i));
     return this.emit(op, [x, this.ints(ax)], out, x.dtype, { keepdims: { i: keepdims ? 1 : 0 } }, (gy) => {
-      const g = this.expand(this.reshape(gy, kept), x.shape);
-      return [scale === 1 ? g : this.mul(g, scale)];
+      const g = this.reshape(gy, kept);
+      if (factor) return [this.mul(this.mul(g, scale), factor)];
+      const full = this.expand(g, x.shape);
+      return [scale === 1 ? full : this.mul(full, scale)];
     });
   }
 

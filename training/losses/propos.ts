@@ -68,7 +68,10 @@ export function pslDirection(g: Graph, d: PslDirection): Tensor {
   const k = d.mask.size;
   const online = prototypes(g, d.online, d.onlineLabels);
   const target = g.stopGradient(prototypes(g, d.target, d.targetLabels));
-  const eye = g.constant(Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 : 0)), [k, k]);
+  const eye = g.constant(
+    Array.from({ length: k * k }, (_, i) => (i % (k + 1) === 0 ? 1 : 0)),
+    [k, k],
+  );
   let logits = g.gemm(online, target, undefined, { transB: true, alpha: 1 / d.temperature });
   if (d.negatives === 'online') {
     const offDiagonal = g.gemm(online, online, undefined, { transB: true, alpha: 1 / d.temperature });
@@ -123,6 +126,13 @@ export interface ProPosLoss {
 /** ProPos objective: PSA + lambda * PSL. */
 export function proposLoss(g: Graph, i: ProPosInputs): ProPosLoss {
   const psa = psaLoss(g, i);
-  const psl = pslLoss(g, { online: i.online, target: i.target, labels: i.labels, mask: i.mask, temperature: i.temperature, negatives: i.negatives });
+  const psl = pslLoss(g, {
+    online: i.online,
+    target: i.target,
+    labels: i.labels,
+    mask: i.mask,
+    temperature: i.temperature,
+    negatives: i.negatives,
+  });
   return { total: g.add(psa, g.mul(psl, i.lambda)), psa, psl };
 }

@@ -119,7 +119,10 @@ export function exportAdapterModel(params: AdapterParams, opts: AdapterExportOpt
  * The same inference graph with the folded weights as inputs `w1`, `b1`, `w2`, `b2` (fed per run), so one session
  * can embed with changing weights during training.
  */
-export function adapterInferenceModelWithWeightInputs(dims: Pick<FoldedAdapter, 'inputDim' | 'hiddenDim' | 'embedDim'>, batch: number | string = 'N'): ModelIR {
+export function adapterInferenceModelWithWeightInputs(
+  dims: Pick<FoldedAdapter, 'inputDim' | 'hiddenDim' | 'embedDim'>,
+  batch: number | string = 'N',
+): ModelIR {
   const body = adapterNodes('features', 'embedding', '', OPSET, null);
   const shapes = weightShapes(dims);
   return {
@@ -175,7 +178,13 @@ export function mergeEncoder(backbone: ModelIR, params: AdapterParams, backboneO
   const opset = backbone.opsetVersion;
   const flat = `${prefix}features`;
   const body = adapterNodes(flat, outputName, prefix, opset, foldAdapter(params));
-  const flatten: NodeIR = { opType: 'Flatten', inputs: [backboneOutputName], outputs: [flat], name: `${prefix}flatten`, attributes: { axis: { i: 1 } } };
+  const flatten: NodeIR = {
+    opType: 'Flatten',
+    inputs: [backboneOutputName],
+    outputs: [flat],
+    name: `${prefix}flatten`,
+    attributes: { axis: { i: 1 } },
+  };
   const batchDim = src.inputs[0]?.shape?.[0] ?? 'N';
   return {
     ...backbone,

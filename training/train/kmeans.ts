@@ -77,7 +77,13 @@ export function jsAssigner(x: Float32Array, n: number, d: number): Assigner {
  * Spherical k-means on the rows of `x` [n, d] (rows should be unit-norm). Deterministic given the seed (and a
  * deterministic `assign`, by default plain JS).
  */
-export async function sphericalKMeans(x: Float32Array, n: number, d: number, opts: KMeansOptions, assign: Assigner = jsAssigner(x, n, d)): Promise<KMeansResult> {
+export async function sphericalKMeans(
+  x: Float32Array,
+  n: number,
+  d: number,
+  opts: KMeansOptions,
+  assign: Assigner = jsAssigner(x, n, d),
+): Promise<KMeansResult> {
   const { k, iterations = 20 } = opts;
   if (x.length !== n * d) throw new Error(`kmeans: ${x.length} values for ${n} x ${d}`);
   if (k < 1 || k > n) throw new Error(`kmeans: k=${k} for n=${n}`);

@@ -196,19 +196,21 @@ export function buildTrainStep(cfg: TrainStepConfig): TrainStepModel {
   const obj = buildObjective(g, cfg, nets, x);
 
   // Backward pass and optimizer.
-  const trainable = (t: MlpTensors): Tensor[] => MLP_PARTS.filter((p) => !BUFFER_PARTS.has(p)).map((p) => t[p]);
-  const decay = (t: MlpTensors, yes: boolean): Tensor[] => MLP_PARTS.filter((p) => !BUFFER_PARTS.has(p) && NO_DECAY_PARTS.has(p) !== yes).map((p) => t[p]);
-  const params = [...trainable(nets.online), ...(nets.predictor ? trainable(nets.predictor) : [])];
+  const trainableParts = MLP_PARTS.filter((p) => !BUFFER_PARTS.has(p));
+  const decayParts = trainableParts.filter((p) => !NO_DECAY_PARTS.has(p));
+  const noDecayParts = trainableParts.filter((p) => NO_DECAY_PARTS.has(p));
+  const pick = (t: MlpTensors, parts: readonly MlpPart[]): Tensor[] => parts.map((p) => t[p]);
+  const params = [...pick(nets.online, trainableParts), ...(nets.predictor ? pick(nets.predictor, trainableParts) : [])];
   const grads = g.scope('grad', () => g.grad(obj.loss, params));
   const gradMap = new Map(params.map((p, i) => [p, grads[i]]));
   const groups: ParamGroup[] = [
-    { name: 'online', params: decay(nets.online, true) },
-    { name: 'online/no-decay', params: decay(nets.online, false), weightDecay: 0 },
+    { name: 'online', params: pick(nets.online, decayParts) },
+    { name: 'online/no-decay', params: pick(nets.online, noDecayParts), weightDecay: 0 },
   ];
   if (nets.predictor) {
     groups.push(
-      { name: 'predictor', params: decay(nets.predictor, true), lrScale: cfg.predictorLrScale },
-      { name: 'predictor/no-decay', params: decay(nets.predictor, false), lrScale: cfg.predictorLrScale, weightDecay: 0 },
+      { name: 'predictor', params: pick(nets.predictor, decayParts), lrScale: cfg.predictorLrScale },
+      { name: 'predictor/no-decay', params: pick(nets.predictor, noDecayParts), lrScale: cfg.predictorLrScale, weightDecay: 0 },
     );
   }
   const opt: OptimizerUpdate = g.scope('optimizer', () => {
@@ -218,10 +220,13 @@ export function buildTrainStep(cfg: TrainStepConfig): TrainStepModel {
       : adamw(g, groups, gradMap, { lr, step: stepCount!, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
   });
 
-  // EMA target: follows the freshly updated online parameters.
-  const emaParts = MLP_PARTS.filter((p) => !BUFFER_PARTS.has(p));
+  // EMA target: follows the freshly updated online parameters (BatchNorm statistics are tracked, not averaged).
   const emaNext = g.scope('ema', () =>
-    emaUpdate(g, emaParts.map((p) => ({ target: nets.target[p], online: opt.updated.get(nets.online[p])! })), emaMomentum),
+    emaUpdate(
+      g,
+      trainableParts.map((p) => ({ target: nets.target[p], online: opt.updated.get(nets.online[p])! })),
+      emaMomentum,
+    ),
   );
 
   // Outputs.
@@ -241,7 +246,7 @@ export function buildTrainStep(cfg: TrainStepConfig): TrainStepModel {
   };
   carryNetwork(nets.online, obj.online, 'online', (p) => opt.updated.get(nets.online[p])!);
   if (nets.predictor) carryNetwork(nets.predictor, obj.predictor!, 'predictor', (p) => opt.updated.get(nets.predictor![p])!);
-  carryNetwork(nets.target, obj.target, 'target', (p) => emaNext[emaParts.indexOf(p)]);
+  carryNetwork(nets.target, obj.target, 'target', (p) => emaNext[trainableParts.indexOf(p)]);
   for (const s of opt.state) carry(s.input, s.output, 'optimizer', undefined, s.init);
 
   outputs.loss = obj.loss;

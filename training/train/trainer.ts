@@ -13,7 +13,17 @@ import { readCheckpoint, writeCheckpoint, type CheckpointArray } from './checkpo
 import { adapterInferenceModelWithWeightInputs, foldAdapter } from './export.js';
 import { assignmentModel, ortAssigner } from './assign.js';
 import { sphericalKMeans } from './kmeans.js';
-import { adapterDims, cloneMlp, DEFAULT_ADAPTER, initMlp, MLP_PARTS, predictorDims, type AdapterConfig, type AdapterParams, type MlpWeights } from './model.js';
+import {
+  adapterDims,
+  cloneMlp,
+  DEFAULT_ADAPTER,
+  initMlp,
+  MLP_PARTS,
+  predictorDims,
+  type AdapterConfig,
+  type AdapterParams,
+  type MlpWeights,
+} from './model.js';
 import { Rng } from './rng.js';
 import { errorMessage, openSession, type OpenedSession } from './session.js';
 import { buildTrainStep, type Method, type OptimizerConfig, type TrainStepModel } from './step.js';
@@ -252,6 +262,9 @@ export class Trainer {
   // Training state (all of it is checkpointed).
   private rng: Rng;
   private state = new Map<string, OrtTensor>();
+  /** Second buffer per state tensor: the train step writes the next values there, then the two swap. */
+  private spare = new Map<string, OrtTensor>();
+  private readonly buffers = new Map<string, Float32Array>();
   private epoch = 0;
   private stepInEpoch = 0;
   private globalStep = 0;
@@ -380,7 +393,10 @@ export class Trainer {
     const target = cloneMlp(online);
     const nets = { online, predictor, target };
     for (const s of this.step!.state) {
-      const data = s.role === 'optimizer' ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)).fill(s.init ?? 0) : Float32Array.from(nets[s.role][s.part!]);
+      const data =
+        s.role === 'optimizer'
+          ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)).fill(s.init ?? 0)
+          : Float32Array.from(nets[s.role][s.part!]);
       this.state.set(s.name, new OrtTensor('float32', data, s.shape));
     }
     if (this.options.method === 'moco') {
@@ -414,16 +430,16 @@ export class Trainer {
   }
 
   /** Run the train session; if a non-CPU provider fails at run time, switch to CPU once and retry. */
-  private async runTrain(feeds: Record<string, OrtTensor>): Promise<InferenceSession.ReturnType> {
+  private async runTrain(feeds: Record<string, OrtTensor>, fetches: InferenceSession.FetchesType): Promise<InferenceSession.ReturnType> {
     try {
-      return await this.train!.session.run(feeds);
+      return await this.train!.session.run(feeds, fetches);
     } catch (err) {
       if (this.train!.providers.every((p) => p === 'cpu')) throw err;
       this.fallback = `running on ${this.train!.providers.join(', ')} failed: ${errorMessage(err)}`;
       this.log(`train step: ${this.fallback}; switching to the CPU provider`);
       await this.train!.session.release();
       await this.openTrainSession(['cpu']);
-      return await this.train!.session.run(feeds);
+      return await this.train!.session.run(feeds, fetches);
     }
   }
 
@@ -442,7 +458,13 @@ export class Trainer {
         emb,
         this.n,
         e,
-        { k: o.clusters, iterations: o.kmeansIterations, seed: [o.seed, this.epoch, 0x6b6d], init: this.centroids, fixed: this.fixedClusters },
+        {
+          k: o.clusters,
+          iterations: o.kmeansIterations,
+          seed: [o.seed, this.epoch, 0x6b6d],
+          init: this.centroids,
+          fixed: this.fixedClusters,
+        },
         assigner ? ortAssigner(assigner, emb, this.n, e) : undefined,
       );
       this.labels = km.labels;
@@ -502,7 +524,7 @@ export class Trainer {
     const { dim } = this.data;
     const b = o.batchSize;
     const views = this.data.views;
-    const x = new Float32Array(2 * b * dim);
+    const x = this.buffer('x', 2 * b * dim);
     const rowLabels = new Int32Array(2 * b);
     for (let r = 0; r < b; r++) {
       const i = this.perm[this.stepInEpoch * b + r];
@@ -529,9 +551,9 @@ export class Trainer {
     if (o.method === 'propos') {
       const k = o.clusters;
       const e = o.adapter.embedDim;
-      const noise = new Float32Array(2 * b * e);
+      const noise = this.buffer('noise', 2 * b * e);
       this.rng.fillNormal(noise);
-      const labels = new Float32Array(2 * b * k);
+      const labels = this.buffer('labels', 2 * b * k).fill(0);
       const seen = [new Uint8Array(k), new Uint8Array(k)];
       rowLabels.forEach((c, r) => {
         if (c < 0) return;
@@ -545,8 +567,16 @@ export class Trainer {
     } else if (o.method === 'moco') {
       feeds.queue = new OrtTensor('float32', this.queue!, [o.queueSize, o.adapter.embedDim]);
     }
-    const out = await this.runTrain(feeds);
-    for (const s of step.state) this.state.set(s.name, out[s.output] as OrtTensor);
+    // State outputs go straight into the spare buffers (no allocation or copy), which then become the state.
+    const fetches: Record<string, OrtTensor | null> = {};
+    for (const s of step.state) fetches[s.output] = this.spareFor(s.name, s.shape);
+    for (const k of [...step.scalars, ...step.extras]) fetches[k] = null;
+    const out = await this.runTrain(feeds, fetches);
+    for (const s of step.state) {
+      const previous = this.state.get(s.name)!;
+      this.state.set(s.name, fetches[s.output]!);
+      this.spare.set(s.name, previous);
+    }
     if (o.method === 'moco') this.enqueue(out.keys.data as Float32Array);
     const scalars: Record<string, number> = {};
     for (const k of step.scalars) scalars[k] = (out[k].data as Float32Array)[0];
@@ -556,6 +586,25 @@ export class Trainer {
       if (!Number.isFinite(v)) throw new Error(`training diverged: ${k} = ${v} at step ${this.globalStep + 1}`);
     }
     return scalars;
+  }
+
+  /** A reusable batch buffer (the previous step's run has finished with it). */
+  private buffer(name: string, length: number): Float32Array {
+    let b = this.buffers.get(name);
+    if (!b) {
+      b = new Float32Array(length);
+      this.buffers.set(name, b);
+    }
+    return b;
+  }
+
+  private spareFor(name: string, shape: number[]): OrtTensor {
+    let t = this.spare.get(name);
+    if (!t) {
+      t = new OrtTensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+      this.spare.set(name, t);
+    }
+    return t;
   }
 
   private enqueue(keys: Float32Array): void {
@@ -638,7 +687,8 @@ export class Trainer {
     if (m.fingerprint !== this.fingerprint()) throw new Error(`checkpoint ${cp.path} was written for different data or options`);
     for (const s of this.step!.state) {
       const data = saved.tensors[`state/${s.name}`];
-      if (!(data instanceof Float32Array) || data.length !== s.shape.reduce((x, y) => x * y, 1)) throw new Error(`checkpoint lacks ${s.name}`);
+      if (!(data instanceof Float32Array) || data.length !== s.shape.reduce((x, y) => x * y, 1))
+        throw new Error(`checkpoint lacks ${s.name}`);
       this.state.set(s.name, new OrtTensor('float32', data, s.shape));
     }
     this.epoch = m.epoch;

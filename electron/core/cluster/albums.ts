@@ -115,7 +115,7 @@ export function clusterIntoAlbums(
 
   return {
     albums,
-    unsorted: Int32Array.from(unsorted).sort(),
+    unsorted: Int32Array.from(unsorted),
     duplicates,
     albumOf,
     similarity: km.similarities,

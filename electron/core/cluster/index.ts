@@ -9,6 +9,8 @@ export { chooseK } from './autok.js';
 export type { AutoKOptions, AutoKResult, AutoKScore } from './autok.js';
 export { findNearDuplicates } from './duplicates.js';
 export type { DuplicateOptions } from './duplicates.js';
+export { kmeansOnGram } from './gram-kmeans.js';
+export type { GramKMeansOptions, GramKMeansResult } from './gram-kmeans.js';
 export { kmeans } from './kmeans.js';
 export type { FixedCluster, KMeansConstraints, KMeansOptions, KMeansResult } from './kmeans.js';
 export { knnQuery, knnSelf } from './knn.js';

@@ -18,6 +18,7 @@
 
 import { checkMatrix, dot, dotBlock, gatherRows, normalizeRow, unitRows } from './linalg.js';
 import { Rng } from './rng.js';
+import { DEFAULT_SEED_POWER, greedySeeds, seedTrials } from './seeding.js';
 
 /** A cluster whose prototype never moves. */
 export interface FixedCluster {
@@ -67,15 +68,9 @@ export interface KMeansOptions {
   refineIter?: number;
   /**
    * Exponent on the k-means++ sampling weight (1 = classic k-means++). Default 16, which on synthetic blobs in
-   * 256 dimensions (with or without 3-10% uniform outliers) gave clearly better seeds than 1-4; see
-   * `seedCentroids`.
+   * 256 dimensions (with or without 3-10% uniform outliers) gave clearly better seeds than 1-4; see seeding.ts.
    */
   seedPower?: number;
-  /**
-   * The cosine Gram matrix of the rows (`n x n`, see `cosineGram` in metrics.ts), when the caller has it anyway:
-   * seeding then looks similarities up instead of computing them (used by automatic K on its sample).
-   */
-  gram?: Float32Array;
   constraints?: KMeansConstraints;
 }
 
@@ -220,9 +215,6 @@ interface Seeds {
  */
 export function kmeans(data: Float32Array, n: number, dim: number, k: number, opts: KMeansOptions = {}): KMeansResult {
   const p = new Problem(data, n, dim, k, opts.constraints);
-  if (opts.gram && opts.gram.length !== n * n) {
-    throw new RangeError(`gram: expected ${n * n} values, got ${opts.gram.length}`);
-  }
   const rng = new Rng(opts.seed ?? 0);
   if (n === 0) {
     const empty = { assignments: new Int32Array(0), similarities: new Float32Array(0), iterations: 0 };
@@ -246,7 +238,7 @@ function restartedLloyd(p: Problem, opts: KMeansOptions, rng: Rng): State {
   let bestScore = -Infinity;
   for (let r = 0; r < restarts; r++) {
     const run = rng.fork();
-    const seeds = seedCentroids(p, seedCandidates(p, run), opts.seedPower ?? 16, run, opts.gram);
+    const seeds = seedCentroids(p, seedCandidates(p, run), opts.seedPower ?? DEFAULT_SEED_POWER, run);
     const state = lloyd(p, seeds, maxIter, tolCount(p, opts));
     const score = objective(state.similarities);
     if (score > bestScore) {
@@ -268,7 +260,7 @@ function miniBatchKMeans(p: Problem, opts: KMeansOptions, rng: Rng): State {
   let best: Seeds | undefined;
   let bestScore = -Infinity;
   for (let r = 0; r < restarts; r++) {
-    const seeds = seedCentroids(p, seedCandidates(p, rng), opts.seedPower ?? 16, rng, opts.gram);
+    const seeds = seedCentroids(p, seedCandidates(p, rng), opts.seedPower ?? DEFAULT_SEED_POWER, rng);
     const score = scoreCentroids(p, seeds, valX, validation);
     if (score > bestScore) {
       bestScore = score;
@@ -373,98 +365,39 @@ function seedCandidates(p: Problem, rng: Rng): Int32Array {
 }
 
 /**
- * Seeds: constraint-determined centroids first, then greedy k-means++ over `candidates` for the remaining clusters.
- *
- * Let w = 1 - (max cosine to the seeds so far); for unit vectors w is proportional to the squared Euclidean
- * distance of classic k-means++. Each step draws {@link seedTrials} candidates with probability proportional to
- * w^power and keeps the one that lowers the k-means potential (sum of w) most. Classic k-means++ is power 1, but
- * in high dimensions w within a cluster is already a sizeable fraction of w between clusters (0.5 vs 1 for
- * blobs whose points have cosine 0.7 to their centre), so power-1 draws land in already-covered clusters often
- * and k-means then merges two true clusters and splits another. A larger power leans towards farthest-first
- * traversal; the greedy potential test keeps isolated outliers from being chosen while any cluster is uncovered.
- * Cost: about `k * seedTrials(k) * candidates * dim` multiply-adds (`dim` times less with a Gram matrix).
+ * Seeds: constraint-determined centroids first, then greedy k-means++ (see seeding.ts) over `candidates` for the
+ * remaining clusters. Cost: about `k * seedTrials(k) * candidates * dim` multiply-adds.
  */
-function seedCentroids(
-  p: Problem,
-  candidates: Int32Array,
-  power: number,
-  rng: Rng,
-  gram: Float32Array | undefined,
-): Seeds {
+function seedCentroids(p: Problem, candidates: Int32Array, power: number, rng: Rng): Seeds {
   const { k, dim } = p;
   const { centroids, alive } = initialCentroids(p);
   const m = candidates.length;
   if (m === 0) return { centroids, alive };
   const xc = m === p.n ? p.x : gatherRows(p.x, dim, candidates);
-  // Distance weight of each candidate to its nearest seed so far (1 - cos; 1 while there is no seed).
+  // Distance weight of each candidate to the nearest centroid the constraints already determine.
   const weight = new Float64Array(m).fill(1);
-  const drawWeight = new Float64Array(m);
-  const trials = seedTrials(k);
-  const tile = new Float32Array(m * trials);
-  const trialRows = new Float32Array(trials * dim);
-  const picks = new Int32Array(trials);
-
-  let seeded = 0;
+  const column = new Float32Array(m);
+  let constrained = 0;
   for (let c = 0; c < k; c++) {
     if (!alive[c]) continue;
-    dotBlock(xc, 0, m, centroids, c, 1, dim, tile, 1);
-    for (let r = 0; r < m; r++) weight[r] = Math.min(weight[r], Math.max(0, 1 - tile[r]));
-    seeded++;
+    dotBlock(xc, 0, m, centroids, c, 1, dim, column, 1);
+    for (let r = 0; r < m; r++) weight[r] = Math.min(weight[r], Math.max(0, 1 - column[r]));
+    constrained++;
   }
-
-  for (let c = 0; c < k; c++) {
-    if (alive[c]) continue;
-    let total = 0;
-    for (let r = 0; r < m; r++) {
-      drawWeight[r] = Math.pow(weight[r], power);
-      total += drawWeight[r];
-    }
-    // The very first seed is uniform; so is every seed once all candidates coincide with seeds (total 0).
-    const uniform = seeded === 0 || !(total > 0);
-    const t = uniform ? 1 : trials;
-    for (let j = 0; j < t; j++) picks[j] = uniform ? rng.int(m) : drawWeighted(drawWeight, total, rng);
+  const trials = seedTrials(k);
+  const trialRows = new Float32Array(trials * dim);
+  const similarities = (picks: Int32Array, t: number, tile: Float32Array) => {
     for (let j = 0; j < t; j++) trialRows.set(xc.subarray(picks[j] * dim, (picks[j] + 1) * dim), j * dim);
-    if (gram) {
-      for (let r = 0; r < m; r++) {
-        const row = candidates[r] * p.n;
-        for (let j = 0; j < t; j++) tile[r * t + j] = gram[row + candidates[picks[j]]];
-      }
-    } else {
-      dotBlock(xc, 0, m, trialRows, 0, t, dim, tile, t);
-    }
-    let bestTrial = 0;
-    let bestPotential = Infinity;
-    for (let j = 0; j < t; j++) {
-      let potential = 0;
-      for (let r = 0; r < m; r++) potential += Math.min(weight[r], Math.max(0, 1 - tile[r * t + j]));
-      if (potential < bestPotential) {
-        bestPotential = potential;
-        bestTrial = j;
-      }
-    }
-    for (let r = 0; r < m; r++) weight[r] = Math.min(weight[r], Math.max(0, 1 - tile[r * t + bestTrial]));
-    centroids.set(trialRows.subarray(bestTrial * dim, (bestTrial + 1) * dim), c * dim);
+    dotBlock(xc, 0, m, trialRows, 0, t, dim, tile, t);
+  };
+  const free: number[] = [];
+  for (let c = 0; c < k; c++) if (!alive[c]) free.push(c);
+  const picks = greedySeeds(free.length, weight, constrained > 0, similarities, power, rng, trials);
+  free.forEach((c, s) => {
+    centroids.set(xc.subarray(picks[s] * dim, (picks[s] + 1) * dim), c * dim);
     alive[c] = 1;
-    seeded++;
-  }
+  });
   return { centroids, alive };
-}
-
-/** Candidates tried per greedy k-means++ step: 2 + ln k, as in scikit-learn. */
-function seedTrials(k: number): number {
-  return 2 + Math.floor(Math.log(k));
-}
-
-/** Index drawn with probability proportional to `weight` (whose sum is `total` > 0). */
-function drawWeighted(weight: Float64Array, total: number, rng: Rng): number {
-  let target = rng.next() * total;
-  for (let r = 0; r < weight.length; r++) {
-    target -= weight[r];
-    if (target < 0) return r;
-  }
-  // Rounding at the very end of the cumulative sum: take the last candidate with any weight.
-  for (let r = weight.length - 1; r > 0; r--) if (weight[r] > 0) return r;
-  return 0;
 }
 
 /** Euclidean distance between unit vectors with cosine similarity `s`. */

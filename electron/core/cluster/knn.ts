@@ -7,7 +7,7 @@
  *
  * Complexity: O(nq * nb * dim) multiply-adds plus O(nq * nb) heap checks (O(log k) per accepted candidate);
  * memory O((nq + nb) * dim + nq * k). {@link knnSelf} exploits symmetry and does half the multiply-adds:
- * n = 30,000 at dim = 256 is about 1.2e11 multiply-adds, roughly a minute on one core of a current x86 CPU.
+ * n = 30,000 at dim = 256 is about 1.2e11 multiply-adds: one to two minutes on one core of a current x86 CPU.
  */
 
 import { checkMatrix, dotBlock, unitRows } from './linalg.js';

@@ -3,6 +3,8 @@
  * left too small.
  */
 
+import type { KMeansConstraints } from './kmeans.js';
+
 /** How outliers are told apart from an album's ordinary members. */
 export interface OutlierOptions {
   /**
@@ -15,7 +17,11 @@ export interface OutlierOptions {
   minMargin?: number;
   /** Members below this similarity are always outliers, whatever the album statistics. Default -1 (off). */
   floor?: number;
-  /** Albums smaller than this use only `floor` (their median and MAD are not reliable). Default 5. */
+  /**
+   * Albums with fewer movable members use `floor` (their median and MAD are not reliable) or, in
+   * `applyAlbumRules`, the median threshold of the albums that have enough members, whichever is higher.
+   * Default 5.
+   */
   minSizeForStats?: number;
 }
 
@@ -71,9 +77,9 @@ export interface AlbumRules {
 
 /**
  * Applies the album rules to a k-means labelling: per cluster the outlier threshold (from its unpinned members'
- * similarities), then `labels[i]` = the cluster of every point that stays, or -1 for outliers, unassigned points,
- * and the members of unconstrained clusters that are loose (see {@link AlbumRules.dissolveLoose}) or left smaller
- * than `minAlbumSize`.
+ * similarities; small clusters borrow the typical threshold), then `labels[i]` = the cluster of every point that
+ * stays, or -1 for outliers, unassigned points, and the members of unconstrained clusters that are loose (see
+ * {@link AlbumRules.dissolveLoose}) or left smaller than `minAlbumSize`.
  */
 export function applyAlbumRules(
   assignments: Int32Array,
@@ -89,6 +95,16 @@ export function applyAlbumRules(
     if (c >= 0 && !marks.pinned[i]) movableSims[c].push(similarities[i]);
   }
   const thresholds = Float64Array.from(movableSims, (sims) => outlierThreshold(sims, rules.outliers));
+  // Clusters too small for statistics borrow the typical threshold of the others, so that a two-photo album does
+  // not accept every new photo that happens to be nearest to it.
+  const minStats = rules.outliers?.minSizeForStats ?? 5;
+  const measured = movableSims.flatMap((sims, c) => (sims.length >= minStats ? [thresholds[c]] : []));
+  if (measured.length > 0) {
+    const typical = median(measured);
+    movableSims.forEach((sims, c) => {
+      if (sims.length < minStats) thresholds[c] = Math.max(thresholds[c], typical);
+    });
+  }
 
   const dissolved = new Uint8Array(k);
   if (rules.dissolveLoose ?? true) {
@@ -103,12 +119,13 @@ export function applyAlbumRules(
       sum[c] += similarities[i];
       size[c]++;
     }
+    // Constrained clusters never dissolve, and a fixed prototype is not the member mean: leave them out.
     const clusters: number[] = [];
-    for (let c = 0; c < k; c++) if (size[c] >= 2) clusters.push(c);
+    for (let c = 0; c < k; c++) if (size[c] >= 2 && !marks.constrained[c]) clusters.push(c);
     const tightness = clusters.map((c) => (sum[c] * sum[c] - size[c]) / (size[c] * (size[c] - 1)));
     const cut = outlierThreshold(tightness, { ...rules.outliers, floor: -Infinity });
     clusters.forEach((c, j) => {
-      if (tightness[j] < cut && !marks.constrained[c]) dissolved[c] = 1;
+      if (tightness[j] < cut) dissolved[c] = 1;
     });
   }
 
@@ -132,10 +149,7 @@ export function applyAlbumRules(
 export function constraintMarks(
   n: number,
   k: number,
-  constraints: {
-    pinned?: ReadonlyMap<number, number> | ReadonlyArray<readonly [number, number]>;
-    fixed?: ReadonlyArray<{ cluster: number }>;
-  } = {},
+  constraints: Pick<KMeansConstraints, 'pinned' | 'fixed'> = {},
 ): ConstraintMarks {
   const pinned = new Uint8Array(n);
   const constrained = new Uint8Array(k);

@@ -280,10 +280,23 @@ export function placementFromProfile(events: readonly ProfileEvent[]): Record<st
 /** Ops that move or reshape data but compute nothing; a GPU EP that only got these is not really running the model. */
 const NON_COMPUTE_OPS = new Set(['Shape', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Gather', 'Concat', 'Cast', 'MemcpyToHost', 'MemcpyFromHost']);
 
-async function readProfile(dir: string): Promise<ProfileEvent[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
-  if (files.length === 0) throw new Error('ORT wrote no profile');
-  return JSON.parse(await readFile(path.join(dir, files[0]), 'utf8')) as ProfileEvent[];
+/** The profile ORT wrote into `dir`, or null if there is none (verification is then skipped, not failed). */
+async function readProfile(dir: string): Promise<ProfileEvent[] | null> {
+  try {
+    const file = (await readdir(dir)).find((f) => f.endsWith('.json'));
+    return file ? (JSON.parse(await readFile(path.join(dir, file), 'utf8')) as ProfileEvent[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A private temp folder for the probe's profile, or undefined if none can be made (e.g. read-only tmp). */
+async function profileFolder(): Promise<string | undefined> {
+  try {
+    return await mkdtemp(path.join(os.tmpdir(), 'shoebox-ort-'));
+  } catch {
+    return undefined;
+  }
 }
 
 async function tryProvider(
@@ -293,7 +306,7 @@ async function tryProvider(
 ): Promise<Omit<ProviderSession, 'fallbacks' | 'release'>> {
   const probe = opts.probe === undefined ? zeroProbe : opts.probe;
   const verify = probe !== false && (opts.verifyPlacement ?? true);
-  const profileDir = verify ? await mkdtemp(path.join(os.tmpdir(), 'shoebox-ort-')) : undefined;
+  const profileDir = verify ? await profileFolder() : undefined;
   try {
     const base = sessionOptionsFor(provider, opts.tuning);
     const options: InferenceSession.SessionOptions = {
@@ -313,6 +326,7 @@ async function tryProvider(
       // Ends profiling for the rest of the session's life; later runs are not recorded.
       session.endProfiling();
       const events = await readProfile(profileDir);
+      if (!events) return { session, provider, probeMs };
       const placement = placementFromProfile(events);
       if (provider !== 'cpu') {
         const epName = ORT_EP_NAMES[provider];
