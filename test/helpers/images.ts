@@ -79,7 +79,7 @@ export async function scenePhoto(file: string, scene: number, seed: number, size
   const h = Math.round(size * 0.75);
   const raw = Buffer.alloc(w * h * 3);
   const phase = rnd() * 20;
-  const period = 8 + Math.floor(rnd() * 10);
+  const period = 12 + Math.floor(rnd() * 3);
   const cx = w * (0.3 + 0.4 * rnd());
   const cy = h * (0.3 + 0.4 * rnd());
   for (let y = 0; y < h; y++) {
