@@ -46,7 +46,7 @@ export interface CoreOptions {
   autoOrganize?: boolean;
 }
 
-export const DEFAULT_SETTINGS: Settings = { device: 'auto', albums: 'auto', train: true, epochs: 30, method: 'propos' };
+export const DEFAULT_SETTINGS: Settings = { device: 'auto', albums: 'auto', train: true, epochs: 80, method: 'propos' };
 
 export class LibraryService implements CoreHandle {
   readonly db: Db;

@@ -75,8 +75,15 @@ const DENSE_UP_TO = 12;
 const GRID_RATIO = 1.15;
 /** Sample rows combined into each reference point. */
 const REFERENCE_RANK = 512;
-/** Scores closer than this to the best count as ties (which go to the smaller K). */
-const TIE = 1e-3;
+/**
+ * Scores closer than this to the best count as ties (which go to the smaller K). Silhouettes of a sample of m
+ * points carry sampling noise of order 1/sqrt(m) (about +-0.01 at m = 2,000, +-0.1 for a 30-photo library), so the
+ * tolerance scales with it, like the one-standard-error rule of the gap statistic: prefer the simpler answer unless
+ * a larger K is better by more than the noise.
+ */
+function tieFor(m: number): number {
+  return Math.max(1e-3, 0.5 / Math.sqrt(Math.max(1, m)));
+}
 
 /** Chooses the number of clusters for `n x dim` row vectors; see the module comment for the criterion. */
 export function chooseK(vectors: Float32Array, n: number, dim: number, opts: AutoKOptions = {}): AutoKResult {
@@ -93,15 +100,18 @@ export function chooseK(vectors: Float32Array, n: number, dim: number, opts: Aut
   const m = sample.length;
   const xs = gatherRows(x, dim, sample);
   const gram = cosineGram(xs, m, dim);
-  const reference = referenceSample(xs, m, dim, rng);
-  const referenceGram = cosineGram(reference, m, dim);
+  // Small samples are noisy: average the reference over several draws and restart the data's k-means more
+  // (both cost little when m is small).
+  const draws = Math.min(8, Math.max(1, Math.ceil(600 / m)));
+  const referenceGrams = Array.from({ length: draws }, () => cosineGram(referenceSample(xs, m, dim, rng), m, dim));
   const seed = rng.nextUint32();
 
   const evaluated = new Map<number, AutoKScore>();
   const evaluate = (k: number) => {
     if (evaluated.has(k)) return;
-    const { silhouette } = kmeansOnGram(gram, m, k, { seed: seed + k, restarts: opts.restarts ?? 2 });
-    const reference = kmeansOnGram(referenceGram, m, k, { seed: seed + k, restarts: 1 }).silhouette;
+    const { silhouette } = kmeansOnGram(gram, m, k, { seed: seed + k, restarts: Math.max(opts.restarts ?? 2, draws) });
+    let reference = 0;
+    referenceGrams.forEach((rg, d) => (reference += kmeansOnGram(rg, m, k, { seed: seed + k + 7919 * d, restarts: 1 }).silhouette / draws));
     evaluated.set(k, { k, silhouette, reference, score: silhouette - reference });
   };
 
@@ -111,13 +121,13 @@ export function chooseK(vectors: Float32Array, n: number, dim: number, opts: Aut
   }
   if (grid[grid.length - 1] !== maxK) grid.push(maxK);
   for (const k of grid) evaluate(k);
-  const bestOnGrid = grid.indexOf(argBest(evaluated.values()));
+  const bestOnGrid = grid.indexOf(argBest(evaluated.values(), m));
   const lo = grid[Math.max(0, bestOnGrid - 1)];
   const hi = grid[Math.min(grid.length - 1, bestOnGrid + 1)];
   for (let k = lo + 1; k < hi; k++) evaluate(k);
 
   const scores = [...evaluated.values()].sort((a, b) => a.k - b.k);
-  return { k: argBest(scores), scores, sampleSize: m };
+  return { k: argBest(scores, m), scores, sampleSize: m };
 }
 
 /**
@@ -149,14 +159,15 @@ function referenceSample(xs: Float32Array, m: number, dim: number, rng: Rng): Fl
 }
 
 /**
- * The smallest K whose score is within {@link TIE} of the highest. An extra cluster that takes in a handful of
+ * The smallest K whose score is within {@link tieFor} of the highest. An extra cluster that takes in a handful of
  * unrelated photos leaves every silhouette practically unchanged; counting near-equal scores as ties keeps such
  * K + 1 solutions from winning on rounding noise.
  */
-function argBest(scores: Iterable<AutoKScore>): number {
+function argBest(scores: Iterable<AutoKScore>, m: number): number {
   const list = [...scores];
   const best = Math.max(...list.map((s) => s.score));
-  return Math.min(...list.filter((s) => s.score >= best - TIE).map((s) => s.k));
+  const tie = tieFor(m);
+  return Math.min(...list.filter((s) => s.score >= best - tie).map((s) => s.k));
 }
 
 /** 1 + the largest cluster id any constraint names (0 without constraints). */
