@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { coalesce } from '../../renderer/src/lib/coalesce.js';
 import { backoffDelay } from '../../renderer/src/lib/reconnect.js';
+import { isFling, ScrollSpeed } from '../../renderer/src/lib/scroll-speed.js';
 import { sparkline } from '../../renderer/src/lib/sparkline.js';
 
 describe('sparkline', () => {
@@ -63,5 +64,27 @@ describe('backoffDelay', () => {
       const d = backoffDelay(attempt);
       assert.ok(d > 0 && d <= 10_000);
     }
+  });
+});
+
+describe('ScrollSpeed', () => {
+  it('measures speed over the recent window only', () => {
+    const speed = new ScrollSpeed(100);
+    assert.equal(speed.speed(0), 0);
+    speed.record(0, 0);
+    speed.record(50, 500);
+    assert.equal(speed.speed(50), 10);
+    speed.record(400, 600);
+    assert.equal(speed.speed(400), 0, 'older samples fell out of the window');
+    speed.record(450, 400);
+    assert.equal(speed.speed(450), 4, 'direction does not matter');
+    speed.reset();
+    assert.equal(speed.speed(450), 0);
+  });
+
+  it('calls many viewports per second a fling', () => {
+    assert.ok(isFling(20, 800), '20,000 px/s over an 800 px viewport');
+    assert.ok(!isFling(2, 800), 'reading speed');
+    assert.ok(!isFling(5, 0), 'no viewport yet');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gridLayout, moveIndex, revealScrollTop, rowTop, visibleWindow } from '../../renderer/src/lib/virtual-grid.js';
+import { gridLayout, moveIndex, revealScrollTop, rowPoolSize, rowSlots, rowTop, visibleWindow } from '../../renderer/src/lib/virtual-grid.js';
 
 describe('gridLayout', () => {
   it('fits as many columns as the thumbnail size allows and stretches cells to fill the width', () => {
@@ -80,5 +80,35 @@ describe('keyboard movement and reveal', () => {
     assert.equal(revealScrollTop(layout, 0, 0, 300), null);
     assert.equal(revealScrollTop(layout, 18, 0, 300), 3 * layout.rowHeight + layout.cellSize - 300);
     assert.equal(revealScrollTop(layout, 0, 400, 300), 0);
+  });
+});
+
+describe('row recycling', () => {
+  const layout = gridLayout({ width: 1000, thumbSize: 160, gap: 4, total: 10_000 });
+
+  it('covers the window with a fixed pool of slots', () => {
+    const pool = rowPoolSize(layout, 600, 2);
+    for (const top of [0, 100, 5_000, 123_456, layout.height]) {
+      const window = visibleWindow(layout, top, 600, 2);
+      const slots = rowSlots(window.firstRow, pool, layout.rows);
+      assert.equal(slots.length, pool);
+      assert.ok(window.lastRow - window.firstRow <= pool, 'the pool is large enough');
+      const rows = new Set(slots.filter((r) => r !== null));
+      for (let r = window.firstRow; r < window.lastRow; r++) assert.ok(rows.has(r), `row ${r} at top ${top}`);
+      slots.forEach((r, s) => assert.ok(r === null || (r % pool === s && r >= window.firstRow && r < layout.rows)));
+    }
+  });
+
+  it('leaves slots past the end of the album empty', () => {
+    assert.deepEqual(rowSlots(8, 4, 10), [8, 9, null, null]);
+    assert.deepEqual(rowSlots(0, 4, 2), [0, 1, null, null]);
+  });
+
+  it('changes only as many slots as rows scrolled', () => {
+    const pool = rowPoolSize(layout, 600, 2);
+    const before = rowSlots(visibleWindow(layout, 50 * layout.rowHeight, 600, 2).firstRow, pool, layout.rows);
+    const after = rowSlots(visibleWindow(layout, 52 * layout.rowHeight, 600, 2).firstRow, pool, layout.rows);
+    const changed = before.filter((r, s) => r !== after[s]).length;
+    assert.equal(changed, 2);
   });
 });

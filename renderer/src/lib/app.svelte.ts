@@ -38,7 +38,13 @@ export class ShoeboxApp {
   /** Loads everything and follows core events; returns the teardown. */
   start(): () => void {
     const unsubscribe = this.api.subscribe((event) => this.onEvent(event));
-    void Promise.all([this.library.refresh(), this.library.loadSettings(), this.albums.refresh()]).then(() => {
+    // Open the first album as soon as the list is known, before anything renders, so its first page is on its way
+    // while the UI mounts (App keeps the grid in sync with later selections).
+    const albums = this.albums.refresh().then(() => {
+      const album = this.albums.selected;
+      if (album) this.photos.open(album.id, album.count);
+    });
+    void Promise.all([this.library.refresh(), this.library.loadSettings(), albums]).then(() => {
       if (this.library.status) this.editor.sync(this.library.status.edits);
     });
     return unsubscribe;

@@ -17,13 +17,17 @@ export class Library {
   /** Jobs known to be over, so a status snapshot taken before their end cannot bring them back. */
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping only, never rendered
   private readonly finished = new Set<string>();
+  /** When each job's latest event arrived, to tell it from an older status snapshot. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping only, never rendered
+  private readonly eventAt = new Map<string, number>();
 
   readonly refresh = coalesce(async () => {
+    const requestedAt = performance.now();
     const result = await this.api.call('getStatus', {});
     const status = this.alerts.unwrap('Could not read the library status', result);
     if (status) {
       this.status = status;
-      this.mergeJobs(status.jobs);
+      this.mergeJobs(status.jobs, requestedAt);
     }
     this.loaded = true;
   });
@@ -70,7 +74,10 @@ export class Library {
       case 'job-progress':
         // A progress event may already carry a final state; treat it like the finish event then.
         if (isActive(event.job)) {
+          // A new stage (scan done, training done, ...) changes photo counts and status: refresh the header.
+          const stageChanged = this.jobs.find((j) => j.id === event.job.id)?.stage !== event.job.stage;
           this.upsert(event.job);
+          if (stageChanged) void this.refresh();
           return false;
         }
         return this.jobEnded(event.job);
@@ -99,14 +106,20 @@ export class Library {
 
   private upsert(job: JobInfo): void {
     if (this.finished.has(job.id) && isActive(job)) return;
+    this.eventAt.set(job.id, performance.now());
     const i = this.jobs.findIndex((j) => j.id === job.id);
     this.jobs = i < 0 ? [...this.jobs, job] : this.jobs.with(i, job);
   }
 
-  /** Adopts the status snapshot's running jobs (it may also list finished ones), keeping failed ones shown. */
-  private mergeJobs(snapshot: JobInfo[]): void {
-    const active = snapshot.filter((j) => isActive(j) && !this.finished.has(j.id));
-    const failed = this.jobs.filter((j) => j.state === 'failed' && !active.some((a) => a.id === j.id));
-    this.jobs = [...active, ...failed];
+  /**
+   * Adopts a status snapshot's running jobs (it may also list finished ones). Jobs whose events arrived after the
+   * snapshot was requested are newer than it and kept; failed jobs stay shown until dismissed.
+   */
+  private mergeJobs(snapshot: JobInfo[], requestedAt: number): void {
+    const live = (j: JobInfo) => isActive(j) && !this.finished.has(j.id);
+    const newer = this.jobs.filter((j) => live(j) && (this.eventAt.get(j.id) ?? 0) > requestedAt);
+    const fromSnapshot = snapshot.filter((j) => live(j) && !newer.some((n) => n.id === j.id));
+    const failed = this.jobs.filter((j) => j.state === 'failed');
+    this.jobs = [...newer, ...fromSnapshot].sort((a, b) => a.startedAt - b.startedAt).concat(failed);
   }
 }

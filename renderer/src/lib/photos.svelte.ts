@@ -87,6 +87,8 @@ export class AlbumPhotos {
     this.loading = estimate > 0;
     this.window = [0, 0];
     this.version++;
+    // Start on the first page now rather than after the grid has measured itself.
+    if (estimate > 0) this.loader.want([0]);
   }
 
   close(): void {

@@ -97,3 +97,25 @@ export function moveIndex(layout: GridLayout, index: number, move: GridMove, vie
   }
   return Math.min(layout.total - 1, Math.max(0, next));
 }
+
+/**
+ * Most rows a window can span for this viewport: the rows the viewport can straddle plus overscan on both sides.
+ */
+export function rowPoolSize(layout: GridLayout, viewportHeight: number, overscan = 2): number {
+  return Math.ceil(Math.max(0, viewportHeight) / layout.rowHeight) + 1 + 2 * overscan;
+}
+
+/**
+ * DOM recycling: a fixed pool of row slots showing rows [firstRow, firstRow + pool), where slot `s` always holds
+ * the row r ≡ s (mod pool). Scrolling by k rows changes exactly k slots and no slot ever moves in the DOM. Slots
+ * past the last row of the album are null (rendered empty).
+ */
+export function rowSlots(firstRow: number, pool: number, rows: number): (number | null)[] {
+  const slots: (number | null)[] = [];
+  for (let s = 0; s < pool; s++) {
+    let row = firstRow - (firstRow % pool) + s;
+    if (row < firstRow) row += pool;
+    slots.push(row < rows ? row : null);
+  }
+  return slots;
+}
