@@ -18,7 +18,7 @@ import { CACHE, argValue, writeResult } from './common.js';
 const count = Number(argValue('--count', '2000'));
 const width = Number(argValue('--width', '4000'));
 const height = Number(argValue('--height', '3000'));
-const concurrency = os.availableParallelism();
+const concurrency = Number(argValue('--concurrency', String(2 * os.availableParallelism())));
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -34,6 +34,12 @@ function rng(seed: number): () => number {
 async function generate(dir: string): Promise<void> {
   const marker = path.join(dir, `.complete-${count}-${width}x${height}`);
   if (fs.existsSync(marker)) return;
+  // A larger complete set serves a smaller run (the first `count` files are used).
+  const larger = fs.existsSync(dir) && fs.readdirSync(dir).some((f) => {
+    const m = /^\.complete-(\d+)-(\d+)x(\d+)$/.exec(f);
+    return m !== null && Number(m[1]) >= count && Number(m[2]) === width && Number(m[3]) === height;
+  });
+  if (larger) return;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   console.error(`generating ${count} ${width}x${height} JPEGs into ${dir} (once)…`);
@@ -113,7 +119,11 @@ async function main(): Promise<void> {
 
     const lib = path.join(work, 'lib');
     const db = openDatabase(lib);
-    db.prepare('INSERT INTO roots(path, added_at) VALUES (?, ?)').run(dir, Date.now());
+    // The library root holds exactly the files the bare loop reads (links to the cached photos).
+    const root = path.join(work, 'photos');
+    fs.mkdirSync(root);
+    for (const f of files) fs.symlinkSync(f, path.join(root, path.basename(f)));
+    db.prepare('INSERT INTO roots(path, added_at) VALUES (?, ?)').run(root, Date.now());
     let t0 = performance.now();
     const cold = await scanLibrary(db, { cacheDir: path.join(lib, 'cache'), concurrency }, ctx());
     const coldSec = (performance.now() - t0) / 1000;

@@ -285,7 +285,8 @@ export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): P
     })();
   };
 
-  const concurrency = Math.max(1, opts.concurrency ?? os.availableParallelism());
+  // Two files per core: while one file's JS-side work (hash, EXIF, index) runs, another decodes on the pool.
+  const concurrency = Math.max(1, opts.concurrency ?? 2 * os.availableParallelism());
   let next = 0;
   let pending: Outcome[] = [];
   let lastWrite = Date.now();
