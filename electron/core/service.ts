@@ -22,7 +22,7 @@ import * as albums from './albums/store.js';
 import { getSetting, openDatabase, setSetting, type Db } from './db/database.js';
 import { ShoeboxError, toApiError } from './errors.js';
 import { JobManager } from './jobs.js';
-import { makePreview, thumbFile } from './library/thumbs.js';
+import { makePreview, makeThumbnail, thumbFile } from './library/thumbs.js';
 import { isInside, libraryLayout } from './paths.js';
 import { runOrganize, type OrganizeOptions, type OrganizeReport } from './pipeline.js';
 
@@ -333,10 +333,7 @@ export class LibraryService implements CoreHandle {
     if (!isInside(r.root, source)) return null;
     try {
       if (kind === 'preview') await makePreview(source, file);
-      else {
-        const { makeThumbnail } = await import('./library/thumbs.js');
-        await makeThumbnail(await fs.promises.readFile(source), file);
-      }
+      else await makeThumbnail(await fs.promises.readFile(source), file);
       return file;
     } catch {
       return null;

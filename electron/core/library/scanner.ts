@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import type { Db } from '../db/database.js';
 import { FileError, fileErrorFromFs } from '../errors.js';
 import type { JobContext } from '../jobs.js';
@@ -114,7 +115,6 @@ async function sharpSizeIfExists(file: string): Promise<{ width: number; height:
   } catch {
     return null;
   }
-  const { default: sharp } = await import('sharp');
   try {
     const m = await sharp(file).metadata();
     return m.width && m.height ? { width: m.width, height: m.height } : null;

@@ -11,7 +11,7 @@
  */
 import type { Db } from '../db/database.js';
 import { assignToNearest, clusterIntoAlbums, outlierThreshold, nameAlbums, type AlbumPrototype } from '../cluster/index.js';
-import { unitRows } from '../cluster/linalg.js';
+import { dot, unitRows } from '../cluster/linalg.js';
 import type { JobContext } from '../jobs.js';
 import { unsortedAlbumId } from '../albums/store.js';
 import { loadVectors } from './embed.js';
@@ -43,12 +43,6 @@ function liveMembers(db: Db): MemberRow[] {
          JOIN photos p ON p.id = m.photo_id WHERE p.status = 'ok' AND a.deleted_at IS NULL`,
     )
     .all() as MemberRow[];
-}
-
-function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s = 0;
-  for (let d = 0; d < dim; d++) s += a[ao + d] * b[bo + d];
-  return s;
 }
 
 /** Put the photos into albums. `modelKey` names the embeddings to use. */

@@ -27,7 +27,7 @@ import type { Db } from '../db/database.js';
 import type { JobContext } from '../jobs.js';
 import { thumbFile } from '../library/thumbs.js';
 import { Embedder } from '../ml/embedder.js';
-import { fromFloat16, toFloat16 } from '../ml/float16.js';
+import { toFloat16 } from '../ml/float16.js';
 import { createNormalizer } from '../ml/preprocess.js';
 import { detectEnvironment, planProviders } from '../ml/providers.js';
 import { registerModel, setActiveModel, type ModelInfo } from '../models.js';
@@ -109,13 +109,9 @@ async function ensureView(db: Db, cacheDir: string, backbone: ModelInfo, v: numb
 /** Rows of `key` for `ids` in that order; photos lacking the view get their clean features instead. */
 function viewMatrix(db: Db, key: string, ids: number[], clean: Float32Array, dim: number): Float32Array {
   const out = clean.slice();
-  const get = db.prepare('SELECT vector FROM embeddings WHERE photo_id = ? AND model_key = ?');
-  ids.forEach((id, i) => {
-    const r = get.get(id, key) as { vector: Buffer } | undefined;
-    if (!r) return;
-    const h = new Uint16Array(r.vector.buffer.slice(r.vector.byteOffset, r.vector.byteOffset + r.vector.byteLength));
-    out.set(fromFloat16(h), i * dim);
-  });
+  const view = loadVectors(db, key, ids);
+  const row = new Map(ids.map((id, i) => [id, i]));
+  view.ids.forEach((id, k) => out.set(view.data.subarray(k * dim, (k + 1) * dim), row.get(id)! * dim));
   return out;
 }
 
