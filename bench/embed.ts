@@ -25,6 +25,7 @@ import { detectEnvironment, planProviders, sessionOptionsFor, type Provider, typ
 import type { EncoderManifest } from '../training/manifest.js';
 import { encodeModel } from '../training/onnx/proto.js';
 import { rng, syntheticEncoder } from '../test/ml/fixtures.js';
+import { DEFAULT_ENCODER_ID } from '../training/models.js';
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));
 const CACHE = path.join(root, 'bench', 'cache', 'embed');
@@ -301,7 +302,7 @@ async function main(): Promise<void> {
 
   let model: { manifest: EncoderManifest; bytes: Uint8Array };
   let modelNote: string;
-  const manifestPath = process.env.SHOEBOX_ENCODER_MANIFEST ?? path.join(root, 'models', 'mobilenet_v2_mid.json');
+  const manifestPath = process.env.SHOEBOX_ENCODER_MANIFEST ?? path.join(root, 'models', `${DEFAULT_ENCODER_ID}.json`);
   if (existsSync(manifestPath)) {
     model = await loadModel(manifestPath);
     modelNote = `real model ${path.relative(root, manifestPath)}`;

@@ -2,7 +2,7 @@
  * bench:quality — clustering quality of the whole pipeline on a labeled folder (MANIFEST.tsv: path<TAB>label).
  *
  *   node dist/bench/quality.js --dataset ../shared/datasets/intel-scenes [--limit 2000] [--seeds 1,2,3]
- *        [--methods propos] [--epochs N] [--device cpu] [--no-train]
+ *        [--methods propos] [--epochs N] [--device cpu] [--no-train] [--encoder <id>]
  *
  * Per seed, on a private copy of a stratified subset:
  *   1. frozen:      the default encoder's features; albums with automatic K (what a person gets without training),
@@ -17,8 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as albums from '../electron/core/albums/store.js';
-import { evaluateClustering, kmeans, knnAccuracy, type ClusteringScores } from '../electron/core/cluster/index.js';
-import { activeModel, backboneModel } from '../electron/core/models.js';
+import { centerRows, evaluateClustering, kmeans, knnAccuracy, type ClusteringScores } from '../electron/core/cluster/index.js';
+import { activeModel, backboneModel, DEFAULT_MODEL_ID } from '../electron/core/models.js';
 import { LibraryService } from '../electron/core/service.js';
 import { loadVectors } from '../electron/core/stages/embed.js';
 import { argValue, writeResult } from './common.js';
@@ -30,6 +30,7 @@ const methods = argValue('--methods', 'propos').split(',') as ('propos' | 'byol'
 const epochsArg = process.argv.includes('--epochs') ? Number(argValue('--epochs', '0')) : undefined;
 const device = argValue('--device', 'auto') as 'auto';
 const train = !process.argv.includes('--no-train');
+const encoder = argValue('--encoder', DEFAULT_MODEL_ID);
 
 interface Item {
   rel: string;
@@ -87,12 +88,28 @@ function albumScores(svc: LibraryService, l: Labeled, only?: Set<number>): Clust
   return { ...evaluateClustering(t, p), albums: n.size - (n.has(unsorted) ? 1 : 0), unsorted: p.filter((x) => x === unsorted).length };
 }
 
-/** k-means with the true K on the stored vectors of `modelKey`, and kNN-20 accuracy. */
-function featureScores(svc: LibraryService, modelKey: string, l: Labeled, k: number, seed: number): ClusteringScores & { knn20: number } {
+/**
+ * k-means with the true K on the stored vectors of `modelKey`, centred as the cluster stage centres them, and
+ * kNN-20 accuracy; `plain` is k-means on the vectors as stored (no centring), for comparison with earlier numbers.
+ */
+function featureScores(
+  svc: LibraryService,
+  modelKey: string,
+  l: Labeled,
+  k: number,
+  seed: number,
+): ClusteringScores & { knn20: number; plain: ClusteringScores } {
   const v = loadVectors(svc.db, modelKey, l.photoIds);
-  const km = kmeans(v.data, v.ids.length, v.dim, k, { seed, restarts: 5 });
+  const n = v.ids.length;
+  const x = centerRows(v.data, n, v.dim).x;
+  const km = kmeans(x, n, v.dim, k, { seed, restarts: 5 });
+  const plain = kmeans(v.data, n, v.dim, k, { seed, restarts: 5 });
   const truth = v.ids.map((id) => l.truth[l.photoIds.indexOf(id)]);
-  return { ...evaluateClustering(truth, km.assignments), knn20: knnAccuracy(v.data, v.ids.length, v.dim, truth, 20) };
+  return {
+    ...evaluateClustering(truth, km.assignments),
+    knn20: knnAccuracy(x, n, v.dim, truth, 20),
+    plain: evaluateClustering(truth, plain.assignments),
+  };
 }
 
 /**
@@ -143,10 +160,10 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     svc.addRoot(root);
     const out: Record<string, unknown> = { seed, method };
     let t0 = performance.now();
-    let info = await svc.organize({ train: false, albums: 'auto', seed, device }).done;
+    let info = await svc.organize({ train: false, albums: 'auto', seed, device, encoder }).done;
     if (info.state !== 'done') throw new Error(`organize failed: ${info.message}`);
     const l = labeled(svc, items);
-    const backbone = backboneModel(svc.db);
+    const backbone = backboneModel(svc.db, encoder);
     out.frozen = {
       seconds: (performance.now() - t0) / 1000,
       device: svc.report?.device,
@@ -157,7 +174,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     console.error(`[seed ${seed}] frozen: ${JSON.stringify(out.frozen)}`);
     if (train) {
       t0 = performance.now();
-      info = await svc.organize({ train: true, method, epochs: epochsArg, albums: 'auto', seed, device, mode: 'full' }).done;
+      info = await svc.organize({ train: true, method, epochs: epochsArg, albums: 'auto', seed, device, encoder, mode: 'full' }).done;
       if (info.state !== 'done') throw new Error(`training organize failed: ${info.message}`);
       const active = activeModel(svc.db);
       out.trained = {
@@ -173,7 +190,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     const untouched = new Set(l.photoIds.filter((id) => !touched.has(id)));
     const before = albumScores(svc, l, untouched);
     t0 = performance.now();
-    info = await svc.organize({ train, method, epochs: epochsArg, albums: 'auto', seed, device, mode: 'full' }).done;
+    info = await svc.organize({ train, method, epochs: epochsArg, albums: 'auto', seed, device, encoder, mode: 'full' }).done;
     if (info.state !== 'done') throw new Error(`re-organize failed: ${info.message}`);
     out.corrected = {
       moved: touched.size,
@@ -207,6 +224,7 @@ async function main(): Promise<void> {
   for (const stage of ['frozen', 'trained']) {
     for (const kind of ['autoAlbums', 'trueK']) for (const m of ['acc', 'nmi', 'ari']) keys.push([`${stage}.${kind}.${m}`, [stage, kind, m]]);
   }
+  keys.push(['frozen.trueK.plain.acc', ['frozen', 'trueK', 'plain', 'acc']], ['trained.trueK.plain.acc', ['trained', 'trueK', 'plain', 'acc']]);
   keys.push(['frozen.trueK.knn20', ['frozen', 'trueK', 'knn20']], ['trained.trueK.knn20', ['trained', 'trueK', 'knn20']]);
   keys.push(['frozen.autoAlbums.albums', ['frozen', 'autoAlbums', 'albums']], ['trained.autoAlbums.albums', ['trained', 'autoAlbums', 'albums']]);
   for (const m of ['acc', 'nmi', 'ari']) {
@@ -217,8 +235,8 @@ async function main(): Promise<void> {
     const rs = runs.filter((r) => r.method === method);
     byMethod[method] = Object.fromEntries(keys.map(([name, p]) => [name, summary(rs, p)]));
   }
-  writeResult(`quality-${path.basename(dataset)}`, {
-    inputs: { dataset: path.basename(dataset), photos: sub.length, classes: classes.length, classNames: classes, seeds, methods, epochs: epochsArg ?? 'default', device, train },
+  writeResult(`quality-${path.basename(dataset)}${encoder === DEFAULT_MODEL_ID ? '' : `-${encoder}`}`, {
+    inputs: { dataset: path.basename(dataset), encoder, photos: sub.length, classes: classes.length, classNames: classes, seeds, methods, epochs: epochsArg ?? 'default', device, train },
     summary: byMethod,
     runs,
   });

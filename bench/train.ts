@@ -1,5 +1,6 @@
 /**
- * Train-step benchmark: samples/s of the default adapter's ProPos train step (batch 256, D = 1792, synthetic
+ * Train-step benchmark: samples/s of the default adapter's ProPos train step (batch 256, D = the default encoder's
+ * output dimension (`--dim` overrides), synthetic
  * features) on CPU (and WebGPU when a session can be created), its matrix FLOPs counted from the graph, and the
  * machine's ORT MatMul GFLOP/s with the same session options. Writes bench/results/train.json and prints its path
  * last. `ratio` = train-step FLOP/s on CPU / MatMul FLOP/s (target >= 0.5).
@@ -7,21 +8,33 @@
  * Rates use the fastest of N runs of each measurement (the least disturbed by other processes); medians are recorded.
  *
  * Usage: node dist/bench/train.js [--steps N] [--method propos|byol|moco] [--optimizer sgd|adamw] [--threads T]
- *        [--no-webgpu]
+ *        [--no-webgpu] [--dim D]
  */
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { env, InferenceSession, Tensor } from 'onnxruntime-node';
 import { countFlops } from '../training/graph/flops.js';
+import { DEFAULT_ENCODER_ID } from '../training/models.js';
 import { encodeModel, type ModelIR } from '../training/onnx/proto.js';
 import { adapterDims, DEFAULT_ADAPTER, initMlp, predictorDims } from '../training/train/model.js';
 import { Rng } from '../training/train/rng.js';
 import { trainingSessionOptions } from '../training/train/session.js';
 import { buildTrainStep, type Method, type TrainStepModel } from '../training/train/step.js';
+
+/** Output dimension of the bundled default encoder (its manifest), or 1792 when the models are not built. */
+async function defaultEncoderDim(): Promise<number> {
+  try {
+    const file = fileURLToPath(new URL(`../../models/${DEFAULT_ENCODER_ID}.json`, import.meta.url));
+    const m = JSON.parse(await readFile(file, 'utf8')) as { output: { dim: number } };
+    return m.output.dim;
+  } catch {
+    return 1792;
+  }
+}
 
 const RESULTS = fileURLToPath(new URL('../../bench/results/train.json', import.meta.url));
 
@@ -169,6 +182,7 @@ async function main(): Promise<void> {
       optimizer: { type: 'string', default: 'sgd' },
       threads: { type: 'string' },
       'no-webgpu': { type: 'boolean', default: false },
+      dim: { type: 'string' },
     },
   });
   const threads = values.threads ? Number(values.threads) : undefined;
@@ -176,7 +190,7 @@ async function main(): Promise<void> {
   const method = values.method as Method;
   const batchSize = 256;
   const clusters = 100;
-  const adapter = { ...DEFAULT_ADAPTER, inputDim: 1792 };
+  const adapter = { ...DEFAULT_ADAPTER, inputDim: values.dim ? Number(values.dim) : await defaultEncoderDim() };
   const step = buildTrainStep({
     method,
     adapter,

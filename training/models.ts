@@ -9,8 +9,11 @@ import path from 'node:path';
 
 import { ManifestError, validateManifest, type EncoderManifest } from './manifest.js';
 
-/** The encoder used when the user has not picked one. */
-export const DEFAULT_ENCODER_ID = 'mobilenet_v2_mid';
+/**
+ * The encoder used when the user has not picked one: the CenterNet MobileNetV3 backbone. Chosen by bench:quality
+ * over nsfwjs' MobileNetV2 (same speed, +5 to +9 ACC points on intel-scenes and CIFAR-10; docs/results.md).
+ */
+export const DEFAULT_ENCODER_ID = 'centernet_mnv3';
 
 export interface LoadedEncoder {
   manifest: EncoderManifest;

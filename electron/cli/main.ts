@@ -14,6 +14,7 @@ import type { ApiEvent, Device, JobInfo } from '../core/api/contract.js';
 import { integrityCheck, openDatabase } from '../core/db/database.js';
 import { ShoeboxError } from '../core/errors.js';
 import { defaultLibraryDir } from '../core/paths.js';
+import { DEFAULT_MODEL_ID } from '../core/models.js';
 import { LibraryService } from '../core/service.js';
 import { ProgressPrinter } from './progress.js';
 
@@ -31,6 +32,8 @@ Options:
   --epochs <n>           organize: training epochs
   --albums auto|<n>      organize: number of albums (default: auto)
   --method <m>           organize: propos | byol | moco (default: propos)
+  --encoder <id>         organize: backbone encoder models/<id>.json, saved for this library
+                         (default: the bundled ${DEFAULT_MODEL_ID})
   --reorganize           organize: re-cluster everything that is not pinned by your edits
   --port <n>             serve: port on 127.0.0.1 (0 picks a free one; default 0)
   -h, --help             this help
@@ -60,6 +63,7 @@ function parseOpts(argv: string[]) {
       epochs: { type: 'string' },
       albums: { type: 'string' },
       method: { type: 'string' },
+      encoder: { type: 'string' },
       reorganize: { type: 'boolean' },
       port: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -142,6 +146,10 @@ async function organize(args: ReturnType<typeof parse>): Promise<number> {
   const svc = new LibraryService(libraryDir);
   try {
     svc.addRoot(folder);
+    if (args.values.encoder !== undefined) {
+      const r = await svc.call('setSettings', { encoder: args.values.encoder });
+      if (!r.ok) throw new UsageError(`--encoder: ${r.error.message}`);
+    }
     const printer = new ProgressPrinter(process.stderr);
     const unsubscribe = svc.subscribe((e: ApiEvent) => {
       if (e.type === 'job-progress') printer.update(e.job);

@@ -9,11 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateManifest, type EncoderManifest } from '../../training/manifest.js';
+import { DEFAULT_ENCODER_ID } from '../../training/models.js';
 import type { Db } from './db/database.js';
 import { ShoeboxError } from './errors.js';
 import { bundledModelsDir } from './paths.js';
 
-export const DEFAULT_MODEL_ID = 'mobilenet_v2_mid';
+export const DEFAULT_MODEL_ID = DEFAULT_ENCODER_ID;
 
 export interface ModelInfo {
   key: string;
@@ -34,7 +35,7 @@ function readManifest(file: string): EncoderManifest {
   if (!fs.existsSync(file)) {
     throw new ShoeboxError(
       'UNAVAILABLE',
-      `Encoder manifest ${file} is missing. Run \`npm run build:models\` (it converts the bundled model from the nsfwjs package).`,
+      `Encoder manifest ${file} is missing. Run \`npm run build:models\` (it converts the bundled models from their npm packages).`,
     );
   }
   try {
@@ -69,9 +70,9 @@ export function setActiveModel(db: Db, key: string): void {
   })();
 }
 
-/** The bundled default backbone, registered on first use. */
-export function backboneModel(db: Db, modelsDir = bundledModelsDir()): ModelInfo {
-  return registerModel(db, modelsDir, DEFAULT_MODEL_ID, null);
+/** A bundled backbone (default: {@link DEFAULT_MODEL_ID}), registered on first use. */
+export function backboneModel(db: Db, id = DEFAULT_MODEL_ID, modelsDir = bundledModelsDir()): ModelInfo {
+  return registerModel(db, modelsDir, id, null);
 }
 
 /** The active encoder (the bundled default until a fine-tuned one is activated). */
@@ -86,7 +87,7 @@ export function activeModel(db: Db, modelsDir = bundledModelsDir()): ModelInfo {
       // a fine-tuned model folder was removed by hand: fall back to the bundled encoder
     }
   }
-  const base = backboneModel(db, modelsDir);
+  const base = backboneModel(db, DEFAULT_MODEL_ID, modelsDir);
   setActiveModel(db, base.key);
   return base;
 }

@@ -7,7 +7,7 @@ import { scanLibrary, type ScanSummary } from './library/scanner.js';
 import type { LibraryService } from './service.js';
 import { setSetting } from './db/database.js';
 import type { Device } from './ml/providers.js';
-import { activeModel, backboneModel } from './models.js';
+import { activeModel, backboneModel, DEFAULT_MODEL_ID, rootModel, setActiveModel } from './models.js';
 import { clusterStage } from './stages/cluster.js';
 import { embedBackbone, embedWithAdapter } from './stages/embed.js';
 import { trainStage } from './stages/train.js';
@@ -20,6 +20,8 @@ export interface OrganizeOptions {
   albums: 'auto' | number;
   device: Device;
   seed: number;
+  /** Backbone encoder id (default: the bundled default, {@link DEFAULT_MODEL_ID}). */
+  encoder?: string;
   /** 'auto': full clustering the first time, then only place new photos; 'full': re-cluster everything not pinned. */
   mode?: 'auto' | 'full';
 }
@@ -39,8 +41,13 @@ export async function runOrganize(svc: LibraryService, opts: OrganizeOptions, ct
   const scan = await scanLibrary(svc.db, { cacheDir: svc.layout.cache }, ctx);
   timings.scan = (performance.now() - t0) / 1000;
   let t = performance.now();
-  const backbone = backboneModel(svc.db);
+  const backbone = backboneModel(svc.db, opts.encoder ?? DEFAULT_MODEL_ID);
   let active = activeModel(svc.db);
+  if (rootModel(svc.db, active).key !== backbone.key) {
+    // The person switched encoders: versions fine-tuned from the other backbone stay on disk but stop being used.
+    setActiveModel(svc.db, backbone.key);
+    active = backbone;
+  }
   const emb = await embedBackbone(svc.db, svc.layout.cache, backbone, opts.device, ctx);
   timings.embed = (performance.now() - t) / 1000;
   let device: string | null = emb.device;

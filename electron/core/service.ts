@@ -24,6 +24,7 @@ import { ShoeboxError, toApiError } from './errors.js';
 import { JobManager } from './jobs.js';
 import { makePreview, makeThumbnail, thumbFile } from './library/thumbs.js';
 import { isInside, libraryLayout } from './paths.js';
+import { backboneModel, DEFAULT_MODEL_ID } from './models.js';
 import { runOrganize, type OrganizeOptions, type OrganizeReport } from './pipeline.js';
 
 export interface CoreHandle {
@@ -46,7 +47,7 @@ export interface CoreOptions {
   autoOrganize?: boolean;
 }
 
-export const DEFAULT_SETTINGS: Settings = { device: 'auto', albums: 'auto', train: true, epochs: 80, method: 'propos' };
+export const DEFAULT_SETTINGS: Settings = { device: 'auto', albums: 'auto', train: true, epochs: 80, method: 'propos', encoder: DEFAULT_MODEL_ID };
 
 export class LibraryService implements CoreHandle {
   readonly db: Db;
@@ -127,6 +128,7 @@ export class LibraryService implements CoreHandle {
       albums: opts.albums ?? s.albums,
       device: opts.device ?? s.device,
       seed: opts.seed ?? 1,
+      encoder: opts.encoder ?? s.encoder,
       mode: opts.mode ?? 'auto',
     };
     const job = this.jobs.start('organize', full, async (ctx) => {
@@ -300,6 +302,8 @@ export class LibraryService implements CoreHandle {
         return this.settings();
       case 'setSettings': {
         const next = { ...this.settings(), ...(a as ApiArgs<'setSettings'>) };
+        // An encoder must exist and have a valid manifest before it is saved (throws a clear UNAVAILABLE otherwise).
+        if (next.encoder !== this.settings().encoder) backboneModel(db, next.encoder);
         setSetting(db, 'settings', next);
         changed(['settings']);
         return next;

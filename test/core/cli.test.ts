@@ -76,6 +76,9 @@ describe('shoebox CLI', () => {
     assert.match(usage.stderr, /needs a folder/);
     const badDevice = await run(['organize', mk(), '--device', 'tpu']);
     assert.equal(badDevice.code, 2);
+    const badEncoder = await run(['organize', mk(), '--library', mk(), '--encoder', 'no_such_encoder']);
+    assert.equal(badEncoder.code, 2);
+    assert.match(badEncoder.stderr, /--encoder: .*no_such_encoder\.json/);
   });
 
   test('killed mid-scan, a re-run resumes without redoing finished files', async () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Embedder } from '../../electron/core/ml/embedder.js';
-import { activeModel, backboneModel } from '../../electron/core/models.js';
+import { activeModel, backboneModel, DEFAULT_MODEL_ID } from '../../electron/core/models.js';
 import { bundledModelsDir } from '../../electron/core/paths.js';
 import { LibraryService } from '../../electron/core/service.js';
 import { loadVectors } from '../../electron/core/stages/embed.js';
@@ -11,13 +11,13 @@ import { thumbFile } from '../../electron/core/library/thumbs.js';
 import { validateManifest } from '../../training/manifest.js';
 import { scenePhoto, tmpDir } from '../helpers/images.js';
 
-const hasModel = fs.existsSync(path.join(bundledModelsDir(), 'mobilenet_v2_mid.onnx'));
+const hasModel = fs.existsSync(path.join(bundledModelsDir(), `${DEFAULT_MODEL_ID}.onnx`));
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 test(
   'training produces a new encoder version whose merged ONNX model equals adapter(backbone) on photos',
-  { skip: hasModel ? false : 'models/mobilenet_v2_mid.onnx not built (npm run build:models)' },
+  { skip: hasModel ? false : 'bundled model not built (npm run build:models)' },
   async () => {
     const root = tmpDir('shoebox-train-');
     const lib = tmpDir('shoebox-lib-');

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { EncoderManifest } from '../../training/manifest.js';
 import { encodeModel, type NodeIR, type TensorData } from '../../training/onnx/proto.js';
 import { sha256Hex } from '../../electron/core/ml/embedder.js';
+import { DEFAULT_ENCODER_ID } from '../../training/models.js';
 
 /** Deterministic pseudo-random numbers in [-1, 1) (mulberry32). */
 export function rng(seed: number): () => number {
@@ -102,8 +103,13 @@ export const repoRoot = fileURLToPath(new URL(import.meta.url.includes('/dist/')
 export function defaultModelManifest(): string | null {
   const override = process.env.SHOEBOX_ENCODER_MANIFEST;
   if (override) return existsSync(override) ? override : null;
-  const p = `${repoRoot}models/mobilenet_v2_mid.json`;
-  return existsSync(p) && existsSync(`${repoRoot}models/mobilenet_v2_mid.onnx`) ? p : null;
+  return bundledManifest(DEFAULT_ENCODER_ID);
+}
+
+/** A bundled model's manifest path (`models/<id>.json`), or null when its ONNX file has not been built. */
+export function bundledManifest(id: string): string | null {
+  const p = `${repoRoot}models/${id}.json`;
+  return existsSync(p) && existsSync(`${repoRoot}models/${id}.onnx`) ? p : null;
 }
 
 /** A JPEG with smooth random colour fields and some texture, like a (small) photo. */

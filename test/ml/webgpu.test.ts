@@ -11,7 +11,8 @@ import { InferenceSession } from 'onnxruntime-node';
 import { Embedder, loadModel } from '../../electron/core/ml/embedder.js';
 import { createSessionWithFallback } from '../../electron/core/ml/providers.js';
 import { encodeModel } from '../../training/onnx/proto.js';
-import { defaultModelManifest, photoLikeJpeg, syntheticEncoder } from './fixtures.js';
+import { DEFAULT_ENCODER_ID } from '../../training/models.js';
+import { bundledManifest, photoLikeJpeg, syntheticEncoder } from './fixtures.js';
 
 /** null if a WebGPU session can be created here, else why not. */
 async function webgpuUnavailableReason(): Promise<string | null> {
@@ -64,14 +65,15 @@ void describe('WebGPU', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  for (const which of ['synthetic', 'default'] as const) {
+  // The synthetic encoder and both bundled encoders (the default first).
+  for (const which of ['synthetic', ...new Set([DEFAULT_ENCODER_ID, 'centernet_mnv3', 'mobilenet_v2_mid'])]) {
     void it(`CPU and WebGPU embeddings agree (cosine >= 0.999 per image): ${which} model`, async (t) => {
       if (why) return t.skip(why);
-      const real = defaultModelManifest();
-      if (which === 'default' && !real) return t.skip('models/mobilenet_v2_mid.onnx is absent (the converter writes it)');
-      const model = which === 'default' && real ? await loadModel(real) : syntheticEncoder({ width: 64, height: 48, dim: 32 });
-      // The real model takes ~1.5 s per image on lavapipe: two photos are enough.
-      const files = which === 'default' ? photos.slice(0, 2) : photos;
+      const real = which === 'synthetic' ? null : bundledManifest(which);
+      if (which !== 'synthetic' && !real) return t.skip(`models/${which}.onnx is absent (npm run build:models writes it)`);
+      const model = real ? await loadModel(real) : syntheticEncoder({ width: 64, height: 48, dim: 32 });
+      // A real model takes ~1.5 s per image on lavapipe: two photos are enough.
+      const files = real ? photos.slice(0, 2) : photos;
       const cpu = await Embedder.fromModel(model.manifest, model.bytes, { device: 'cpu' });
       const gpu = await Embedder.fromModel(model.manifest, model.bytes, { device: 'webgpu' });
       try {

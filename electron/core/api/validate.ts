@@ -61,12 +61,15 @@ function bool(o: Obj, k: string): boolean | undefined {
   return v;
 }
 
+/** Encoder ids name files in the models folder: no path separators, no leading dot. */
+export const ENCODER_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
 const DEVICES: readonly Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
 
 function settings(o: Obj): Partial<Settings> {
   const out: Partial<Settings> = {};
   for (const k of Object.keys(o)) {
-    if (!['device', 'albums', 'train', 'epochs', 'method'].includes(k)) throw new ShoeboxError('INVALID_INPUT', `Unknown setting ${k}`);
+    if (!['device', 'albums', 'train', 'epochs', 'method', 'encoder'].includes(k)) throw new ShoeboxError('INVALID_INPUT', `Unknown setting ${k}`);
   }
   if (o.device !== undefined) {
     if (!DEVICES.includes(o.device as Device)) throw new ShoeboxError('INVALID_INPUT', `device must be one of ${DEVICES.join(', ')}`);
@@ -78,6 +81,12 @@ function settings(o: Obj): Partial<Settings> {
   if (o.method !== undefined) {
     if (o.method !== 'propos' && o.method !== 'byol' && o.method !== 'moco') throw new ShoeboxError('INVALID_INPUT', 'method must be propos, byol or moco');
     out.method = o.method;
+  }
+  if (o.encoder !== undefined) {
+    if (typeof o.encoder !== 'string' || !ENCODER_ID.test(o.encoder)) {
+      throw new ShoeboxError('INVALID_INPUT', 'encoder must be a model id: 1-64 letters, digits, _ . or - (a manifest models/<id>.json)');
+    }
+    out.encoder = o.encoder;
   }
   return out;
 }

@@ -22,6 +22,11 @@ export interface AlbumOptions extends AlbumRules {
   autoK?: Omit<AutoKOptions, 'seed' | 'constraints'>;
   /** Cosine similarity for near-duplicates (see {@link findNearDuplicates}); null skips the search. Default 0.98. */
   duplicateThreshold?: number | null;
+  /**
+   * Vectors (same rows) to search for near-duplicates in, when clustering runs on transformed ones (e.g. centred by
+   * {@link centerRows}, where a fixed cosine threshold means something else). Default: `vectors`.
+   */
+  duplicateVectors?: Float32Array;
 }
 
 export interface Album {
@@ -111,7 +116,10 @@ export function clusterIntoAlbums(
   const duplicates =
     duplicateThreshold === null
       ? []
-      : findNearDuplicates(x, n, dim, { threshold: duplicateThreshold, partition: km.assignments });
+      : findNearDuplicates(opts.duplicateVectors ? unitRows(opts.duplicateVectors, n, dim) : x, n, dim, {
+          threshold: duplicateThreshold,
+          partition: km.assignments,
+        });
 
   return {
     albums,

@@ -15,7 +15,7 @@ export { kmeans } from './kmeans.js';
 export type { FixedCluster, KMeansConstraints, KMeansOptions, KMeansResult } from './kmeans.js';
 export { knnQuery, knnSelf } from './knn.js';
 export type { KnnGraph } from './knn.js';
-export { normalizeRows, unitRows } from './linalg.js';
+export { centerRows, normalizeRows, unitRows } from './linalg.js';
 export {
   adjustedRandIndex,
   clusteringAccuracy,

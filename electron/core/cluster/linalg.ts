@@ -62,6 +62,27 @@ export function unitRows(data: Float32Array, n: number, dim: number): Float32Arr
   return data;
 }
 
+/**
+ * Unit rows of `x - mean(x)` (rows taken at unit length first): removes the component every photo of the collection
+ * shares (with ReLU features, typical cosine between unrelated photos is 0.5 or more), so cosine geometry reflects
+ * what tells this library's photos apart. The mean is returned too, to map further vectors into the same space.
+ * On intel-scenes this raised k-means ACC of the centernet features 0.67 -> 0.72 (docs/results.md).
+ */
+export function centerRows(data: Float32Array, n: number, dim: number): { x: Float32Array; mean: Float32Array } {
+  const u = unitRows(data, n, dim);
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += u[i * dim + d];
+  const mu = new Float32Array(dim);
+  for (let d = 0; d < dim; d++) mu[d] = n > 0 ? mean[d] / n : 0;
+  const x = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const o = i * dim;
+    for (let d = 0; d < dim; d++) x[o + d] = u[o + d] - mu[d];
+    normalizeRow(x, o, dim);
+  }
+  return { x, mean: mu };
+}
+
 /** Copies rows `indices` of `data` into a new compact matrix. */
 export function gatherRows(data: Float32Array, dim: number, indices: ArrayLike<number>): Float32Array {
   const out = new Float32Array(indices.length * dim);

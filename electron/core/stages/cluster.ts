@@ -11,7 +11,7 @@
  */
 import type { Db } from '../db/database.js';
 import { assignToNearest, clusterIntoAlbums, outlierThreshold, nameAlbums, type AlbumPrototype } from '../cluster/index.js';
-import { dot, unitRows } from '../cluster/linalg.js';
+import { centerRows, dot, unitRows } from '../cluster/linalg.js';
 import type { JobContext } from '../jobs.js';
 import { unsortedAlbumId } from '../albums/store.js';
 import { loadVectors } from './embed.js';
@@ -52,7 +52,9 @@ export function clusterStage(db: Db, modelKey: string, opts: ClusterStageOptions
   ctx.stage('cluster', n, `Grouping ${n} photos into albums`);
   const unsorted = unsortedAlbumId(db);
   if (n === 0) return { albums: 0, unsorted: 0, chosenK: null, assigned: 0 };
-  const x = unitRows(data, n, dim);
+  // Clustering works on centred vectors (see centerRows); near-duplicates are found on the plain unit vectors.
+  const raw = unitRows(data, n, dim);
+  const x = centerRows(raw, n, dim).x;
   const index = new Map(ids.map((id, i) => [id, i]));
   const members = liveMembers(db);
   const memberOf = new Map(members.map((m) => [m.photo_id, m]));
@@ -78,6 +80,8 @@ export function clusterStage(db: Db, modelKey: string, opts: ClusterStageOptions
   const keep = ids.map((_, i) => i).filter((i) => !excluded.has(i));
   const sub = new Float32Array(keep.length * dim);
   keep.forEach((i, r) => sub.set(x.subarray(i * dim, (i + 1) * dim), r * dim));
+  const subRaw = new Float32Array(keep.length * dim);
+  keep.forEach((i, r) => subRaw.set(raw.subarray(i * dim, (i + 1) * dim), r * dim));
   const subIndex = new Map(keep.map((i, r) => [i, r]));
   const cannotLink: [number, number][] = [];
   for (const c of cannot) {
@@ -91,6 +95,7 @@ export function clusterStage(db: Db, modelKey: string, opts: ClusterStageOptions
     ? clusterIntoAlbums(sub, keep.length, dim, {
         k: typeof k === 'number' ? Math.min(k, keep.length) : k,
         seed: opts.seed,
+        duplicateVectors: subRaw,
         constraints: {
           pinned: pinned.filter(([i]) => subIndex.has(i)).map(([i, c]) => [subIndex.get(i)!, c] as [number, number]),
           cannotLink,
