@@ -171,3 +171,39 @@ void describe('kmeans', () => {
     });
   });
 });
+
+void describe('kmeans: seeded clusters and pinned weight', () => {
+  /** Points on the unit circle at `deg` degrees (2-d), one per angle. */
+  const arc = (degs: number[]): Float32Array => Float32Array.from(degs.flatMap((a) => [Math.cos((a * Math.PI) / 180), Math.sin((a * Math.PI) / 180)]));
+  // Two groups (around 0 and 90 degrees) and an even spread of ambiguous points between them.
+  const degs = [...Array.from({ length: 20 }, (_, i) => -10 + i), ...Array.from({ length: 20 }, (_, i) => 80 + i), ...Array.from({ length: 21 }, (_, i) => 35 + i)];
+  const x = arc(degs);
+  const n = degs.length;
+  // The person placed three photos at 52-54 degrees into the album around 0 degrees.
+  const placed = [degs.indexOf(52), degs.indexOf(53), degs.indexOf(54)];
+  const seeded = [
+    { cluster: 0, centroid: arc([20]) },
+    { cluster: 1, centroid: arc([70]) },
+  ];
+  const freeIn0 = (a: Int32Array): number => degs.filter((d, i) => a[i] === 0 && !placed.includes(i)).length;
+
+  it('a seeded cluster starts at its prototype, keeps its id and then moves to its members', () => {
+    const r = kmeans(x, n, 2, 2, { seed: 1, constraints: { seeded } });
+    for (let i = 0; i < n; i++) if (Math.abs(degs[i] - 45) > 5) assert.equal(r.assignments[i], degs[i] < 45 ? 0 : 1, `${degs[i]} degrees`);
+    const angle = (Math.atan2(r.centroids[1], r.centroids[0]) * 180) / Math.PI;
+    assert.ok(Math.abs(angle - 20) > 1, `cluster 0 moved from its seed (now ${angle.toFixed(1)} degrees)`);
+  });
+
+  it('pinned points with more weight pull their cluster towards them, and photos like them follow', () => {
+    const pinned = placed.map((i) => [i, 0] as [number, number]);
+    const w1 = kmeans(x, n, 2, 2, { seed: 1, constraints: { seeded, pinned } });
+    const w10 = kmeans(x, n, 2, 2, { seed: 1, constraints: { seeded, pinned, pinnedWeight: 10 } });
+    for (const i of placed) {
+      assert.equal(w1.assignments[i], 0);
+      assert.equal(w10.assignments[i], 0);
+    }
+    assert.ok(freeIn0(w10.assignments) > freeIn0(w1.assignments), `${freeIn0(w10.assignments)} vs ${freeIn0(w1.assignments)} free points in cluster 0`);
+    assert.throws(() => kmeans(x, n, 2, 2, { constraints: { pinned, pinnedWeight: 0.5 } }), RangeError);
+    assert.throws(() => kmeans(x, n, 2, 2, { constraints: { seeded: [{ cluster: 2, centroid: arc([0]) }] } }), RangeError);
+  });
+});

@@ -7,6 +7,9 @@
  * - `cannotLink`: point i must never be in cluster c.
  * - `fixed`: cluster c has a frozen prototype (a user album): either a given vector or the mean of its pinned
  *   members. It attracts free points but is never moved by them.
+ * - `seeded`: cluster c starts from a given prototype (an existing album) and then moves like any other cluster.
+ * - `pinnedWeight`: pinned points count this many times in their cluster's mean, so a few photos the person placed
+ *   pull the album's prototype towards them (and with it the photos like them).
  *
  * Rows are compared by cosine similarity: a normalised copy of the input is made when rows are not unit length.
  * Centroids are unit vectors (normalised member means), which maximise the summed cosine similarity of their
@@ -35,6 +38,10 @@ export interface KMeansConstraints {
   cannotLink?: ReadonlyArray<readonly [number, number]>;
   /** Clusters with frozen prototypes. */
   fixed?: ReadonlyArray<FixedCluster>;
+  /** Clusters with a given starting prototype that then moves (ignored for fixed clusters). */
+  seeded?: ReadonlyArray<{ cluster: number; centroid: Float32Array }>;
+  /** Weight of a pinned point in its cluster's mean (default 1). */
+  pinnedWeight?: number;
 }
 
 export interface KMeansOptions {
@@ -117,6 +124,10 @@ class Problem {
   readonly fixedCentroids: Float32Array;
   readonly pinnedMeans: Float32Array;
   readonly pinnedCount: Int32Array;
+  /** 1 where the cluster starts from a given prototype; those prototypes. */
+  readonly seeded: Uint8Array;
+  readonly seededCentroids: Float32Array;
+  readonly pinnedWeight: number;
   /** Points that are not pinned. */
   readonly free: Int32Array;
 
@@ -183,6 +194,20 @@ class Problem {
       }
       this.fixed[f.cluster] = 1;
     }
+
+    this.seeded = new Uint8Array(k);
+    this.seededCentroids = new Float32Array(k * dim);
+    for (const sd of constraints.seeded ?? []) {
+      checkCluster(sd.cluster, 'seeded');
+      if (sd.centroid.length !== dim) throw new RangeError(`seeded: centroid of cluster ${sd.cluster} has ${sd.centroid.length} values, expected ${dim}`);
+      const row = sd.cluster * dim;
+      this.seededCentroids.set(sd.centroid, row);
+      if (normalizeRow(this.seededCentroids, row, dim) === 0) throw new RangeError(`seeded: centroid of cluster ${sd.cluster} is zero`);
+      this.seeded[sd.cluster] = 1;
+    }
+    const w = constraints.pinnedWeight ?? 1;
+    if (!(w >= 1 && Number.isFinite(w))) throw new RangeError(`pinnedWeight must be a finite number >= 1, got ${w}`);
+    this.pinnedWeight = w;
 
     const free: number[] = [];
     for (let i = 0; i < n; i++) if (this.pinOf[i] === -1) free.push(i);
@@ -340,7 +365,7 @@ function assignRows(
   return changed;
 }
 
-/** Centroids that constraints determine (fixed prototypes, pinned means); the rest zero and not alive. */
+/** Centroids that constraints determine (fixed or seeded prototypes, pinned means); the rest zero and not alive. */
 function initialCentroids(p: Problem): Seeds {
   const { k, dim } = p;
   const centroids = new Float32Array(k * dim);
@@ -349,6 +374,9 @@ function initialCentroids(p: Problem): Seeds {
     const row = c * dim;
     if (p.fixed[c]) {
       centroids.set(p.fixedCentroids.subarray(row, row + dim), row);
+      alive[c] = 1;
+    } else if (p.seeded[c]) {
+      centroids.set(p.seededCentroids.subarray(row, row + dim), row);
       alive[c] = 1;
     } else if (p.pinnedCount[c] > 0) {
       centroids.set(p.pinnedMeans.subarray(row, row + dim), row);
@@ -545,7 +573,12 @@ function updateCentroids(p: Problem, state: State): number {
     counts[c]++;
     const so = c * dim;
     const xo = i * dim;
-    for (let d = 0; d < dim; d++) sums[so + d] += x[xo + d];
+    if (p.pinOf[i] >= 0 && p.pinnedWeight !== 1) {
+      const w = p.pinnedWeight;
+      for (let d = 0; d < dim; d++) sums[so + d] += w * x[xo + d];
+    } else {
+      for (let d = 0; d < dim; d++) sums[so + d] += x[xo + d];
+    }
   }
 
   let relocated = 0;
