@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor, env as ortEnv } from 'onnxruntime-node';
 import sharp from 'sharp';
-import { THUMB_SIZE } from '../electron/core/library/thumbs.js';
+import { encodeThumbnail, THUMB_SIZE } from '../electron/core/library/thumbs.js';
 import { Embedder, loadModel } from '../electron/core/ml/embedder.js';
 import { countFlops } from '../electron/core/ml/flops.js';
 import { toFloat16 } from '../electron/core/ml/float16.js';
@@ -259,7 +259,7 @@ async function pipeline(emb: Embedder, files: string[], batch: number, concurren
 }
 
 /**
- * Shoebox's embed stage reads the 256 px thumbnails the scan already wrote (EXIF-rotated, WebP), not the originals:
+ * Shoebox's embed stage reads the 256 px thumbnails the scan already wrote (EXIF-rotated, JPEG), not the originals:
  * the original is decoded once, for the thumbnail. Make those thumbnails for the bench photos (once, cached).
  */
 async function ensureThumbnails(files: string[]): Promise<string[]> {
@@ -267,13 +267,9 @@ async function ensureThumbnails(files: string[]): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const out: string[] = [];
   for (const f of files) {
-    const t = path.join(dir, `${path.basename(f, path.extname(f))}.webp`);
+    const t = path.join(dir, `${path.basename(f, path.extname(f))}.jpg`);
     if (!existsSync(t)) {
-      await sharp(f)
-        .rotate()
-        .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true })
-        .webp({ quality: 78, effort: 2 })
-        .toFile(t);
+      await encodeThumbnail(sharp(f).rotate().resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true })).toFile(t);
     }
     out.push(t);
   }

@@ -12,7 +12,7 @@ import type { JobInfo } from '../electron/core/api/contract.js';
 import { openDatabase } from '../electron/core/db/database.js';
 import { JobContext } from '../electron/core/jobs.js';
 import { scanLibrary } from '../electron/core/library/scanner.js';
-import { THUMB_SIZE } from '../electron/core/library/thumbs.js';
+import { encodeThumbnail, THUMB_SIZE } from '../electron/core/library/thumbs.js';
 import { CACHE, argValue, writeResult } from './common.js';
 
 const count = Number(argValue('--count', '2000'));
@@ -79,7 +79,7 @@ async function generate(dir: string): Promise<void> {
   fs.writeFileSync(marker, '');
 }
 
-/** The same thumbnail work as the scanner, in a bare loop: read, decode with shrink-on-load, resize, WebP, write. */
+/** The same thumbnail work as the scanner, in a bare loop: read, decode with shrink-on-load, resize, JPEG, write. */
 async function bareLoop(files: string[], outDir: string): Promise<number> {
   fs.mkdirSync(outDir, { recursive: true });
   let next = 0;
@@ -89,12 +89,12 @@ async function bareLoop(files: string[], outDir: string): Promise<number> {
       while (next < files.length) {
         const i = next++;
         const buf = await fs.promises.readFile(files[i]);
-        const out = await sharp(buf, { limitInputPixels: 150_000_000, failOn: 'error', sequentialRead: true })
-          .rotate()
-          .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true })
-          .webp({ quality: 78, effort: 2 })
-          .toBuffer();
-        await fs.promises.writeFile(path.join(outDir, `${i}.webp`), out);
+        const out = await encodeThumbnail(
+          sharp(buf, { limitInputPixels: 150_000_000, failOn: 'error', sequentialRead: true })
+            .rotate()
+            .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true }),
+        ).toBuffer();
+        await fs.promises.writeFile(path.join(outDir, `${i}.jpg`), out);
       }
     }),
   );

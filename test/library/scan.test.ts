@@ -160,6 +160,30 @@ describe('scanner', () => {
     assert.ok(fs.existsSync(f));
   });
 
+  test('a library from before JPEG thumbnails: old WebP thumbnails are replaced, photo ids and hashes kept', async () => {
+    const { root, lib, db, scan } = setup();
+    await jpeg(path.join(root, 'a.jpg'), { width: 640, height: 480 });
+    await scan();
+    const before = byPath(db, 'a.jpg')!;
+    const jpg = thumbFile(path.join(lib, 'cache'), before.hash!, 'thumb');
+    assert.ok(jpg.endsWith('.jpg'));
+    const meta = await sharp(jpg).metadata();
+    assert.equal(meta.format, 'jpeg');
+    assert.equal(Math.min(meta.width!, meta.height!), 256);
+    // What an older version left behind: a WebP thumbnail, no JPEG, no cleanup marker.
+    const webp = jpg.replace(/\.jpg$/, '.webp');
+    await sharp(jpg).webp().toFile(webp);
+    fs.rmSync(jpg);
+    db.prepare(`DELETE FROM settings WHERE key = 'thumbnailsJpeg'`).run();
+    const s = await scan();
+    assert.equal(s.processed, 1);
+    assert.ok(fs.existsSync(jpg), 'JPEG thumbnail made again');
+    assert.ok(!fs.existsSync(webp), 'old WebP thumbnail removed');
+    const after1 = byPath(db, 'a.jpg')!;
+    assert.equal(after1.id, before.id);
+    assert.equal(after1.hash, before.hash);
+  });
+
   test('unreadable files (permissions) are recorded and skipped', async (t) => {
     const { root, db, scan, lib } = setup();
     await jpeg(path.join(root, 'ok.jpg'));

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { Db } from '../db/database.js';
+import { getSetting, setSetting, type Db } from '../db/database.js';
 import { FileError, fileErrorFromFs } from '../errors.js';
 import type { JobContext } from '../jobs.js';
 import { readExif } from './exif.js';
@@ -124,6 +124,28 @@ async function sharpSizeIfExists(file: string): Promise<{ width: number; height:
 }
 
 /** Bring the index up to date for every root. `ctx` reports progress and carries the cancel signal. */
+/**
+ * Grid thumbnails were WebP before they became JPEG: this scan re-makes any photo's missing JPEG thumbnail (the
+ * file check below), so the old files are garbage. Removed once per library.
+ */
+function removeOldWebpThumbnails(db: Db, cacheDir: string): void {
+  if (getSetting(db, 'thumbnailsJpeg', false)) return;
+  const dir = path.join(cacheDir, 'thumbs');
+  try {
+    for (const sub of fs.readdirSync(dir)) {
+      const d = path.join(dir, sub);
+      try {
+        for (const f of fs.readdirSync(d)) if (f.endsWith('.webp')) fs.rmSync(path.join(d, f), { force: true });
+      } catch {
+        // not a folder, or vanished: nothing to clean
+      }
+    }
+  } catch {
+    // no thumbnails yet
+  }
+  setSetting(db, 'thumbnailsJpeg', true);
+}
+
 export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): Promise<ScanSummary> {
   const roots = db.prepare('SELECT id, path FROM roots ORDER BY id').all() as { id: number; path: string }[];
   const summary: ScanSummary = {
@@ -139,6 +161,7 @@ export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): P
     duplicates: 0,
   };
   ctx.stage('scan', 0, 'Looking for photos');
+  removeOldWebpThumbnails(db, opts.cacheDir);
 
   // 1. Walk every root and decide what needs work.
   const work: { rootId: number; rootPath: string; file: FoundFile }[] = [];

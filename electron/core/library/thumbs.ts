@@ -25,8 +25,18 @@ export interface DecodedInfo {
   orientation: number | null;
 }
 
+/**
+ * Grid thumbnails are JPEG: on 2 cores libjpeg-turbo decodes a 256 px thumbnail (what the embed stage reads for
+ * every photo) in 3.2 ms with the resize to the model input, WebP in 5.6 ms, and encodes it in 1.9 ms vs 4.0 ms
+ * (files are about twice as big, ~9 KB). Previews stay WebP (made on demand, read once).
+ */
 export function thumbFile(cacheDir: string, hash: string, kind: ImageKind): string {
-  return path.join(cacheDir, kind === 'thumb' ? 'thumbs' : 'previews', hash.slice(0, 2), `${hash}.webp`);
+  return path.join(cacheDir, kind === 'thumb' ? 'thumbs' : 'previews', hash.slice(0, 2), `${hash}.${kind === 'thumb' ? 'jpg' : 'webp'}`);
+}
+
+/** The grid thumbnail's encoding (shared with the benchmarks' bare loops so they do the same work). */
+export function encodeThumbnail(s: Sharp): Sharp {
+  return s.jpeg({ quality: 82 });
 }
 
 /** Turn a sharp/libvips error into a clear per-file error. */
@@ -78,17 +88,16 @@ async function writeAtomic(file: string, data: Buffer): Promise<void> {
 }
 
 /**
- * Write the grid thumbnail (short side THUMB_SIZE, WebP) for an image buffer; decodes the full image once with
+ * Write the grid thumbnail (short side THUMB_SIZE, JPEG) for an image buffer; decodes the full image once with
  * shrink-on-load. Returns the thumbnail's size. Throws FileError for undecodable input.
  */
 export async function makeThumbnail(buf: Buffer, file: string): Promise<{ width: number; height: number }> {
   let out: { data: Buffer; info: OutputInfo };
   try {
-    out = await sharpOf(buf)
+    const out0 = sharpOf(buf)
       .rotate()
-      .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true })
-      .webp({ quality: 78, effort: 2 })
-      .toBuffer({ resolveWithObject: true });
+      .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true });
+    out = await encodeThumbnail(out0).toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw classifySharpError(e);
   }
