@@ -35,7 +35,8 @@ interface Args {
   images: number;
   batch: number;
   concurrency: number;
-  threads: number;
+  /** ORT intra-op threads; undefined: the embedder's own choice (see pickCpuThreads). */
+  threads: number | undefined;
   rounds: number;
   gpuImages: number;
   providers: Provider[] | null;
@@ -43,7 +44,7 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const cores = os.availableParallelism();
-  const a: Args = { images: 500, batch: 1, concurrency: 2 * cores, threads: cores, rounds: 2, gpuImages: 8, providers: null };
+  const a: Args = { images: 500, batch: 1, concurrency: 2 * cores, threads: undefined, rounds: 2, gpuImages: 8, providers: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[++i];
@@ -295,6 +296,9 @@ async function main(): Promise<void> {
   // libvips' operation cache would serve repeated rounds over the same files from memory.
   sharp.cache(false);
   const tuning: SessionTuning = { threads: args.threads, spinning: false };
+  const cores = os.availableParallelism();
+  let cpuThreads: number = args.threads ?? cores;
+  let threadTimings: unknown = null;
 
   let model: { manifest: EncoderManifest; bytes: Uint8Array };
   let modelNote: string;
@@ -327,7 +331,8 @@ async function main(): Promise<void> {
   for (const p of wanted) {
     let emb: Embedder;
     try {
-      emb = await Embedder.fromModel(manifest, bytes, { device: p, tuning });
+      // As the embed stage opens it: the inputs (thumbnails, camera JPEGs) have no alpha channel.
+      emb = await Embedder.fromModel(manifest, bytes, { device: p, tuning, decode: { opaque: true } });
       if (emb.provider !== p) {
         providers[p] = { error: `fell back to ${emb.provider}: ${JSON.stringify(emb.fallbacks)}` };
         await emb.release();
@@ -339,11 +344,16 @@ async function main(): Promise<void> {
     }
     try {
       const gpu = p !== 'cpu';
+      if (!gpu) {
+        cpuThreads = emb.cpuThreads ?? args.threads ?? cores;
+        threadTimings = emb.threadTimings ?? null;
+        console.error(`cpu: ${cpuThreads} intra-op thread(s); measured at open: ${JSON.stringify(threadTimings)}`);
+      }
       const count = gpu ? Math.min(args.gpuImages, files.length) : files.length;
       const batch = gpu ? Math.max(args.batch, 4) : args.batch;
       const rounds: ProviderResult['rounds'] = [];
       for (let r = 0; r < (gpu ? 1 : args.rounds); r++) {
-        const matmulGflops = gpu ? undefined : round(await matmulGflopsOf(args.threads), 1);
+        const matmulGflops = gpu ? undefined : round(await matmulGflopsOf(cores), 1);
         const decode = gpu ? undefined : await decodeOnly(decodeSample, manifest, args.concurrency);
         const bare = await bareLoop(emb.session, manifest, tensors, count, batch);
         const pipe = await pipeline(emb, files.slice(0, count), batch, args.concurrency);
@@ -379,7 +389,7 @@ async function main(): Promise<void> {
   const cpuRounds = cpu?.rounds ?? [];
   const best = (xs: number[]): number | null => (xs.length ? Math.max(...xs) : null);
   const least = (xs: number[]): number | null => (xs.length ? Math.min(...xs) : null);
-  const gflops = best(cpuRounds.flatMap((r) => r.matmulGflops ?? [])) ?? round(await matmulGflopsOf(args.threads), 1);
+  const gflops = best(cpuRounds.flatMap((r) => r.matmulGflops ?? [])) ?? round(await matmulGflopsOf(cores), 1);
   const decodeRate = best(cpuRounds.flatMap((r) => r.decodeOnly?.imagesPerSec ?? []));
   // CPU cost per image, the least seen over the rounds (CPU time is far less sensitive to other load than wall time).
   const decodeCpu = least(cpuRounds.flatMap((r) => r.decodeOnly?.cpuMsPerImage ?? []));
@@ -426,20 +436,23 @@ async function main(): Promise<void> {
       cache: path.relative(root, CACHE),
       batch: args.batch,
       concurrency: args.concurrency,
-      ortThreads: args.threads,
+      ortThreads: cpuThreads,
+      ortThreadsChosenBy: args.threads === undefined ? 'embedder (pickCpuThreads)' : '--threads',
+      ortThreadTimings: threadTimings,
       ortSpinning: false,
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
       sharpConcurrency: sharp.concurrency(),
       rounds: args.rounds,
     },
     notes: [
-      'ratio = best images/s of the embed stage as Shoebox runs it (decode the scan\'s 256 px WebP thumbnail + preprocess + ' +
+      'ratio = best images/s of the embed stage as Shoebox runs it (decode the scan\'s 256 px JPEG thumbnail + preprocess + ' +
         'infer + store) / best bare ORT images/s over pre-decoded tensors, CPU, same session and options. The original ' +
         'photo is decoded once, by the scan, whose cost bench:scan measures.',
       'ratioFromOriginals = the same pipeline decoding the original camera JPEGs instead (what a stand-alone embedder pays).',
       'ratioBound = inference CPU ms / (decode + inference CPU ms) per image: the best a pipeline can reach when ' +
         'decoding and inference share the same cores (from CPU time, which other load on the machine barely affects).',
       'pipelineCpuOverhead = pipeline CPU ms / (decode + inference CPU ms) per image.',
+      'ortMatMulGflops is measured with all cores, whatever ortThreads the embedder chose.',
       'Every CPU round re-measures MatMul, decode-only (first decodeOnlySample photos), bare and pipeline; best of each. ' +
         'Wall-clock rates swing by tens of percent when other processes load the machine (see loadAverage); CPU ms do not.',
       envInfo.hardwareGpu ? 'a GPU device node exists' : 'no GPU device node: webgpu ran on a software Vulkan adapter (Mesa lavapipe)',

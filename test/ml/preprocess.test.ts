@@ -93,6 +93,19 @@ void describe('preprocess', () => {
     }
   });
 
+  void it('transparent pixels become white, unless the caller says its inputs are opaque', async () => {
+    // Fully transparent dark red: flattening shows the white background; `opaque` just drops alpha (faster).
+    const png = await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 120, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const s = spec(8, 8, 'fill');
+    const flat = await decodeRgb(png, s);
+    assert.deepEqual([...flat.data.subarray(0, 3)], [255, 255, 255]);
+    const dropped = await decodeRgb(png, s, { opaque: true });
+    assert.deepEqual([...dropped.data.subarray(0, 3)], [120, 0, 0]);
+    // On an opaque image both paths give the same pixels.
+    const jpg = await sharp({ create: { width: 30, height: 20, channels: 3, background: { r: 10, g: 200, b: 90 } } }).jpeg().toBuffer();
+    assert.deepEqual([...(await decodeRgb(jpg, s, { opaque: true })).data], [...(await decodeRgb(jpg, s)).data]);
+  });
+
   void it('greyscale becomes three equal channels', async () => {
     const grey = Buffer.from(Array.from({ length: W * H }, (_, i) => 17 * i + 5));
     const png = await sharp(grey, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toBuffer();

@@ -62,6 +62,52 @@ export interface EmbedderOptions extends Omit<FallbackOptions, 'probe'> {
   device?: Device;
   /** Decoder limits and resampling kernel. */
   decode?: DecodeOptions;
+  /**
+   * On the CPU EP without `tuning.threads`: measure the model with one intra-op thread and with all cores and keep
+   * the setting that embeds faster next to image decoding ({@link pickCpuThreads}). Default true.
+   */
+  autoThreads?: boolean;
+}
+
+/**
+ * CPU milliseconds to decode a 256 px JPEG thumbnail and resize it to the model input: 4.5 to 320x320 (cubic, no
+ * flatten) on this project's 2-core EPYC machines.
+ */
+export const DECODE_CPU_MS = 4.5;
+
+/** One CPU-EP configuration measured at open: wall and process CPU milliseconds per image at batch 1. */
+export interface ThreadTiming {
+  threads: number;
+  wallMs: number;
+  cpuMs: number;
+}
+
+/**
+ * The intra-op thread count that embeds fastest while images are decoded on the same cores: per image the
+ * pipeline needs at least the inference's wall time, and at least (inference CPU + decode CPU) / cores. Small
+ * models gain little from a second thread (MobileNetV3 at 320 px on 2 cores: 8.8 ms with one thread, 11.1 ms with
+ * two, which also burn 17 CPU ms), and then a single thread leaves the other core to the decoder.
+ */
+export function pickCpuThreads(timings: readonly ThreadTiming[], cores: number, decodeCpuMs = DECODE_CPU_MS): ThreadTiming {
+  const cost = (t: ThreadTiming): number => Math.max(t.wallMs, (t.cpuMs + decodeCpuMs) / cores);
+  return timings.reduce((best, t) => (cost(t) < cost(best) ? t : best));
+}
+
+/**
+ * Wall and CPU milliseconds per run of `session` on a batch of one, after warm-up runs (a fresh session's first
+ * runs are up to twice as slow while its memory arena grows).
+ */
+async function timeSession(session: InferenceSession, manifest: EncoderManifest, runs = 6, warmup = 3): Promise<{ wallMs: number; cpuMs: number }> {
+  const { width, height, layout, name } = manifest.input;
+  const shape = layout === 'NHWC' ? [1, height, width, 3] : [1, 3, height, width];
+  const input = new Tensor('float32', new Float32Array(width * height * 3).fill(0.5), shape);
+  for (let i = 0; i < warmup; i++) await session.run({ [name]: input });
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await session.run({ [name]: input });
+  const wallMs = (performance.now() - t0) / runs;
+  const c = process.cpuUsage(c0);
+  return { wallMs, cpuMs: (c.user + c.system) / 1000 / runs };
 }
 
 /** Result for one input, in the order results become available; `index` refers to the input list. */
@@ -98,6 +144,12 @@ export function defaultBatchSize(provider: Provider): number {
 function errorInfo(e: unknown): ImageErrorInfo {
   if (e instanceof ImageError) return e.toJSON();
   return { code: 'DECODE_FAILED', message: e instanceof Error ? e.message : String(e) };
+}
+
+function fixedBatchOf(session: InferenceSession, name: string): number | null {
+  const meta = session.inputMetadata[session.inputNames.indexOf(name)];
+  const n = meta?.isTensor ? meta.shape[0] : undefined;
+  return typeof n === 'number' && n > 0 ? n : null;
 }
 
 /** Runs an encoder on photos or pre-processed tensors. Create with `Embedder.open` / `Embedder.fromModel`. */
@@ -140,7 +192,7 @@ export class Embedder {
     if (sha256Hex(bytes) !== manifest.sha256) {
       throw new ModelIntegrityError(`model bytes do not match the sha256 of manifest ${manifest.id}@${manifest.version}`);
     }
-    const { device = 'auto', decode = {}, ...fallback } = opts;
+    const { device = 'auto', decode = {}, autoThreads = true, ...fallback } = opts;
     const { width, height, layout, name } = manifest.input;
     const ps = await createSessionWithFallback(bytes, device, {
       ...fallback,
@@ -158,12 +210,43 @@ export class Embedder {
         if (!(out.data as Float32Array).every(Number.isFinite)) throw new Error('probe output is not finite');
       },
     });
+    let chosen = ps;
+    let threadTimings: ThreadTiming[] | undefined;
+    const cores = os.availableParallelism();
+    if (ps.provider === 'cpu' && autoThreads && fallback.tuning?.threads === undefined && cores > 1 && (fixedBatchOf(ps.session, name) ?? 1) === 1) {
+      try {
+        const single = await createSessionWithFallback(bytes, 'cpu', { ...fallback, candidates: ['cpu'], probe: false, tuning: { ...fallback.tuning, threads: 1 } });
+        threadTimings = [
+          { threads: cores, ...(await timeSession(ps.session, manifest)) },
+          { threads: 1, ...(await timeSession(single.session, manifest)) },
+        ];
+        if (pickCpuThreads(threadTimings, cores).threads === 1) {
+          chosen = { ...single, fallbacks: ps.fallbacks, placement: ps.placement };
+          await ps.release();
+        } else {
+          await single.release();
+        }
+      } catch {
+        // keep the verified all-cores session
+      }
+    }
     try {
-      return new Embedder(manifest, ps, decode);
+      const e = new Embedder(manifest, chosen, decode);
+      e.threadTimings = threadTimings;
+      return e;
     } catch (e) {
-      await ps.release();
+      await chosen.release();
       throw e;
     }
+  }
+
+  /** CPU EP: the configurations measured at open (threads, wall and CPU ms per image), when auto-tuned. */
+  threadTimings: ThreadTiming[] | undefined;
+
+  /** CPU EP: intra-op threads of the session in use (null on other providers or when not known). */
+  get cpuThreads(): number | null {
+    if (this.provider !== 'cpu' || !this.threadTimings) return null;
+    return pickCpuThreads(this.threadTimings, os.availableParallelism()).threads;
   }
 
   /** The provider the session runs on. */
@@ -204,12 +287,15 @@ export class Embedder {
       n = this.fixedBatch;
     }
     const shape = layout === 'NHWC' ? [n, height, width, 3] : [n, 3, height, width];
+    const dim = this.manifest.output.dim;
+    const check = (dims: readonly number[]): void => {
+      if (dims.length !== 2 || dims[0] !== n || dims[1] !== dim) {
+        throw new Error(`output "${this.manifest.output.name}" has shape [${dims.join(',')}], expected [${n},${dim}]`);
+      }
+    };
     const outputs = await this.ps.session.run({ [name]: new Tensor('float32', input, shape) });
     const out = outputs[this.manifest.output.name];
-    const dim = this.manifest.output.dim;
-    if (out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== dim) {
-      throw new Error(`output "${this.manifest.output.name}" has shape [${out.dims.join(',')}], expected [${n},${dim}]`);
-    }
+    check(out.dims);
     const vectors = (out.data as Float32Array).slice(0, count * dim);
     out.dispose();
     return vectors;

@@ -22,8 +22,16 @@ export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczo
 export interface DecodeOptions {
   /** Reject images declaring more pixels than this (decompression-bomb guard); default 100 MP. */
   maxPixels?: number;
-  /** Resampling kernel; default 'lanczos3' (sharp's default, antialiased). */
+  /**
+   * Resampling kernel; default 'cubic' (Catmull-Rom; libvips scales the kernel when shrinking, so it antialiases).
+   * On 256 px thumbnails going to a 320 px model input it costs 4.7 CPU ms per image where lanczos3 costs 6.6.
+   */
   kernel?: ResizeKernel;
+  /**
+   * The inputs have no alpha channel (e.g. the scan's JPEG thumbnails): skip flattening onto white, which costs
+   * about 0.5 ms per image even when there is nothing to flatten. Default false.
+   */
+  opaque?: boolean;
 }
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -59,20 +67,20 @@ export async function decodeRgb(input: string | Uint8Array, spec: PreprocessSpec
 
   const { width, height } = spec.input;
   try {
-    const { data, info } = await sharp(input, {
+    const img = sharp(input, {
       limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
       // Abort on truncated/corrupt pixel data, but tolerate the benign warnings many camera JPEGs trigger.
       failOn: 'truncated',
       autoOrient: true,
       sequentialRead: true,
-    })
-      .flatten({ background: WHITE })
+    });
+    const { data, info } = await (opts.opaque ? img : img.flatten({ background: WHITE }))
       .resize({
         width,
         height,
         fit: spec.preprocess.resize,
         position: 'centre',
-        kernel: opts.kernel ?? 'lanczos3',
+        kernel: opts.kernel ?? 'cubic',
         fastShrinkOnLoad: true,
       })
       // Greyscale, CMYK, 16-bit and wide-gamut inputs all end up as 8-bit sRGB.

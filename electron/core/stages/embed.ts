@@ -74,7 +74,8 @@ export async function embedBackbone(db: Db, cacheDir: string, backbone: ModelInf
   const todo = pending(db, backbone.key);
   ctx.stage('embed', todo.length, `Embedding ${todo.length} photos`);
   if (todo.length === 0) return { device: null, embedded: 0, failed: 0 };
-  const embedder = await Embedder.open(backbone.manifestPath, { device });
+  // The embed stage reads the scan's JPEG thumbnails, which have no alpha channel.
+  const embedder = await Embedder.open(backbone.manifestPath, { device, decode: { opaque: true } });
   const provider = embedder.provider;
   let embedded = 0;
   let failed = 0;
