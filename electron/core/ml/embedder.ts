@@ -85,8 +85,9 @@ export interface ThreadTiming {
 /**
  * The intra-op thread count that embeds fastest while images are decoded on the same cores: per image the
  * pipeline needs at least the inference's wall time, and at least (inference CPU + decode CPU) / cores. Small
- * models gain little from a second thread (MobileNetV3 at 320 px on 2 cores: 8.8 ms with one thread, 11.1 ms with
- * two, which also burn 17 CPU ms), and then a single thread leaves the other core to the decoder.
+ * models gain little from a second thread (MobileNetV3 at 320 px on 2 cores, measured at different times: one
+ * thread 6.8 to 8.8 ms; two threads 6.3 to 11.1 ms, burning 10 to 17 CPU ms), and then a single thread leaves the
+ * other core to the decoder.
  */
 export function pickCpuThreads(timings: readonly ThreadTiming[], cores: number, decodeCpuMs = DECODE_CPU_MS): ThreadTiming {
   const cost = (t: ThreadTiming): number => Math.max(t.wallMs, (t.cpuMs + decodeCpuMs) / cores);
@@ -165,6 +166,8 @@ export class Embedder {
     readonly manifest: EncoderManifest,
     private readonly ps: ProviderSession,
     private readonly decodeOptions: DecodeOptions,
+    /** CPU EP: the configurations measured at open (threads, wall and CPU ms per image), when auto-tuned. */
+    readonly threadTimings?: readonly ThreadTiming[],
   ) {
     this.imageSize = elementsPerImage(manifest);
     this.normalize = createNormalizer(manifest);
@@ -231,17 +234,12 @@ export class Embedder {
       }
     }
     try {
-      const e = new Embedder(manifest, chosen, decode);
-      e.threadTimings = threadTimings;
-      return e;
+      return new Embedder(manifest, chosen, decode, threadTimings);
     } catch (e) {
       await chosen.release();
       throw e;
     }
   }
-
-  /** CPU EP: the configurations measured at open (threads, wall and CPU ms per image), when auto-tuned. */
-  threadTimings: ThreadTiming[] | undefined;
 
   /** CPU EP: intra-op threads of the session in use (null on other providers or when not known). */
   get cpuThreads(): number | null {
@@ -287,15 +285,12 @@ export class Embedder {
       n = this.fixedBatch;
     }
     const shape = layout === 'NHWC' ? [n, height, width, 3] : [n, 3, height, width];
-    const dim = this.manifest.output.dim;
-    const check = (dims: readonly number[]): void => {
-      if (dims.length !== 2 || dims[0] !== n || dims[1] !== dim) {
-        throw new Error(`output "${this.manifest.output.name}" has shape [${dims.join(',')}], expected [${n},${dim}]`);
-      }
-    };
     const outputs = await this.ps.session.run({ [name]: new Tensor('float32', input, shape) });
     const out = outputs[this.manifest.output.name];
-    check(out.dims);
+    const dim = this.manifest.output.dim;
+    if (out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== dim) {
+      throw new Error(`output "${this.manifest.output.name}" has shape [${out.dims.join(',')}], expected [${n},${dim}]`);
+    }
     const vectors = (out.data as Float32Array).slice(0, count * dim);
     out.dispose();
     return vectors;
