@@ -22,7 +22,7 @@ import { DEFAULT_ENCODER_ID } from '../training/models.js';
 import { encodeModel, type ModelIR } from '../training/onnx/proto.js';
 import { adapterDims, DEFAULT_ADAPTER, initMlp, predictorDims } from '../training/train/model.js';
 import { Rng } from '../training/train/rng.js';
-import { trainingSessionOptions } from '../training/train/session.js';
+import { openFastestCpuSession, trainingSessionOptions } from '../training/train/session.js';
 import { buildTrainStep, type Method, type TrainStepModel } from '../training/train/step.js';
 
 /** Output dimension of the bundled default encoder (its manifest), or 1792 when the models are not built. */
@@ -213,9 +213,19 @@ async function main(): Promise<void> {
     `train step: ${method}, ${step.model.graph.nodes.length} nodes, ${(flops.matmul / 1e9).toFixed(2)} GFLOP (matrix products) per step`,
   );
 
+  // The trainer picks its CPU thread count by timing the step (openFastestCpuSession); do the same unless told.
+  let cpuThreads = threads;
+  let threadTrials: unknown = null;
+  if (cpuThreads === undefined) {
+    const picked = await openFastestCpuSession(bytes, initialFeeds(step));
+    await picked.session.release();
+    cpuThreads = picked.threads;
+    threadTrials = picked.trials;
+    console.log(`cpu threads: ${cpuThreads}, as the trainer would pick (${JSON.stringify(picked.trials)})`);
+  }
   const matmulN = 2048;
-  const mm = await matmulRunner(matmulN, ['cpu'], threads);
-  const cpuStep = await stepRunner(step, bytes, ['cpu'], threads);
+  const mm = await matmulRunner(matmulN, ['cpu'], cpuThreads);
+  const cpuStep = await stepRunner(step, bytes, ['cpu'], cpuThreads);
   const [mmTiming, stepTiming] = await interleaved(runs, mm.run, cpuStep.run).finally(async () => {
     await mm.release();
     await cpuStep.release();
@@ -276,7 +286,9 @@ async function main(): Promise<void> {
       adapter,
       clusters,
       steps: runs,
-      sessionOptions: trainingSessionOptions(['cpu'], threads),
+      sessionOptions: trainingSessionOptions(['cpu'], cpuThreads),
+      threadsChosenBy: threads === undefined ? 'trainer rule (openFastestCpuSession)' : '--threads',
+      threadTrials,
       timing:
         'MatMul and train step timed in alternation; rates and ratio from the fastest of N runs (after 2 warm-up rounds); medians recorded too',
     },

@@ -63,6 +63,22 @@ describe('Trainer', () => {
     assert.notDeepEqual(a.embeddings, c.embeddings);
   });
 
+  it('the CPU thread count changes speed, never results; left open, the trainer picks one and says which', async () => {
+    const { data } = twoBlobs(128, 16, 2);
+    const options: TrainerOptions = { epochs: 2, batchSize: 32, seed: 3, clusters: 4, warmupEpochs: 1, adapter: TINY_ADAPTER };
+    const one = await new Trainer(data, { ...options, threads: 1 }).run();
+    const two = await new Trainer(data, { ...options, threads: 2 }).run();
+    assertSameResult(one, two);
+    assert.equal(one.threads, undefined, 'no choice made when the caller fixed the threads');
+    const logs: string[] = [];
+    const auto = await new Trainer(data, { ...options, onLog: (m) => logs.push(m) }).run();
+    assertSameResult(one, auto);
+    if (os.availableParallelism() > 1) {
+      assert.ok(auto.threads === 1 || auto.threads === os.availableParallelism(), `threads ${auto.threads}`);
+      assert.ok(logs.some((m) => /train step: \d+ CPU thread/.test(m)), logs.join('\n'));
+    }
+  });
+
   for (const method of ['propos', 'moco'] as const) {
     it(`${method}: cancel + resume from the checkpoint is bit-identical to an uninterrupted run`, async () => {
       const { data } = twoBlobs(96, 8, 5, 3);

@@ -6,6 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import os from 'node:os';
 import { Tensor as OrtTensor, type InferenceSession } from 'onnxruntime-node';
 import { cosineLr, emaMomentum } from '../optim/schedule.js';
 import type { PslNegatives } from '../losses/propos.js';
@@ -25,7 +26,7 @@ import {
   type MlpWeights,
 } from './model.js';
 import { Rng } from './rng.js';
-import { errorMessage, openSession, type OpenedSession } from './session.js';
+import { errorMessage, openFastestCpuSession, openSession, type OpenedSession } from './session.js';
 import { buildTrainStep, type Method, type OptimizerConfig, type TrainStepModel } from './step.js';
 
 export type { Method } from './step.js';
@@ -180,6 +181,8 @@ export interface TrainResult {
   providers: string[];
   /** Why the requested providers were not (or no longer) used. */
   fallback?: string;
+  /** CPU intra-op threads of the train step, when the trainer chose them (see openFastestCpuSession). */
+  threads?: number;
 }
 
 interface CheckpointMeta {
@@ -270,6 +273,8 @@ export class Trainer {
   private globalStep = 0;
   private history: EpochSummary[] = [];
   private perm: Int32Array;
+  /** CPU threads of the train step when the trainer chose them. */
+  private threads?: number;
   private labels?: Int32Array;
   private centroids?: Float32Array;
   private queue?: Float32Array;
@@ -421,12 +426,40 @@ export class Trainer {
   // Sessions
 
   private async openTrainSession(providers?: readonly string[]): Promise<void> {
+    const cpuOnly = !providers?.length || providers.every((p) => p === 'cpu');
+    if (cpuOnly && this.userOptions.threads === undefined && os.availableParallelism() > 1) {
+      const { session, threads, trials } = await openFastestCpuSession(this.step!.model, this.dryFeeds());
+      this.threads = threads;
+      this.log(`train step: ${threads} CPU thread(s) (ms per step: ${trials.map((t) => `${t.threads} thread(s) ${t.ms.toFixed(1)}`).join(', ')})`);
+      this.train = { session, providers: ['cpu'] };
+      return;
+    }
     const opened = await openSession(this.step!.model, { executionProviders: providers, threads: this.userOptions.threads });
     if (opened.fallback) {
       this.fallback = opened.fallback;
       this.log(`train step: ${opened.fallback}; using the CPU provider`);
     }
     this.train = opened;
+  }
+
+  /** Feeds of the right shapes for timing the step (current state, zero batch); touches no state or RNG. */
+  private dryFeeds(): Record<string, OrtTensor> {
+    const o = this.options;
+    const step = this.step!;
+    const b = o.batchSize;
+    const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
+    feeds.x = new OrtTensor('float32', new Float32Array(2 * b * this.data.dim).fill(0.01), [2 * b, this.data.dim]);
+    for (const h of step.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(h === 'step' ? 1 : 0.5), []);
+    if (o.method === 'propos') {
+      const e = o.adapter.embedDim;
+      const k = o.clusters;
+      feeds.noise = new OrtTensor('float32', new Float32Array(2 * b * e), [2 * b, e]);
+      feeds.labels = new OrtTensor('float32', new Float32Array(2 * b * k), [2 * b, k]);
+      feeds.mask = new OrtTensor('float32', new Float32Array(k), [k]);
+    } else if (o.method === 'moco') {
+      feeds.queue = new OrtTensor('float32', this.queue!, [o.queueSize, o.adapter.embedDim]);
+    }
+    return feeds;
   }
 
   /** Run the train session; if a non-CPU provider fails at run time, switch to CPU once and retry. */
@@ -632,6 +665,7 @@ export class Trainer {
       steps: this.globalStep,
       options: this.options,
       providers: this.train!.providers,
+      ...(this.threads !== undefined ? { threads: this.threads } : {}),
       fallback: this.fallback,
     };
   }
