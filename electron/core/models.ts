@@ -11,6 +11,7 @@ import path from 'node:path';
 import { validateManifest, type EncoderManifest } from '../../training/manifest.js';
 import { DEFAULT_ENCODER_ID } from '../../training/models.js';
 import type { Db } from './db/database.js';
+import type { EncoderInfo } from './api/contract.js';
 import { ShoeboxError } from './errors.js';
 import { bundledModelsDir } from './paths.js';
 
@@ -103,4 +104,37 @@ export function rootModel(db: Db, m: ModelInfo): ModelInfo {
     cur = info(row);
   }
   return cur;
+}
+
+/**
+ * The encoders in a models folder a person can choose: every `<id>.json` with a valid manifest and its ONNX file
+ * present, default first, then by id. Files that are not manifests, or manifests without their model, are skipped.
+ */
+export function listEncoders(modelsDir = bundledModelsDir()): EncoderInfo[] {
+  let files: string[];
+  try {
+    files = fs.readdirSync(modelsDir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const out: EncoderInfo[] = [];
+  for (const f of files) {
+    let m: EncoderManifest;
+    try {
+      m = validateManifest(JSON.parse(fs.readFileSync(path.join(modelsDir, f), 'utf8')));
+    } catch {
+      continue;
+    }
+    if (`${m.id}.json` !== f || !fs.existsSync(path.join(modelsDir, m.file))) continue;
+    out.push({
+      id: m.id,
+      version: m.version,
+      dim: m.output.dim,
+      source: `${m.source.package} ${m.source.version}`,
+      license: m.source.license,
+      weightsLicense: m.source.weightsLicense ?? null,
+      isDefault: m.id === DEFAULT_MODEL_ID,
+    });
+  }
+  return out.sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || a.id.localeCompare(b.id));
 }

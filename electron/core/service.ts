@@ -24,7 +24,7 @@ import { ShoeboxError, toApiError } from './errors.js';
 import { JobManager } from './jobs.js';
 import { makePreview, makeThumbnail, thumbFile } from './library/thumbs.js';
 import { isInside, libraryLayout } from './paths.js';
-import { backboneModel, DEFAULT_MODEL_ID } from './models.js';
+import { backboneModel, DEFAULT_MODEL_ID, listEncoders } from './models.js';
 import { runOrganize, type OrganizeOptions, type OrganizeReport } from './pipeline.js';
 
 export interface CoreHandle {
@@ -300,6 +300,8 @@ export class LibraryService implements CoreHandle {
       }
       case 'getSettings':
         return this.settings();
+      case 'listEncoders':
+        return listEncoders();
       case 'setSettings': {
         const next = { ...this.settings(), ...(a as ApiArgs<'setSettings'>) };
         // An encoder must exist and have a valid manifest before it is saved (throws a clear UNAVAILABLE otherwise).

@@ -4,9 +4,11 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ApiEvent } from '../../electron/core/api/contract.js';
 import { JobManager } from '../../electron/core/jobs.js';
+import { DEFAULT_MODEL_ID, listEncoders } from '../../electron/core/models.js';
 import { isInside } from '../../electron/core/paths.js';
 import { LibraryService, openCore } from '../../electron/core/service.js';
 import { jpeg, tmpDir } from '../helpers/images.js';
+import { syntheticEncoder } from '../ml/fixtures.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -147,5 +149,32 @@ describe('worker core', () => {
     } finally {
       await core.close();
     }
+  });
+});
+
+describe('listEncoders', () => {
+  test('lists valid manifests whose model file is present, default first; skips the rest', () => {
+    const dir = tmpDir('shoebox-models-');
+    dirs.push(dir);
+    const write = (id: string, withModel: boolean, patch: Record<string, unknown> = {}): void => {
+      const { manifest, bytes } = syntheticEncoder({ dim: 16 });
+      fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify({ ...manifest, id, file: `${id}.onnx`, ...patch }));
+      if (withModel) fs.writeFileSync(path.join(dir, `${id}.onnx`), bytes);
+    };
+    write('zeta', true);
+    write(DEFAULT_MODEL_ID, true);
+    write('alpha', true, { source: { package: 'my-export', version: '2', license: 'Apache-2.0', weightsLicense: 'CC-BY-4.0' } });
+    write('no_model', false);
+    fs.writeFileSync(path.join(dir, 'broken.json'), '{ "id": "broken" ');
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a manifest');
+    const list = listEncoders(dir);
+    assert.deepEqual(
+      list.map((e) => e.id),
+      [DEFAULT_MODEL_ID, 'alpha', 'zeta'],
+    );
+    assert.equal(list[0].isDefault, true);
+    const alpha = list.find((e) => e.id === 'alpha')!;
+    assert.deepEqual([alpha.dim, alpha.source, alpha.license, alpha.weightsLicense, alpha.isDefault], [16, 'my-export 2', 'Apache-2.0', 'CC-BY-4.0', false]);
+    assert.deepEqual(listEncoders(path.join(dir, 'missing')), []);
   });
 });

@@ -247,6 +247,32 @@ describe('browser mode', { skip, timeout: 240_000 }, () => {
     await alert.getByRole('button', { name: /^Dismiss/ }).click();
   });
 
+  it('lists the image encoders in Settings and saves the choice', async () => {
+    const openSettings = async (): Promise<ReturnType<typeof page.getByRole>> => {
+      await page.getByRole('button', { name: 'Settings', exact: true }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('combobox', { name: 'Image encoder' }).waitFor();
+      return dialog;
+    };
+    let dialog = await openSettings();
+    const select = dialog.getByRole('combobox', { name: 'Image encoder' });
+    const options = await select.locator('option').allInnerTexts();
+    assert.ok(options.some((o) => o.startsWith(`${DEFAULT_MODEL_ID} `) && o.includes('(default)')), JSON.stringify(options));
+    assert.equal(await select.inputValue(), DEFAULT_MODEL_ID);
+    const other = options.map((o) => o.split(' ')[0]).find((id) => id !== DEFAULT_MODEL_ID);
+    assert.ok(other, `a second encoder is listed: ${JSON.stringify(options)}`);
+    await select.selectOption(other);
+    await dialog.getByText(/Switching embeds every photo again/).waitFor();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    dialog = await openSettings();
+    assert.equal(await dialog.getByRole('combobox', { name: 'Image encoder' }).inputValue(), other, 'the choice was saved');
+    // Back to the default, so the library stays as the other tests left it.
+    await dialog.getByRole('combobox', { name: 'Image encoder' }).selectOption(DEFAULT_MODEL_ID);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+  });
+
   it('keeps every edit after a reload', async () => {
     await page.reload();
     await albumButton('Holiday').waitFor();

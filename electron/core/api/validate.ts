@@ -107,6 +107,7 @@ export function validateCall(method: unknown, raw: unknown): { method: ApiMethod
     case 'undo':
     case 'redo':
     case 'getSettings':
+    case 'listEncoders':
       args = {};
       break;
     case 'addRoot':

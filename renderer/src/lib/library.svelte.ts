@@ -1,5 +1,5 @@
 /** Library status, settings and jobs (kept live from job events). */
-import type { ApiEvent, JobInfo, LibraryStatus, Settings, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import type { ApiEvent, EncoderInfo, JobInfo, LibraryStatus, Settings, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import type { Alerts } from './alerts.svelte.js';
 import { coalesce } from './coalesce.js';
 import { jobTitle } from './format.js';
@@ -40,6 +40,11 @@ export class Library {
   async loadSettings(): Promise<void> {
     const settings = this.alerts.unwrap('Could not read settings', await this.api.call('getSettings', {}));
     if (settings) this.settings = settings;
+  }
+
+  /** The encoders the person can choose from (empty when they cannot be listed). */
+  async listEncoders(): Promise<EncoderInfo[]> {
+    return this.alerts.unwrap('Could not list the image encoders', await this.api.call('listEncoders', {})) ?? [];
   }
 
   async saveSettings(change: Partial<Settings>): Promise<boolean> {
