@@ -227,3 +227,15 @@ void describe('applyAlbumRules', () => {
     assert.ok(applyAlbumRules(assignments, similarities, k, marks).labels.every((c) => c >= 0));
   });
 });
+
+void describe('clusterIntoAlbums: seeded clusters', () => {
+  it('a seeded cluster counts as named by the constraints: automatic K covers it and its album is kept', () => {
+    const b = makeBlobs([30, 30, 30], 16, 0.4, 21);
+    // Seed cluster 4 far from every blob: automatic K must still reach 5 clusters, and the album for it exists
+    // even if no photo ends up in it.
+    const far = new Float32Array(16).fill(-1);
+    const r = clusterIntoAlbums(b.data, b.n, b.dim, { k: 'auto', seed: 2, constraints: { seeded: [{ cluster: 4, centroid: far }] } });
+    assert.ok(r.k >= 5, `k ${r.k}`);
+    assert.ok(r.albums.some((a) => a.cluster === 4), 'album of the seeded cluster kept');
+  });
+});

@@ -176,5 +176,6 @@ function requiredClusters(constraints: KMeansConstraints | undefined): number {
   for (const [, c] of constraints?.pinned ?? []) max = Math.max(max, c);
   for (const [, c] of constraints?.cannotLink ?? []) max = Math.max(max, c);
   for (const f of constraints?.fixed ?? []) max = Math.max(max, f.cluster);
+  for (const f of constraints?.seeded ?? []) max = Math.max(max, f.cluster);
   return max + 1;
 }

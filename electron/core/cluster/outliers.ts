@@ -149,7 +149,7 @@ export function applyAlbumRules(
 export function constraintMarks(
   n: number,
   k: number,
-  constraints: Pick<KMeansConstraints, 'pinned' | 'fixed'> = {},
+  constraints: Pick<KMeansConstraints, 'pinned' | 'fixed' | 'seeded'> = {},
 ): ConstraintMarks {
   const pinned = new Uint8Array(n);
   const constrained = new Uint8Array(k);
@@ -158,5 +158,6 @@ export function constraintMarks(
     constrained[c] = 1;
   }
   for (const f of constraints.fixed ?? []) constrained[f.cluster] = 1;
+  for (const f of constraints.seeded ?? []) constrained[f.cluster] = 1;
   return { pinned, constrained };
 }
