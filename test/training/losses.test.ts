@@ -82,6 +82,18 @@ function mocoRef(q: Rows, k: Rows, queue: Rows, tau: number): number {
   );
 }
 
+/** PSL on the standard inputs z (online), t (target), y (one-hot labels), m (cluster mask), temperature 0.5. */
+function pslOnInputs(g: Graph, negatives?: PslNegatives): Tensor {
+  return pslLoss(g, {
+    online: g.input('z', [2 * B, E]),
+    target: g.input('t', [2 * B, E]),
+    labels: g.input('y', [2 * B, K]),
+    mask: g.input('m', [K]),
+    temperature: 0.5,
+    ...(negatives ? { negatives } : {}),
+  });
+}
+
 async function value(build: (g: Graph) => Tensor, feeds: Feeds): Promise<number> {
   const g = new Graph('float64');
   const out = await runOnce(g.toModel({ value: build(g) }), feeds);
@@ -117,35 +129,14 @@ describe('loss values match JS references', () => {
 
   for (const negatives of ['target', 'online'] as const) {
     it(`PSL with ${negatives} negatives, masking absent clusters`, async () => {
-      const v = await value(
-        (g) =>
-          pslLoss(g, {
-            online: g.input('z', [2 * B, E]),
-            target: g.input('t', [2 * B, E]),
-            labels: g.input('y', [2 * B, K]),
-            mask: g.input('m', [K]),
-            temperature: 0.5,
-            negatives,
-          }),
-        feeds,
-      );
+      const v = await value((g) => pslOnInputs(g, negatives), feeds);
       const ref = pslRef(z, t, labels, mask, 0.5, negatives);
       assert.ok(Math.abs(v - ref) < 1e-12, `${v} vs ${ref}`);
     });
   }
 
   it('PSL is zero when every cluster is masked (warm-up)', async () => {
-    const v = await value(
-      (g) =>
-        pslLoss(g, {
-          online: g.input('z', [2 * B, E]),
-          target: g.input('t', [2 * B, E]),
-          labels: g.input('y', [2 * B, K]),
-          mask: g.input('m', [K]),
-          temperature: 0.5,
-        }),
-      { ...feeds, m: { data: new Float64Array(K), dims: [K] } },
-    );
+    const v = await value((g) => pslOnInputs(g), { ...feeds, m: { data: new Float64Array(K), dims: [K] } });
     assert.equal(v, 0);
   });
 
@@ -297,17 +288,7 @@ describe('loss behaviour', () => {
     const t = randn(rng, 2 * B, E);
     const labels = [0, 1, 2, 0, 1, 2];
     const psl = (zz: Rows): Promise<number> =>
-      value(
-        (g) =>
-          pslLoss(g, {
-            online: g.input('z', [2 * B, E]),
-            target: g.input('t', [2 * B, E]),
-            labels: g.input('y', [2 * B, K]),
-            mask: g.input('m', [K]),
-            temperature: 0.5,
-          }),
-        { z: feed(zz), t: feed(t), y: feed(oneHot(labels)), m: { data: Float64Array.of(1, 1, 0), dims: [K] } },
-      );
+      value((g) => pslOnInputs(g), { z: feed(zz), t: feed(t), y: feed(oneHot(labels)), m: { data: Float64Array.of(1, 1, 0), dims: [K] } });
     const before = await psl(z);
     const moved = z.map((row, i) => (labels[i] === 2 ? row.map((v) => v * -3 + 1) : row));
     assert.equal(await psl(moved), before);

@@ -430,7 +430,9 @@ export class Trainer {
     if (cpuOnly && this.userOptions.threads === undefined && os.availableParallelism() > 1) {
       const { session, threads, trials } = await openFastestCpuSession(this.step!.model, this.dryFeeds());
       this.threads = threads;
-      this.log(`train step: ${threads} CPU thread(s) (ms per step: ${trials.map((t) => `${t.threads} thread(s) ${t.ms.toFixed(1)}`).join(', ')})`);
+      this.log(
+        `train step: ${threads} CPU thread(s) (ms per step: ${trials.map((t) => `${t.threads} thread(s) ${t.ms.toFixed(1)}`).join(', ')})`,
+      );
       this.train = { session, providers: ['cpu'] };
       return;
     }
@@ -442,24 +444,37 @@ export class Trainer {
     this.train = opened;
   }
 
-  /** Feeds of the right shapes for timing the step (current state, zero batch); touches no state or RNG. */
-  private dryFeeds(): Record<string, OrtTensor> {
+  /** The train step's feeds: current state, the stacked batch `x`, hyper-parameters, and the method's extras. */
+  private feedsFor(
+    x: Float32Array,
+    hyper: (name: string) => number,
+    propos?: { noise: Float32Array; labels: Float32Array; mask: Float32Array },
+  ): Record<string, OrtTensor> {
     const o = this.options;
-    const step = this.step!;
-    const b = o.batchSize;
+    const rows = 2 * o.batchSize;
     const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
-    feeds.x = new OrtTensor('float32', new Float32Array(2 * b * this.data.dim).fill(0.01), [2 * b, this.data.dim]);
-    for (const h of step.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(h === 'step' ? 1 : 0.5), []);
+    feeds.x = new OrtTensor('float32', x, [rows, this.data.dim]);
+    for (const h of this.step!.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(hyper(h)), []);
     if (o.method === 'propos') {
-      const e = o.adapter.embedDim;
       const k = o.clusters;
-      feeds.noise = new OrtTensor('float32', new Float32Array(2 * b * e), [2 * b, e]);
-      feeds.labels = new OrtTensor('float32', new Float32Array(2 * b * k), [2 * b, k]);
-      feeds.mask = new OrtTensor('float32', new Float32Array(k), [k]);
+      feeds.noise = new OrtTensor('float32', propos!.noise, [rows, o.adapter.embedDim]);
+      feeds.labels = new OrtTensor('float32', propos!.labels, [rows, k]);
+      feeds.mask = new OrtTensor('float32', propos!.mask, [k]);
     } else if (o.method === 'moco') {
       feeds.queue = new OrtTensor('float32', this.queue!, [o.queueSize, o.adapter.embedDim]);
     }
     return feeds;
+  }
+
+  /** Feeds of the right shapes for timing the step (current state, constant batch); touches no state or RNG. */
+  private dryFeeds(): Record<string, OrtTensor> {
+    const o = this.options;
+    const rows = 2 * o.batchSize;
+    return this.feedsFor(new Float32Array(rows * this.data.dim).fill(0.01), (h) => (h === 'step' ? 1 : 0.5), {
+      noise: new Float32Array(rows * o.adapter.embedDim),
+      labels: new Float32Array(rows * o.clusters),
+      mask: new Float32Array(o.clusters),
+    });
   }
 
   /** Run the train session; if a non-CPU provider fails at run time, switch to CPU once and retry. */
@@ -578,9 +593,7 @@ export class Trainer {
       lambda: afterWarmup ? o.lambda : 0,
       sigma: afterWarmup ? o.sigma : 0,
     };
-    const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
-    feeds.x = new OrtTensor('float32', x, [2 * b, dim]);
-    for (const h of step.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(hyper[h]), []);
+    let propos: { noise: Float32Array; labels: Float32Array; mask: Float32Array } | undefined;
     if (o.method === 'propos') {
       const k = o.clusters;
       const e = o.adapter.embedDim;
@@ -594,12 +607,9 @@ export class Trainer {
         seen[r < b ? 0 : 1][c] = 1;
       });
       const mask = Float32Array.from({ length: k }, (_, c) => (afterWarmup && seen[0][c] && seen[1][c] ? 1 : 0));
-      feeds.noise = new OrtTensor('float32', noise, [2 * b, e]);
-      feeds.labels = new OrtTensor('float32', labels, [2 * b, k]);
-      feeds.mask = new OrtTensor('float32', mask, [k]);
-    } else if (o.method === 'moco') {
-      feeds.queue = new OrtTensor('float32', this.queue!, [o.queueSize, o.adapter.embedDim]);
+      propos = { noise, labels, mask };
     }
+    const feeds = this.feedsFor(x, (h) => hyper[h], propos);
     // State outputs go straight into the spare buffers (no allocation or copy), which then become the state.
     const fetches: Record<string, OrtTensor | null> = {};
     for (const s of step.state) fetches[s.output] = this.spareFor(s.name, s.shape);

@@ -45,7 +45,15 @@ const NEIGHBOURS = 5;
 const viewKey = (backbone: ModelInfo, v: number): string => `${backbone.key}#view${v}`;
 
 /** Make and embed augmented view `v` for photos lacking it. */
-async function ensureView(db: Db, cacheDir: string, backbone: ModelInfo, v: number, ids: number[], embedder: Embedder, ctx: JobContext): Promise<void> {
+async function ensureView(
+  db: Db,
+  cacheDir: string,
+  backbone: ModelInfo,
+  v: number,
+  ids: number[],
+  openEmbedder: () => Promise<Embedder>,
+  ctx: JobContext,
+): Promise<void> {
   const key = viewKey(backbone, v);
   const have = new Set(
     (
@@ -56,6 +64,7 @@ async function ensureView(db: Db, cacheDir: string, backbone: ModelInfo, v: numb
   );
   const todo = ids.filter((id) => !have.has(id));
   if (todo.length === 0) return;
+  const embedder = await openEmbedder();
   ctx.stage('train', todo.length, `Preparing training view ${v} of ${todo.length} photos`);
   const m = backbone.manifest;
   const normalize = createNormalizer(m);
@@ -148,11 +157,13 @@ export async function trainStage(
   // Views: one more each round, up to MAX_VIEWS.
   const rounds = (db.prepare(`SELECT COUNT(*) AS n FROM training_runs WHERE status = 'done' AND base_model = ?`).get(backbone.key) as { n: number }).n;
   const views = Math.min(MAX_VIEWS, 2 + rounds);
-  const embedder = await Embedder.open(backbone.manifestPath, { device: opts.device });
+  // Opened only when a view is missing (later rounds mostly reuse cached views).
+  let embedder: Embedder | null = null;
+  const openEmbedder = async (): Promise<Embedder> => (embedder ??= await Embedder.open(backbone.manifestPath, { device: opts.device }));
   try {
-    for (let v = 1; v <= views; v++) await ensureView(db, svc.layout.cache, backbone, v, feats.ids, embedder, ctx);
+    for (let v = 1; v <= views; v++) await ensureView(db, svc.layout.cache, backbone, v, feats.ids, openEmbedder, ctx);
   } finally {
-    await embedder.release();
+    await (embedder as Embedder | null)?.release();
   }
   const viewData = [feats.data, ...Array.from({ length: views }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), feats.ids, feats.data, dim))];
 
