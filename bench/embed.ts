@@ -34,7 +34,8 @@ const RESULTS = path.join(root, 'bench', 'results', 'embed.json');
 interface Args {
   images: number;
   batch: number;
-  concurrency: number;
+  /** Decodes in flight in the pipeline; undefined: the embedder's own default (see EmbedFilesOptions.concurrency). */
+  concurrency: number | undefined;
   /** ORT intra-op threads; undefined: the embedder's own choice (see pickCpuThreads). */
   threads: number | undefined;
   rounds: number;
@@ -43,8 +44,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const cores = os.availableParallelism();
-  const a: Args = { images: 500, batch: 1, concurrency: 2 * cores, threads: undefined, rounds: 2, gpuImages: 8, providers: null };
+  const a: Args = { images: 500, batch: 1, concurrency: undefined, threads: undefined, rounds: 2, gpuImages: 8, providers: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[++i];
@@ -246,7 +246,7 @@ function bareLoop(session: InferenceSession, manifest: EncoderManifest, tensors:
 }
 
 /** The full pipeline, keeping float16 vectors in memory. */
-async function pipeline(emb: Embedder, files: string[], batch: number, concurrency: number): Promise<Rate> {
+async function pipeline(emb: Embedder, files: string[], batch: number, concurrency: number | undefined): Promise<Rate> {
   const store = new Map<number, Uint16Array>();
   let errors = 0;
   const rate = await measure(files.length, async () => {
@@ -298,6 +298,7 @@ async function main(): Promise<void> {
   const tuning: SessionTuning = { threads: args.threads, spinning: false };
   const cores = os.availableParallelism();
   let cpuThreads: number = args.threads ?? cores;
+  let cpuDecodeConcurrency: number | null = null;
   let threadTimings: unknown = null;
 
   let model: { manifest: EncoderManifest; bytes: Uint8Array };
@@ -320,7 +321,7 @@ async function main(): Promise<void> {
   console.error(`model: ${round(flops.flops / 1e9, 3)} GFLOP/image`);
 
   console.error(`pre-decoding ${files.length} photos for the bare loop...`);
-  const { tensors } = await predecode(files, manifest, args.concurrency);
+  const { tensors } = await predecode(files, manifest, args.concurrency ?? 2 * cores);
   const thumbs = await ensureThumbnails(files);
 
   // The machine may be shared: every CPU round re-measures everything, and the best of each is reported.
@@ -346,6 +347,7 @@ async function main(): Promise<void> {
       const gpu = p !== 'cpu';
       if (!gpu) {
         cpuThreads = emb.cpuThreads ?? args.threads ?? cores;
+        cpuDecodeConcurrency = emb.decodeConcurrency(args.batch);
         threadTimings = emb.threadTimings ?? null;
         console.error(`cpu: ${cpuThreads} intra-op thread(s); measured at open: ${JSON.stringify(threadTimings)}`);
       }
@@ -354,7 +356,7 @@ async function main(): Promise<void> {
       const rounds: ProviderResult['rounds'] = [];
       for (let r = 0; r < (gpu ? 1 : args.rounds); r++) {
         const matmulGflops = gpu ? undefined : round(await matmulGflopsOf(cores), 1);
-        const decode = gpu ? undefined : await decodeOnly(decodeSample, manifest, args.concurrency);
+        const decode = gpu ? undefined : await decodeOnly(decodeSample, manifest, args.concurrency ?? 2 * cores);
         const bare = await bareLoop(emb.session, manifest, tensors, count, batch);
         const pipe = await pipeline(emb, files.slice(0, count), batch, args.concurrency);
         const thumbPipe = gpu ? undefined : await pipeline(emb, thumbs.slice(0, count), batch, args.concurrency);
@@ -435,7 +437,7 @@ async function main(): Promise<void> {
       photo: PHOTO,
       cache: path.relative(root, CACHE),
       batch: args.batch,
-      concurrency: args.concurrency,
+      concurrency: args.concurrency ?? `embedder default (${cpuDecodeConcurrency ?? '?'} on the CPU EP)`,
       ortThreads: cpuThreads,
       ortThreadsChosenBy: args.threads === undefined ? 'embedder (pickCpuThreads)' : '--threads',
       ortThreadTimings: threadTimings,

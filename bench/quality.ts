@@ -9,8 +9,9 @@
  *                   plus k-means with the true K and kNN-20 accuracy of the features;
  *   2. trained:     after on-device training (each --methods entry), automatic-K albums and true-K k-means;
  *   3. corrected:   a simulated person moves 2% of each class's photos that sit in a wrong album (by ground truth)
- *                   into the album where most of their class is, then re-organizes (and re-trains); scores on the
- *                   photos the person did not touch, before and after.
+ *                   into that class's own album, or into a new album when no album is that class's (automatic K
+ *                   merged it into another), then re-organizes (and re-trains); scores on the photos the person
+ *                   did not touch, before and after.
  * Unsorted photos count as one extra predicted cluster. Writes bench/results/quality-<dataset>.json.
  */
 import fs from 'node:fs';
@@ -114,10 +115,13 @@ function featureScores(
 
 /**
  * The simulated person: for each class, the photos of that class sitting in an album whose majority is another
- * class (or in Unsorted); 2% of the class size of them (at least 1) are moved into the album where most of their
- * class is. Returns the ids touched.
+ * class (or in Unsorted); 2% of the class size of them (at least 1) are moved into the class's own album (the album
+ * with that majority holding most of the class). A class that has no album of its own (automatic K merged it into
+ * another class's album) gets a new album, created from those photos, as a person would do: moving them into the
+ * other class's album would be no correction at all. Returns the ids touched and how many albums were created.
  */
-function simulateCorrections(svc: LibraryService, l: Labeled, classes: number, seed: number): Set<number> {
+function simulateCorrections(svc: LibraryService, l: Labeled, classNames: string[], seed: number): { touched: Set<number>; created: number } {
+  const classes = classNames.length;
   const rows = svc.db.prepare('SELECT photo_id, album_id FROM album_members').all() as { photo_id: number; album_id: number }[];
   const of = new Map(rows.map((r) => [r.photo_id, r.album_id]));
   const unsorted = albums.unsortedAlbumId(svc.db);
@@ -129,14 +133,14 @@ function simulateCorrections(svc: LibraryService, l: Labeled, classes: number, s
   });
   const majority = new Map([...counts].map(([a, c]) => [a, c.indexOf(Math.max(...c))]));
   const touched = new Set<number>();
+  let created = 0;
   let s = seed;
   const rand = (): number => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
   for (let c = 0; c < classes; c++) {
-    // where most of class c is (excluding Unsorted)
+    // the class's own album: of the albums where class c is the majority, the one holding most of it
     let home = -1;
     let best = -1;
-    for (const [a, cnt] of counts) if (a !== unsorted && cnt[c] > best) [home, best] = [a, cnt[c]];
-    if (home < 0) continue;
+    for (const [a, cnt] of counts) if (a !== unsorted && majority.get(a) === c && cnt[c] > best) [home, best] = [a, cnt[c]];
     const size = l.truth.filter((t) => t === c).length;
     const wrong = l.photoIds.filter((id, i) => l.truth[i] === c && ((of.get(id) ?? unsorted) === unsorted || majority.get(of.get(id)!) !== c));
     for (let i = wrong.length - 1; i > 0; i--) {
@@ -145,17 +149,23 @@ function simulateCorrections(svc: LibraryService, l: Labeled, classes: number, s
     }
     const pick = wrong.slice(0, Math.max(1, Math.round(0.02 * size)));
     if (pick.length === 0) continue;
-    albums.movePhotos(svc.db, pick, home);
+    if (home >= 0) {
+      albums.movePhotos(svc.db, pick, home);
+    } else {
+      albums.createAlbum(svc.db, classNames[c], pick);
+      created++;
+    }
     for (const id of pick) touched.add(id);
   }
-  return touched;
+  return { touched, created };
 }
 
-async function run(seed: number, method: (typeof methods)[number], items: Item[], classes: number): Promise<Record<string, unknown>> {
+async function run(seed: number, method: (typeof methods)[number], items: Item[], classNames: string[]): Promise<Record<string, unknown>> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-quality-'));
   const root = path.join(work, 'photos');
   copyDataset(items, root);
   const svc = new LibraryService(path.join(work, 'library'));
+  const classes = classNames.length;
   try {
     svc.addRoot(root);
     const out: Record<string, unknown> = { seed, method };
@@ -186,7 +196,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       };
       console.error(`[seed ${seed}] trained: ${JSON.stringify(out.trained)}`);
     }
-    const touched = simulateCorrections(svc, l, classes, seed);
+    const { touched, created } = simulateCorrections(svc, l, classNames, seed);
     const untouched = new Set(l.photoIds.filter((id) => !touched.has(id)));
     const before = albumScores(svc, l, untouched);
     t0 = performance.now();
@@ -194,6 +204,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     if (info.state !== 'done') throw new Error(`re-organize failed: ${info.message}`);
     out.corrected = {
       moved: touched.size,
+      albumsCreated: created,
       seconds: (performance.now() - t0) / 1000,
       untouchedBefore: before,
       untouchedAfter: albumScores(svc, l, untouched),
@@ -219,7 +230,7 @@ async function main(): Promise<void> {
   const { items, classes } = readManifest();
   const sub = subset(items, classes.length);
   const runs: Record<string, unknown>[] = [];
-  for (const method of methods) for (const seed of seeds) runs.push(await run(seed, method, sub, classes.length));
+  for (const method of methods) for (const seed of seeds) runs.push(await run(seed, method, sub, classes));
   const keys: [string, string[]][] = [];
   for (const stage of ['frozen', 'trained']) {
     for (const kind of ['autoAlbums', 'trueK']) for (const m of ['acc', 'nmi', 'ari']) keys.push([`${stage}.${kind}.${m}`, [stage, kind, m]]);

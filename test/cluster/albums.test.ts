@@ -206,6 +206,19 @@ void describe('applyAlbumRules', () => {
     assert.ok(applyAlbumRules(assignments, similarities, k, marks).labels.every((c) => c >= 0));
   });
 
+  void it('keeps a loose cluster that is bigger than the typical one (a broad group, not strays)', () => {
+    const big = new Array<number>(12).fill(0.5);
+    const { assignments, similarities, k, n } = layout([tight, tight, big, tight, tight]);
+    const marks = { pinned: new Uint8Array(n), constrained: new Uint8Array(k) };
+    assert.ok(applyAlbumRules(assignments, similarities, k, marks).labels.every((c) => c >= 0));
+    // The same members split in three loose clusters of typical size are strays: all three dissolve.
+    const split = layout([tight, tight, loose, loose, loose, tight, tight, tight, tight, tight]);
+    const m2 = { pinned: new Uint8Array(split.n), constrained: new Uint8Array(split.k) };
+    const { labels } = applyAlbumRules(split.assignments, split.similarities, split.k, m2);
+    assert.deepEqual([...labels.subarray(8, 20)], new Array<number>(12).fill(-1));
+    assert.ok([...labels.subarray(0, 8), ...labels.subarray(20)].every((c) => c >= 0));
+  });
+
   void it('gives small clusters the typical threshold of the others', () => {
     // Each 4-member cluster at 0.9 has median 0.9, MAD 0, so its threshold is 0.9 - 0.05 = 0.85. The 2-member
     // cluster is too small for statistics and borrows that threshold, which rejects its member at 0.5.

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Embedder, ModelIntegrityError, loadModel, pickCpuThreads, type EmbedResult } from '../../electron/core/ml/embedder.js';
+import { Embedder, ModelIntegrityError, decodeSlots, loadModel, pickCpuThreads, type EmbedResult } from '../../electron/core/ml/embedder.js';
 import { preprocessImage } from '../../electron/core/ml/preprocess.js';
 import type { EncoderManifest } from '../../training/manifest.js';
 import { photoLikeJpeg, syntheticEncoder } from './fixtures.js';
@@ -168,5 +168,20 @@ void describe('pickCpuThreads', () => {
     ];
     assert.equal(pickCpuThreads(timings, 2, 1).threads, 2);
     assert.equal(pickCpuThreads(timings, 2, 6).threads, 1);
+  });
+});
+
+void describe('decodeSlots', () => {
+  void it('CPU EP, one image per run: the cores inference leaves free plus one; never none', () => {
+    assert.equal(decodeSlots(2, 1, 1), 2);
+    assert.equal(decodeSlots(8, 1, 1), 8);
+    assert.equal(decodeSlots(2, 2, 1), 2);
+    assert.equal(decodeSlots(16, 16, 1), 2);
+  });
+
+  void it('GPU providers and batches prefetch a whole batch on all cores', () => {
+    assert.equal(decodeSlots(2, null, 1), 4);
+    assert.equal(decodeSlots(2, null, 16), 16);
+    assert.equal(decodeSlots(4, 1, 2), 8);
   });
 });

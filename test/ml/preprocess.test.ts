@@ -151,4 +151,22 @@ void describe('preprocess', () => {
     assertClose(out.subarray(4), expected(s, (x, _y, c) => bytes[x * 3 + c]));
     assert.throws(() => norm(new Uint8Array(5), out, 0), RangeError);
   });
+
+  void it('raw 0..255 NHWC input (the default encoder) is copied as is; any other mapping is applied', () => {
+    const bytes = [0, 255, 51, 102, 153, 204];
+    for (const pre of [
+      { range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1] },
+      { range: [0, 255], mean: [0, 0, 1], std: [1, 1, 1] },
+      { range: [0, 255], mean: [0, 0, 0], std: [1, 2, 1] },
+      { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] },
+    ] as const) {
+      const s: PreprocessSpec = { ...spec(2, 1, 'fill', 'NHWC'), preprocess: { resize: 'fill', range: [...pre.range], mean: [...pre.mean], std: [...pre.std] } };
+      const norm = createNormalizer(s);
+      const out = new Float32Array(3 + 6).fill(99);
+      norm(Uint8Array.from(bytes), out, 3);
+      assert.deepEqual([...out.subarray(0, 3)], [99, 99, 99]);
+      assertClose(out.subarray(3), expected(s, (x, _y, c) => bytes[x * 3 + c]));
+      assert.throws(() => norm(new Uint8Array(7), out, 0), RangeError);
+    }
+  });
 });

@@ -69,8 +69,8 @@ export interface AlbumRules {
   /**
    * Dissolve loose clusters: an unconstrained cluster whose tightness (mean pairwise cosine of its members) is an
    * outlier among the clusters' tightness values, by the same robust rule as for members (needs at least 5
-   * clusters of 2+ members). Such a cluster is typically a handful of unrelated photos that k-means grouped
-   * because they fit nowhere else. Default true.
+   * clusters of 2+ members) and that is no bigger than the median cluster. Such a cluster is typically a handful of
+   * unrelated photos that k-means grouped because they fit nowhere else. Default true.
    */
   dissolveLoose?: boolean;
 }
@@ -124,8 +124,11 @@ export function applyAlbumRules(
     for (let c = 0; c < k; c++) if (size[c] >= 2 && !marks.constrained[c]) clusters.push(c);
     const tightness = clusters.map((c) => (sum[c] * sum[c] - size[c]) / (size[c] * (size[c] - 1)));
     const cut = outlierThreshold(tightness, { ...rules.outliers, floor: -Infinity });
+    // Only a cluster no bigger than the typical one: a large loose cluster is a broad group of photos (seen after
+    // training: one of five clusters holding half of a scene library), not strays, and keeping it an album loses less.
+    const typicalSize = median(clusters.map((c) => size[c]));
     clusters.forEach((c, j) => {
-      if (tightness[j] < cut) dissolved[c] = 1;
+      if (tightness[j] < cut && size[c] <= typicalSize) dissolved[c] = 1;
     });
   }
 
