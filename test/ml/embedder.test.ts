@@ -65,6 +65,28 @@ void describe('Embedder', () => {
     await assert.rejects(Embedder.fromModel(synthetic.manifest, tampered), ModelIntegrityError);
   });
 
+  void it('sizes the decodes in flight from the CPU threads it measured or was given', async () => {
+    const cores = os.availableParallelism();
+    const fixed = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu', tuning: { threads: 1 } });
+    try {
+      assert.equal(fixed.cpuThreads, 1);
+      assert.equal(fixed.decodeConcurrency(1), decodeSlots(cores, 1, 1));
+      assert.equal(fixed.decodeConcurrency(8), Math.max(2 * cores, 8));
+    } finally {
+      await fixed.release();
+    }
+    const auto = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
+    try {
+      if (cores > 1) {
+        assert.equal(auto.threadTimings?.length, 2);
+        assert.ok(auto.cpuThreads === 1 || auto.cpuThreads === cores, `threads ${auto.cpuThreads}`);
+      }
+      assert.equal(auto.decodeConcurrency(1), decodeSlots(cores, auto.cpuThreads, 1));
+    } finally {
+      await auto.release();
+    }
+  });
+
   void it('embedFiles matches embedTensors on the same pre-processing, for any batch size', async () => {
     const emb = await Embedder.fromModel(synthetic.manifest, synthetic.bytes, { device: 'cpu' });
     try {

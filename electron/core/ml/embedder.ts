@@ -174,6 +174,8 @@ export class Embedder {
     private readonly decodeOptions: DecodeOptions,
     /** CPU EP: the configurations measured at open (threads, wall and CPU ms per image), when auto-tuned. */
     readonly threadTimings?: readonly ThreadTiming[],
+    /** CPU EP intra-op threads the caller fixed (`tuning.threads`), when not measured. */
+    private readonly fixedThreads: number | null = null,
   ) {
     this.imageSize = elementsPerImage(manifest);
     this.normalize = createNormalizer(manifest);
@@ -240,7 +242,7 @@ export class Embedder {
       }
     }
     try {
-      return new Embedder(manifest, chosen, decode, threadTimings);
+      return new Embedder(manifest, chosen, decode, threadTimings, fallback.tuning?.threads ?? null);
     } catch (e) {
       await chosen.release();
       throw e;
@@ -249,7 +251,8 @@ export class Embedder {
 
   /** CPU EP: intra-op threads of the session in use (null on other providers or when not known). */
   get cpuThreads(): number | null {
-    if (this.provider !== 'cpu' || !this.threadTimings) return null;
+    if (this.provider !== 'cpu') return null;
+    if (!this.threadTimings) return this.fixedThreads;
     return pickCpuThreads(this.threadTimings, os.availableParallelism()).threads;
   }
 
