@@ -123,7 +123,6 @@ async function sharpSizeIfExists(file: string): Promise<{ width: number; height:
   }
 }
 
-/** Bring the index up to date for every root. `ctx` reports progress and carries the cancel signal. */
 /**
  * Grid thumbnails were WebP before they became JPEG: this scan re-makes any photo's missing JPEG thumbnail (the
  * file check below), so the old files are garbage. Removed once per library.
@@ -146,6 +145,7 @@ function removeOldWebpThumbnails(db: Db, cacheDir: string): void {
   setSetting(db, 'thumbnailsJpeg', true);
 }
 
+/** Bring the index up to date for every root. `ctx` reports progress and carries the cancel signal. */
 export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): Promise<ScanSummary> {
   const roots = db.prepare('SELECT id, path FROM roots ORDER BY id').all() as { id: number; path: string }[];
   const summary: ScanSummary = {

@@ -11,7 +11,7 @@
  */
 import type { Db } from '../db/database.js';
 import { assignToNearest, clusterIntoAlbums, outlierThreshold, nameAlbums, type AlbumPrototype } from '../cluster/index.js';
-import { centerRows, dot, unitRows } from '../cluster/linalg.js';
+import { centerRows, dot, gatherRows, unitRows } from '../cluster/linalg.js';
 import type { JobContext } from '../jobs.js';
 import { unsortedAlbumId } from '../albums/store.js';
 import { loadVectors } from './embed.js';
@@ -85,10 +85,8 @@ export function clusterStage(db: Db, modelKey: string, opts: ClusterStageOptions
   }
   // Cluster only the photos not pinned to Unsorted.
   const keep = ids.map((_, i) => i).filter((i) => !excluded.has(i));
-  const sub = new Float32Array(keep.length * dim);
-  keep.forEach((i, r) => sub.set(x.subarray(i * dim, (i + 1) * dim), r * dim));
-  const subRaw = new Float32Array(keep.length * dim);
-  keep.forEach((i, r) => subRaw.set(raw.subarray(i * dim, (i + 1) * dim), r * dim));
+  const sub = gatherRows(x, dim, keep);
+  const subRaw = gatherRows(raw, dim, keep);
   const subIndex = new Map(keep.map((i, r) => [i, r]));
   const cannotLink: [number, number][] = [];
   for (const c of cannot) {
@@ -237,8 +235,7 @@ function incremental(
     const sims = rows.map((i) => dot(x, i * dim, c, 0, dim));
     return { centroid: c, threshold: outlierThreshold(sims) };
   });
-  const sub = new Float32Array(fresh.length * dim);
-  fresh.forEach(([, i], r) => sub.set(x.subarray(i * dim, (i + 1) * dim), r * dim));
+  const sub = gatherRows(x, dim, fresh.map(([, i]) => i));
   const albumIndex = new Map(albumIds.map((a, j) => [a, j]));
   const freshRow = new Map(fresh.map(([id], r) => [id, r]));
   const cl: [number, number][] = [];
