@@ -1,6 +1,6 @@
 /**
- * Train-step benchmark: samples/s of the default adapter's ProPos train step (batch 256, D = the default encoder's
- * output dimension (`--dim` overrides), synthetic
+ * Train-step benchmark: samples/s of the default adapter's ProPos train step (batch 256, D = what the default
+ * encoder trains on: its manifest's `trainFeatures.dim`, else its output dimension; `--dim` overrides), synthetic
  * features) on CPU (and WebGPU when a session can be created), its matrix FLOPs counted from the graph, and the
  * machine's ORT MatMul GFLOP/s with the same session options. Writes bench/results/train.json and prints its path
  * last. `ratio` = train-step FLOP/s on CPU / MatMul FLOP/s (target >= 0.5).
@@ -25,12 +25,12 @@ import { Rng } from '../training/train/rng.js';
 import { openFastestCpuSession, trainingSessionOptions } from '../training/train/session.js';
 import { buildTrainStep, type Method, type TrainStepModel } from '../training/train/step.js';
 
-/** Output dimension of the bundled default encoder (its manifest), or 1792 when the models are not built. */
+/** Feature dimension the bundled default encoder's adapter trains on (its manifest), or 1792 when the models are not built. */
 async function defaultEncoderDim(): Promise<number> {
   try {
     const file = fileURLToPath(new URL(`../../models/${DEFAULT_ENCODER_ID}.json`, import.meta.url));
-    const m = JSON.parse(await readFile(file, 'utf8')) as { output: { dim: number } };
-    return m.output.dim;
+    const m = JSON.parse(await readFile(file, 'utf8')) as { output: { dim: number }; trainFeatures?: { dim: number } };
+    return m.trainFeatures?.dim ?? m.output.dim;
   } catch {
     return 1792;
   }

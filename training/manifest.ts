@@ -47,8 +47,19 @@ export interface EncoderManifest {
     /** For fine-tuned models: the id@version of the encoder they were trained from. */
     parent?: string;
   };
+  /**
+   * Optional: what the trainable adapter reads instead of the embedding (training/train/features.ts): the global
+   * average pools of these graph tensors [N, C, H, W], concatenated into `dim` features.
+   */
+  trainFeatures?: TrainFeatures;
   /** Free-form notes: how it was made. */
   notes?: string;
+}
+
+/** Pooled graph tensors the adapter trains on (see EncoderManifest.trainFeatures). */
+export interface TrainFeatures {
+  pooled: string[];
+  dim: number;
 }
 
 export class ManifestError extends Error {
@@ -104,5 +115,10 @@ export function validateManifest(raw: unknown): EncoderManifest {
   req(source, 'package', 'source.', isStr, 'a string');
   req(source, 'version', 'source.', isStr, 'a string');
   req(source, 'license', 'source.', isStr, 'a string');
+  if (raw.trainFeatures !== undefined) {
+    const tf = req(raw, 'trainFeatures', '', isObj, 'an object');
+    req(tf, 'pooled', 'trainFeatures.', (v): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr), 'a non-empty list of tensor names');
+    req(tf, 'dim', 'trainFeatures.', isPosInt, 'a positive integer');
+  }
   return raw as unknown as EncoderManifest;
 }

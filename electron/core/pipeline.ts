@@ -10,7 +10,7 @@ import type { Device } from './ml/providers.js';
 import { activeModel, backboneModel, DEFAULT_MODEL_ID, rootModel, setActiveModel } from './models.js';
 import { clusterStage } from './stages/cluster.js';
 import { embedBackbone, embedWithAdapter } from './stages/embed.js';
-import { trainStage } from './stages/train.js';
+import { ensureTrainFeatures, trainStage } from './stages/train.js';
 
 
 export interface OrganizeOptions {
@@ -64,6 +64,7 @@ export async function runOrganize(svc: LibraryService, opts: OrganizeOptions, ct
   }
   if (active.key !== backbone.key) {
     t = performance.now();
+    await ensureTrainFeatures(svc, backbone, opts.device, ctx);
     await embedWithAdapter(svc.db, active, backbone, opts.device, ctx);
     timings.embed += (performance.now() - t) / 1000;
   }

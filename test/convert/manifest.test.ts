@@ -72,6 +72,23 @@ void describe('validateManifest', () => {
     }
     assert.throws(() => validateManifest([]), (e: unknown) => e instanceof ManifestError && e.field === '(root)');
   });
+
+  void it('checks the optional trainFeatures', () => {
+    const withFeatures = { ...structuredClone(good), trainFeatures: { pooled: ['a/b', 'c'], dim: 8 } };
+    assert.deepEqual(validateManifest(structuredClone(withFeatures)), withFeatures);
+    const cases: [string, unknown][] = [
+      ['trainFeatures.pooled', []],
+      ['trainFeatures.pooled', ['a', 3]],
+      ['trainFeatures.dim', 0],
+    ];
+    for (const [field, value] of cases) {
+      assert.throws(
+        () => validateManifest(withField(withFeatures, field, value)),
+        (e: unknown) => e instanceof ManifestError && e.field === field,
+        `${field} = ${JSON.stringify(value)}`,
+      );
+    }
+  });
 });
 
 void describe('manifest files', () => {

@@ -39,35 +39,57 @@ test(
       assert.deepEqual(run, { status: 'done', out_model: active.key });
 
       // The merged model, run on photos, gives the embeddings the library stored via adapter(backbone features).
-      const stored = loadVectors(svc.db, active.key);
-      assert.equal(stored.ids.length, 72);
-      const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
-      try {
-        const ids = stored.ids.slice(0, 6);
-        const hashes = ids.map((id) => (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(id) as { hash: string }).hash);
-        let k = 0;
-        for await (const r of merged.embedFiles(hashes.map((h) => thumbFile(path.join(lib, 'cache'), h, 'thumb')))) {
-          assert.ok('vector' in r);
-          const a = r.vector;
-          const b = stored.data.subarray(r.index * 256, (r.index + 1) * 256);
-          let dot = 0;
-          let na = 0;
-          let nb = 0;
-          for (let d = 0; d < 256; d++) {
-            dot += a[d] * b[d];
-            na += a[d] * a[d];
-            nb += b[d] * b[d];
+      const matchesMerged = async (ids: number[]): Promise<void> => {
+        const stored = loadVectors(svc.db, active.key, ids);
+        assert.deepEqual(stored.ids, ids);
+        const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
+        try {
+          const hashes = ids.map((id) => (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(id) as { hash: string }).hash);
+          let k = 0;
+          for await (const r of merged.embedFiles(hashes.map((h) => thumbFile(path.join(lib, 'cache'), h, 'thumb')))) {
+            assert.ok('vector' in r);
+            const a = r.vector;
+            const b = stored.data.subarray(r.index * 256, (r.index + 1) * 256);
+            let dot = 0;
+            let na = 0;
+            let nb = 0;
+            for (let d = 0; d < 256; d++) {
+              dot += a[d] * b[d];
+              na += a[d] * a[d];
+              nb += b[d] * b[d];
+            }
+            assert.ok(dot / Math.sqrt(na * nb) > 0.999, `photo ${ids[r.index]}: cosine ${dot / Math.sqrt(na * nb)}`);
+            k++;
           }
-          assert.ok(dot / Math.sqrt(na * nb) > 0.999, `photo ${ids[r.index]}: cosine ${dot / Math.sqrt(na * nb)}`);
-          k++;
+          assert.equal(k, ids.length);
+        } finally {
+          await merged.release();
         }
-        assert.equal(k, 6);
-      } finally {
-        await merged.release();
-      }
-      // Training views were cached as float16 rows and are reused by the next round.
-      const views = svc.db.prepare(`SELECT COUNT(*) AS n FROM embeddings WHERE model_key LIKE ?`).get(`${backbone.key}#view%`) as { n: number };
-      assert.equal(views.n, 72 * 2);
+      };
+      const all = loadVectors(svc.db, active.key).ids;
+      assert.equal(all.length, 72);
+      await matchesMerged(all.slice(0, 6));
+
+      // Training views (the default encoder trains on its 840 pooled activations: the clean photo and 2 augmented
+      // views) were cached as float16 rows and are reused by the next round.
+      const tf = backbone.manifest.trainFeatures;
+      assert.ok(tf, 'the default encoder names its training features');
+      const views = svc.db.prepare(`SELECT COUNT(*) AS n, MIN(dim) AS lo, MAX(dim) AS hi FROM embeddings WHERE model_key LIKE ?`).get(`${backbone.key}#tf%`) as {
+        n: number;
+        lo: number;
+        hi: number;
+      };
+      assert.deepEqual(views, { n: 72 * 3, lo: tf.dim, hi: tf.dim });
+
+      // Photos added later get the fine-tuned embedding without training again: their training features are made
+      // from their thumbnails, then the adapter applied.
+      for (let i = 0; i < 3; i++) await scenePhoto(path.join(root, `new-${i}.jpg`), i, 9000 + i, 96);
+      const again = await svc.organize({ train: false, device: 'cpu' }).done;
+      assert.equal(again.state, 'done', again.message);
+      assert.equal(activeModel(svc.db).key, active.key);
+      const now = loadVectors(svc.db, active.key).ids;
+      assert.equal(now.length, 75);
+      await matchesMerged(now.filter((id) => !all.includes(id)));
     } finally {
       await svc.close();
     }

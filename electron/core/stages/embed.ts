@@ -105,19 +105,31 @@ export async function embedBackbone(db: Db, cacheDir: string, backbone: ModelInf
   return { device: fb ? `${provider} (${fb})` : provider, embedded, failed };
 }
 
-/** Apply a fine-tuned model's adapter to the stored backbone features of photos that lack its embedding. */
+/** Key of a backbone's cached train features (manifest `trainFeatures`) of training view `v` (0 = the clean photo). */
+export function trainFeaturesKey(backbone: ModelInfo, v: number): string {
+  return `${backbone.key}#tf${v}`;
+}
+
+/**
+ * Apply a fine-tuned model's adapter to the stored backbone features of photos that lack its embedding: the train
+ * features of the clean view when the adapter reads those (see `ensureTrainFeatures`), else the embeddings.
+ */
 export async function embedWithAdapter(db: Db, model: ModelInfo, backbone: ModelInfo, device: Device, ctx: JobContext): Promise<number> {
   if (!model.adapterPath) return 0;
   const todo = pending(db, model.key);
   if (todo.length === 0) return 0;
   ctx.stage('embed', todo.length, `Applying the fine-tuned encoder to ${todo.length} photos`);
   const { session, provider, release } = await createSessionWithFallback(path.resolve(model.adapterPath), device);
+  const meta = session.inputMetadata[0];
+  const inputDim = meta?.isTensor ? meta.shape[1] : undefined;
+  const tf = backbone.manifest.trainFeatures;
+  const featureKey = tf && inputDim === tf.dim ? trainFeaturesKey(backbone, 0) : backbone.key;
   try {
     const step = 1024;
     for (let i = 0; i < todo.length; i += step) {
       ctx.signal.throwIfAborted();
       const chunk = todo.slice(i, i + step);
-      const feats = loadVectors(db, backbone.key, chunk.map((c) => c.id));
+      const feats = loadVectors(db, featureKey, chunk.map((c) => c.id));
       if (feats.ids.length === 0) continue;
       const input = new Tensor('float32', feats.data, [feats.ids.length, feats.dim]);
       const out = (await session.run({ [session.inputNames[0]]: input }))[session.outputNames[0]];

@@ -3,8 +3,10 @@
  *
  * 1. Views: besides each photo's clean backbone features, a few augmented views (random resized crop, flip, colour
  *    jitter, grayscale, blur; training/augment.ts) are passed once through the frozen backbone and cached as
- *    float16 rows in the embeddings table (model key `<backbone>#view<v>`), so epochs are cheap and a crash loses
- *    nothing. Each training round adds one fresh view, up to MAX_VIEWS.
+ *    float16 rows in the embeddings table (model key `<backbone>#view<v>`, or `<backbone>#tf<v>` with view 0 = the
+ *    clean photo when the manifest names `trainFeatures`: the pooled activations the adapter then reads instead of
+ *    the embedding, training/train/features.ts), so epochs are cheap and a crash loses nothing. Each training round
+ *    adds one fresh view, up to MAX_VIEWS.
  * 2. Labels: photos the person pinned into an album are positives of each other (and their album's prototype is
  *    fixed); nearest neighbours in frozen-feature space are extra positives.
  * 3. The trainer (training/train) runs ProPos / BYOL / MoCo train-step graphs on the chosen execution provider and
@@ -20,20 +22,21 @@ import { augmentView } from '../../../training/augment.js';
 import type { EncoderManifest } from '../../../training/manifest.js';
 import { decodeModel, encodeModel, type ModelIR } from '../../../training/onnx/proto.js';
 import { exportAdapterModel, mergeEncoder } from '../../../training/train/export.js';
+import { pruneModel, TRAIN_FEATURES, trainFeaturesModel } from '../../../training/train/features.js';
 import { Rng } from '../../../training/train/rng.js';
 import { Trainer, type TrainResult } from '../../../training/train/trainer.js';
 import { knnSelf } from '../cluster/knn.js';
 import type { Db } from '../db/database.js';
 import type { JobContext } from '../jobs.js';
 import { thumbFile } from '../library/thumbs.js';
-import { Embedder } from '../ml/embedder.js';
+import { Embedder, loadModel, sha256Hex } from '../ml/embedder.js';
 import { toFloat16 } from '../ml/float16.js';
-import { createNormalizer } from '../ml/preprocess.js';
+import { createNormalizer, decodeRgb } from '../ml/preprocess.js';
 import { detectEnvironment, planProviders } from '../ml/providers.js';
 import { registerModel, setActiveModel, type ModelInfo } from '../models.js';
 import type { OrganizeOptions } from '../pipeline.js';
 import type { LibraryService } from '../service.js';
-import { loadVectors } from './embed.js';
+import { loadVectors, trainFeaturesKey } from './embed.js';
 
 /** Fewer photos than this: nothing worth learning, skip training. */
 export const MIN_TRAIN_PHOTOS = 64;
@@ -42,9 +45,41 @@ export const MAX_VIEWS = 4;
 /** Neighbours per photo used as extra positives. */
 const NEIGHBOURS = 5;
 
-const viewKey = (backbone: ModelInfo, v: number): string => `${backbone.key}#view${v}`;
+/**
+ * Key of training view `v` (0 = the clean photo, 1.. = augmented). An encoder whose manifest names `trainFeatures`
+ * trains on those pooled activations (training/train/features.ts), cached for every view including the clean one;
+ * other encoders train on their embeddings (view 0 = the embedding the embed stage stored).
+ */
+function viewKey(backbone: ModelInfo, v: number): string {
+  if (backbone.manifest.trainFeatures) return trainFeaturesKey(backbone, v);
+  return v === 0 ? backbone.key : `${backbone.key}#view${v}`;
+}
 
-/** Make and embed augmented view `v` for photos lacking it. */
+/** An embedder producing what the adapter trains on: the train features when the manifest names them. */
+async function openTrainEmbedder(backbone: ModelInfo, device: OrganizeOptions['device']): Promise<Embedder> {
+  const tf = backbone.manifest.trainFeatures;
+  if (!tf) return Embedder.open(backbone.manifestPath, { device });
+  const { manifest, bytes } = await loadModel(backbone.manifestPath);
+  const model = encodeModel(trainFeaturesModel(decodeModel(bytes), tf));
+  return Embedder.fromModel({ ...manifest, sha256: sha256Hex(model), output: { name: TRAIN_FEATURES, dim: tf.dim } }, model, { device });
+}
+
+/**
+ * Clean-view train features for photos lacking them (the adapter of a model trained on them needs them for every
+ * photo, also those added after training). No-op for encoders without `trainFeatures`.
+ */
+export async function ensureTrainFeatures(svc: LibraryService, backbone: ModelInfo, device: OrganizeOptions['device'], ctx: JobContext): Promise<void> {
+  if (!backbone.manifest.trainFeatures) return;
+  const ids = loadVectors(svc.db, backbone.key).ids;
+  let embedder: Embedder | null = null;
+  try {
+    await ensureView(svc.db, svc.layout.cache, backbone, 0, ids, async () => (embedder ??= await openTrainEmbedder(backbone, device)), ctx);
+  } finally {
+    await (embedder as Embedder | null)?.release();
+  }
+}
+
+/** Make and embed view `v` (0: the clean photo; else an augmented one) for photos lacking it. */
 async function ensureView(
   db: Db,
   cacheDir: string,
@@ -65,7 +100,7 @@ async function ensureView(
   const todo = ids.filter((id) => !have.has(id));
   if (todo.length === 0) return;
   const embedder = await openEmbedder();
-  ctx.stage('train', todo.length, `Preparing training view ${v} of ${todo.length} photos`);
+  ctx.stage('train', todo.length, v === 0 ? `Preparing training features of ${todo.length} photos` : `Preparing training view ${v} of ${todo.length} photos`);
   const m = backbone.manifest;
   const normalize = createNormalizer(m);
   const size = m.input.width * m.input.height * 3;
@@ -92,7 +127,11 @@ async function ensureView(
           const seed = createHash('sha256').update(`${row.hash}:${v}`).digest().readUInt32LE(0);
           const rng = new Rng(seed);
           try {
-            const rgb = await augmentView(thumbFile(cacheDir, row.hash, 'thumb'), row.width, row.height, { width: m.input.width, height: m.input.height }, () => rng.next());
+            const file = thumbFile(cacheDir, row.hash, 'thumb');
+            const rgb =
+              v === 0
+                ? (await decodeRgb(file, m, { opaque: true })).data
+                : await augmentView(file, row.width, row.height, { width: m.input.width, height: m.input.height }, () => rng.next());
             normalize(rgb, input, r * size);
             ok[r] = true;
           } catch {
@@ -102,7 +141,7 @@ async function ensureView(
       }),
     );
     const out = await embedder.embedTensors(input, batch);
-    const dim = m.output.dim;
+    const dim = embedder.manifest.output.dim;
     const now = Date.now();
     db.transaction(() => {
       rows.forEach((row, r) => {
@@ -113,6 +152,14 @@ async function ensureView(
     })();
     ctx.progress(Math.min(todo.length, i + batch));
   }
+}
+
+/** The rows of `m` whose photo id passes `keep`. */
+function selectRows(m: { ids: number[]; dim: number; data: Float32Array }, keep: (id: number) => boolean): { ids: number[]; dim: number; data: Float32Array } {
+  const rows = m.ids.flatMap((id, i) => (keep(id) ? [i] : []));
+  const data = new Float32Array(rows.length * m.dim);
+  rows.forEach((i, k) => data.set(m.data.subarray(i * m.dim, (i + 1) * m.dim), k * m.dim));
+  return { ids: rows.map((i) => m.ids[i]), dim: m.dim, data };
 }
 
 /** Rows of `key` for `ids` in that order; photos lacking the view get their clean features instead. */
@@ -149,8 +196,8 @@ export async function trainStage(
   ctx: JobContext,
 ): Promise<{ model: ModelInfo; device: string } | null> {
   const db = svc.db;
-  const feats = loadVectors(db, backbone.key);
-  const n = feats.ids.length;
+  let feats = loadVectors(db, backbone.key);
+  let n = feats.ids.length;
   if (n < MIN_TRAIN_PHOTOS) return null;
   const dim = feats.dim;
 
@@ -159,13 +206,23 @@ export async function trainStage(
   const views = Math.min(MAX_VIEWS, 2 + rounds);
   // Opened only when a view is missing (later rounds mostly reuse cached views).
   let embedder: Embedder | null = null;
-  const openEmbedder = async (): Promise<Embedder> => (embedder ??= await Embedder.open(backbone.manifestPath, { device: opts.device }));
+  const openEmbedder = async (): Promise<Embedder> => (embedder ??= await openTrainEmbedder(backbone, opts.device));
+  const tf = backbone.manifest.trainFeatures;
   try {
-    for (let v = 1; v <= views; v++) await ensureView(db, svc.layout.cache, backbone, v, feats.ids, openEmbedder, ctx);
+    for (let v = tf ? 0 : 1; v <= views; v++) await ensureView(db, svc.layout.cache, backbone, v, feats.ids, openEmbedder, ctx);
   } finally {
     await (embedder as Embedder | null)?.release();
   }
-  const viewData = [feats.data, ...Array.from({ length: views }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), feats.ids, feats.data, dim))];
+  // Photos whose clean view could not be made (unreadable thumbnail) are left out of training.
+  if (tf) {
+    const have = new Set(loadVectors(db, viewKey(backbone, 0), feats.ids).ids);
+    if (have.size < feats.ids.length) feats = selectRows(feats, (id) => have.has(id));
+    n = feats.ids.length;
+    if (n < MIN_TRAIN_PHOTOS) return null;
+  }
+  const clean = tf ? loadVectors(db, viewKey(backbone, 0), feats.ids).data : feats.data;
+  const trainDim = tf ? tf.dim : dim;
+  const viewData = [clean, ...Array.from({ length: views }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), feats.ids, clean, trainDim))];
 
   // Labels from the person's edits: pinned photos in real albums.
   const index = new Map(feats.ids.map((id, i) => [id, i]));
@@ -201,7 +258,7 @@ export async function trainStage(
   let result: TrainResult;
   const startRun = (resume: boolean): Promise<TrainResult> =>
     new Trainer(
-      { views: viewData, dim, neighbors: knn.indices, pinned },
+      { views: viewData, dim: trainDim, neighbors: knn.indices, pinned },
       {
         method: opts.method,
         epochs: opts.epochs,
@@ -238,9 +295,10 @@ export async function trainStage(
   fs.mkdirSync(dir, { recursive: true });
   const adapterBytes = encodeModel(exportAdapterModel(result.params, { metadata: { shoebox_run: String(runId) } }));
   fs.writeFileSync(path.join(dir, `${id}.adapter.onnx`), adapterBytes);
-  const backboneIr = decodeModel(new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))));
-  const features = renameTensor(backboneIr, backbone.manifest.output.name, 'backbone_features');
-  const merged = encodeModel(mergeEncoder(backboneIr, result.params, features, { outputName: 'embedding' }));
+  const source = decodeModel(new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))));
+  const backboneIr = tf ? trainFeaturesModel(source, tf) : source;
+  const embedding = renameTensor(backboneIr, backbone.manifest.output.name, 'backbone_features');
+  const merged = encodeModel(pruneModel(mergeEncoder(backboneIr, result.params, tf ? TRAIN_FEATURES : embedding, { outputName: 'embedding' })));
   fs.writeFileSync(path.join(dir, `${id}.onnx`), merged);
   const manifest: EncoderManifest = {
     ...backbone.manifest,
@@ -256,8 +314,10 @@ export async function trainStage(
       weightsLicense: backbone.manifest.source.weightsLicense,
       parent: backbone.key,
     },
-    notes: `${opts.method} for ${result.options.epochs} epochs on ${n} photos (${views} augmented views, ${pinRows.length} pinned), providers ${result.providers.join(',')}`,
+    notes: `${opts.method} for ${result.options.epochs} epochs on ${n} photos (${views} augmented views, ${pinRows.length} pinned${tf ? `, adapter on ${tf.dim} pooled backbone activations` : ''}), providers ${result.providers.join(',')}`,
   };
+  // The fine-tuned model's input to its adapter is internal to it; nothing else trains on it.
+  delete manifest.trainFeatures;
   fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(manifest, null, 2) + '\n');
   const model = registerModel(db, dir, id, backbone.key);
   setActiveModel(db, model.key);
