@@ -26,6 +26,7 @@ import { pruneModel, TRAIN_FEATURES, trainFeaturesModel } from '../../../trainin
 import { Rng } from '../../../training/train/rng.js';
 import { Trainer, type TrainResult } from '../../../training/train/trainer.js';
 import { knnSelf } from '../cluster/knn.js';
+import { gatherRows } from '../cluster/linalg.js';
 import type { Db } from '../db/database.js';
 import type { JobContext } from '../jobs.js';
 import { thumbFile } from '../library/thumbs.js';
@@ -154,14 +155,6 @@ async function ensureView(
   }
 }
 
-/** The rows of `m` whose photo id passes `keep`. */
-function selectRows(m: { ids: number[]; dim: number; data: Float32Array }, keep: (id: number) => boolean): { ids: number[]; dim: number; data: Float32Array } {
-  const rows = m.ids.flatMap((id, i) => (keep(id) ? [i] : []));
-  const data = new Float32Array(rows.length * m.dim);
-  rows.forEach((i, k) => data.set(m.data.subarray(i * m.dim, (i + 1) * m.dim), k * m.dim));
-  return { ids: rows.map((i) => m.ids[i]), dim: m.dim, data };
-}
-
 /** Rows of `key` for `ids` in that order; photos lacking the view get their clean features instead. */
 function viewMatrix(db: Db, key: string, ids: number[], clean: Float32Array, dim: number): Float32Array {
   const out = clean.slice();
@@ -214,13 +207,18 @@ export async function trainStage(
     await (embedder as Embedder | null)?.release();
   }
   // Photos whose clean view could not be made (unreadable thumbnail) are left out of training.
+  let clean = feats.data;
   if (tf) {
-    const have = new Set(loadVectors(db, viewKey(backbone, 0), feats.ids).ids);
-    if (have.size < feats.ids.length) feats = selectRows(feats, (id) => have.has(id));
+    const c = loadVectors(db, viewKey(backbone, 0), feats.ids);
+    if (c.ids.length < feats.ids.length) {
+      const have = new Set(c.ids);
+      const rows = feats.ids.flatMap((id, i) => (have.has(id) ? [i] : []));
+      feats = { ids: c.ids, dim, data: gatherRows(feats.data, dim, rows) };
+    }
+    clean = c.data;
     n = feats.ids.length;
     if (n < MIN_TRAIN_PHOTOS) return null;
   }
-  const clean = tf ? loadVectors(db, viewKey(backbone, 0), feats.ids).data : feats.data;
   const trainDim = tf ? tf.dim : dim;
   const viewData = [clean, ...Array.from({ length: views }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), feats.ids, clean, trainDim))];
 
