@@ -236,7 +236,8 @@ export async function trainStage(
     if (i !== undefined) pinned[i] = r.album_id;
   }
   ctx.stage('train', 0, 'Finding neighbours');
-  const knn = knnSelf(feats.data, n, dim, NEIGHBOURS);
+  // Neighbours in the space the adapter reads (the training features when the encoder names them).
+  const knn = knnSelf(clean, n, trainDim, NEIGHBOURS);
 
   // Resume an interrupted run of the same configuration, else start a new one.
   fs.mkdirSync(svc.layout.training, { recursive: true });
