@@ -12,7 +12,8 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { bundledModelsDir } from '../../electron/core/paths.js';
 import { loadEncoderManifest } from '../../training/models.js';
 import { decodeModel, encodeModel, type ModelIR } from '../../training/onnx/proto.js';
-import { pruneModel, TRAIN_FEATURES, trainFeaturesModel } from '../../training/train/features.js';
+import { pruneModel } from '../../training/onnx/prune.js';
+import { TRAIN_FEATURES, trainFeaturesModel } from '../../training/train/features.js';
 import { DEFAULT_ENCODER_ID } from '../../training/models.js';
 import { makeImages } from '../convert/helpers.js';
 

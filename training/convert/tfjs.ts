@@ -12,6 +12,7 @@
  */
 
 import type { AttrValue, Dim, ModelIR, NodeIR, TensorData } from '../onnx/proto.js';
+import { pruneModel } from '../onnx/prune.js';
 import { convOutputSize, samePadding } from './padding.js';
 import { decodeWeights, type HostTensor, type TfjsGraphModel, type TfNode } from './tfjs-model.js';
 
@@ -850,21 +851,6 @@ class GraphConverter {
     }
     return { ...x, name: this.opts.outputName };
   }
-
-  /** Drop nodes and initializers that do not contribute to `output`. */
-  prune(output: string): void {
-    const needed = new Set([output]);
-    const keep: NodeIR[] = [];
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const nd = this.nodes[i];
-      if (!nd.outputs.some((o) => needed.has(o))) continue;
-      keep.push(nd);
-      for (const inp of nd.inputs) needed.add(inp);
-    }
-    this.nodes.splice(0, this.nodes.length, ...keep.reverse());
-    const inits = this.initializers.filter((t) => needed.has(t.name));
-    this.initializers.splice(0, this.initializers.length, ...inits);
-  }
 }
 
 /** Nodes needed to compute `output`, inputs before consumers. Throws if `output` does not exist. */
@@ -926,8 +912,6 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
   }
   const input = conv.valueOf(inputNode) as Act;
   const out = conv.finish(conv.valueOf(opts.outputNode), opts.pool ?? 'none', opts.outputNode);
-  conv.prune(outputName);
-
   const inputShape: Dim[] = ['batch', ...input.shape.slice(1)];
   const outputShape: Dim[] = ['batch', ...out.shape.slice(1).map((d) => (d < 0 ? null : d))];
   const modelIR: ModelIR = {
@@ -945,5 +929,6 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
       outputs: [{ name: outputName, dtype: 'float32', shape: outputShape }],
     },
   };
-  return { model: modelIR, inputShape, outputShape, opCounts };
+  // Only what the output needs (the cut subgraph can carry side branches).
+  return { model: pruneModel(modelIR), inputShape, outputShape, opCounts };
 }

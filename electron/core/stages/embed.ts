@@ -20,7 +20,8 @@ export interface EmbedStageResult {
 }
 
 /** Ok photos with no stored vector for `modelKey` computed from their current content. */
-function pending(db: Db, modelKey: string): { id: number; hash: string }[] {
+/** Photos (ok, hashed) that lack a current row of `modelKey`. */
+export function pending(db: Db, modelKey: string): { id: number; hash: string }[] {
   return db
     .prepare(
       `SELECT p.id, p.hash FROM photos p

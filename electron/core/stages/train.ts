@@ -22,7 +22,8 @@ import { augmentView } from '../../../training/augment.js';
 import type { EncoderManifest } from '../../../training/manifest.js';
 import { decodeModel, encodeModel, type ModelIR } from '../../../training/onnx/proto.js';
 import { exportAdapterModel, mergeEncoder } from '../../../training/train/export.js';
-import { pruneModel, TRAIN_FEATURES, trainFeaturesModel } from '../../../training/train/features.js';
+import { pruneModel } from '../../../training/onnx/prune.js';
+import { TRAIN_FEATURES, trainFeaturesModel } from '../../../training/train/features.js';
 import { Rng } from '../../../training/train/rng.js';
 import { Trainer, type TrainResult } from '../../../training/train/trainer.js';
 import { knnSelf } from '../cluster/knn.js';
@@ -37,7 +38,7 @@ import { detectEnvironment, planProviders } from '../ml/providers.js';
 import { registerModel, setActiveModel, type ModelInfo } from '../models.js';
 import type { OrganizeOptions } from '../pipeline.js';
 import type { LibraryService } from '../service.js';
-import { loadVectors, trainFeaturesKey } from './embed.js';
+import { loadVectors, pending, trainFeaturesKey } from './embed.js';
 
 /** Fewer photos than this: nothing worth learning, skip training. */
 export const MIN_TRAIN_PHOTOS = 64;
@@ -71,7 +72,8 @@ async function openTrainEmbedder(backbone: ModelInfo, device: OrganizeOptions['d
  */
 export async function ensureTrainFeatures(svc: LibraryService, backbone: ModelInfo, device: OrganizeOptions['device'], ctx: JobContext): Promise<void> {
   if (!backbone.manifest.trainFeatures) return;
-  const ids = loadVectors(svc.db, backbone.key).ids;
+  const ids = pending(svc.db, trainFeaturesKey(backbone, 0)).map((p) => p.id);
+  if (ids.length === 0) return;
   let embedder: Embedder | null = null;
   try {
     await ensureView(svc.db, svc.layout.cache, backbone, 0, ids, async () => (embedder ??= await openTrainEmbedder(backbone, device)), ctx);
