@@ -2,7 +2,7 @@
  * bench:quality — clustering quality of the whole pipeline on a labeled folder (MANIFEST.tsv: path<TAB>label).
  *
  *   node dist/bench/quality.js --dataset ../shared/datasets/intel-scenes [--limit 2000] [--seeds 1,2,3]
- *        [--methods propos] [--epochs N] [--device cpu] [--no-train] [--encoder <id>]
+ *        [--methods propos,byol,moco] [--epochs N] [--device cpu] [--no-train] [--no-corrections] [--encoder <id>]
  *
  * Per seed, on a private copy of a stratified subset:
  *   1. frozen:      the default encoder's features; albums with automatic K (what a person gets without training),
@@ -12,7 +12,9 @@
  *                   into that class's own album, or into a new album when no album is that class's (automatic K
  *                   merged it into another), then re-organizes (and re-trains); scores on the photos the person
  *                   did not touch, before and after.
- * Unsorted photos count as one extra predicted cluster. Writes bench/results/quality-<dataset>.json.
+ *                   Skipped with --no-corrections (e.g. to compare training methods at half the cost).
+ * Unsorted photos count as one extra predicted cluster. Writes bench/results/quality-<dataset>.json, with
+ * `-<encoder>` when not the default and `-<methods>` when not just propos (e.g. quality-cifar10-test-byol+moco.json).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,10 +29,13 @@ import { argValue, writeResult } from './common.js';
 const dataset = path.resolve(argValue('--dataset', path.join('..', 'shared', 'datasets', 'intel-scenes')));
 const limit = Number(argValue('--limit', '2000'));
 const seeds = argValue('--seeds', '1').split(',').map(Number);
-const methods = argValue('--methods', 'propos').split(',') as ('propos' | 'byol' | 'moco')[];
+const METHODS = ['propos', 'byol', 'moco'] as const;
+const methods = argValue('--methods', 'propos').split(',') as (typeof METHODS)[number][];
+for (const m of methods) if (!(METHODS as readonly string[]).includes(m)) throw new Error(`--methods: unknown method ${m} (${METHODS.join(', ')})`);
 const epochsArg = process.argv.includes('--epochs') ? Number(argValue('--epochs', '0')) : undefined;
 const device = argValue('--device', 'auto') as 'auto';
 const train = !process.argv.includes('--no-train');
+const corrections = !process.argv.includes('--no-corrections');
 const encoder = argValue('--encoder', DEFAULT_MODEL_ID);
 
 interface Item {
@@ -196,6 +201,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       };
       console.error(`[seed ${seed}] trained: ${JSON.stringify(out.trained)}`);
     }
+    if (!corrections) return out;
     const { touched, created } = simulateCorrections(svc, l, classNames, seed);
     const untouched = new Set(l.photoIds.filter((id) => !touched.has(id)));
     const before = albumScores(svc, l, untouched);
@@ -246,8 +252,21 @@ async function main(): Promise<void> {
     const rs = runs.filter((r) => r.method === method);
     byMethod[method] = Object.fromEntries(keys.map(([name, p]) => [name, summary(rs, p)]));
   }
-  writeResult(`quality-${path.basename(dataset)}${encoder === DEFAULT_MODEL_ID ? '' : `-${encoder}`}`, {
-    inputs: { dataset: path.basename(dataset), encoder, photos: sub.length, classes: classes.length, classNames: classes, seeds, methods, epochs: epochsArg ?? 'default', device, train },
+  const methodsTag = methods.length === 1 && methods[0] === 'propos' ? '' : `-${methods.join('+')}`;
+  writeResult(`quality-${path.basename(dataset)}${encoder === DEFAULT_MODEL_ID ? '' : `-${encoder}`}${methodsTag}`, {
+    inputs: {
+      dataset: path.basename(dataset),
+      encoder,
+      photos: sub.length,
+      classes: classes.length,
+      classNames: classes,
+      seeds,
+      methods,
+      epochs: epochsArg ?? 'default',
+      device,
+      train,
+      corrections,
+    },
     summary: byMethod,
     runs,
   });

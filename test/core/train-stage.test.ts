@@ -81,11 +81,30 @@ test(
       };
       assert.deepEqual(views, { n: 72 * 3, lo: tf.dim, hi: tf.dim });
 
+      // Views of the 120-d embedding that versions before training features cached (`#view<v>`) are deleted on the
+      // next organize; other rows of the photo stay.
+      const stale = svc.db.prepare('SELECT photo_id, hash, dtype, dim, vector, created_at FROM embeddings WHERE model_key = ? LIMIT 1').get(backbone.key) as {
+        photo_id: number;
+      };
+      const insert = svc.db.prepare(
+        'INSERT INTO embeddings(photo_id, model_key, hash, dtype, dim, vector, created_at) VALUES (@photo_id, @model_key, @hash, @dtype, @dim, @vector, @created_at)',
+      );
+      for (const v of [1, 2]) insert.run({ ...stale, model_key: `${backbone.key}#view${v}` });
+      const rowsOf = (id: number): string[] =>
+        (svc.db.prepare('SELECT model_key FROM embeddings WHERE photo_id = ? ORDER BY model_key').all(id) as { model_key: string }[]).map((r) => r.model_key);
+      const before = rowsOf(stale.photo_id);
+      assert.ok(before.includes(`${backbone.key}#view2`));
+
       // Photos added later get the fine-tuned embedding without training again: their training features are made
       // from their thumbnails, then the adapter applied.
       for (let i = 0; i < 3; i++) await scenePhoto(path.join(root, `new-${i}.jpg`), i, 9000 + i, 96);
       const again = await svc.organize({ train: false, device: 'cpu' }).done;
       assert.equal(again.state, 'done', again.message);
+      assert.deepEqual(
+        rowsOf(stale.photo_id),
+        before.filter((k) => !k.includes('#view')),
+      );
+      assert.ok(rowsOf(stale.photo_id).includes(`${backbone.key}#tf0`));
       assert.equal(activeModel(svc.db).key, active.key);
       const now = loadVectors(svc.db, active.key).ids;
       assert.equal(now.length, 75);
