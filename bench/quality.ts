@@ -22,7 +22,7 @@ import path from 'node:path';
 import * as albums from '../electron/core/albums/store.js';
 import { centerRows, evaluateClustering, kmeans, knnAccuracy, type ClusteringScores } from '../electron/core/cluster/index.js';
 import { activeModel, backboneModel, DEFAULT_MODEL_ID } from '../electron/core/models.js';
-import { LibraryService } from '../electron/core/service.js';
+import { DEFAULT_EPOCHS, LibraryService } from '../electron/core/service.js';
 import { loadVectors } from '../electron/core/stages/embed.js';
 import { argValue, writeResult } from './common.js';
 
@@ -262,7 +262,7 @@ async function main(): Promise<void> {
       classNames: classes,
       seeds,
       methods,
-      epochs: epochsArg ?? 'default',
+      epochs: epochsArg ?? DEFAULT_EPOCHS,
       device,
       train,
       corrections,

@@ -29,7 +29,7 @@ Options:
   --json <file>          organize: write every photo's album, the albums and the errors as JSON
   --device <d>           auto | cpu | webgpu | cuda | dml | coreml (default: auto)
   --no-train             organize: skip on-device training of the encoder
-  --epochs <n>           organize: training epochs
+  --epochs <n>           organize: training epochs (default 120)
   --albums auto|<n>      organize: number of albums (default: auto)
   --method <m>           organize: propos | byol | moco (default: propos)
   --encoder <id>         organize: backbone encoder models/<id>.json, saved for this library
