@@ -7,12 +7,27 @@ import { activeModel, backboneModel, DEFAULT_MODEL_ID } from '../../electron/cor
 import { bundledModelsDir } from '../../electron/core/paths.js';
 import { LibraryService } from '../../electron/core/service.js';
 import { loadVectors } from '../../electron/core/stages/embed.js';
+import { pseudoLabelClusters } from '../../electron/core/stages/train.js';
 import { thumbFile } from '../../electron/core/library/thumbs.js';
 import { validateManifest } from '../../training/manifest.js';
 import { scenePhoto, tmpDir } from '../helpers/images.js';
 
 const hasModel = fs.existsSync(path.join(bundledModelsDir(), `${DEFAULT_MODEL_ID}.onnx`));
 const dirs: string[] = [];
+
+test('pseudo-label clusters grow with the library as the square root of photos / 20, within [2, 256]', () => {
+  let previous = 0;
+  for (const photos of [64, 100, 500, 1800, 2000, 10_000, 30_000, 100_000, 2_000_000]) {
+    const k = pseudoLabelClusters(photos);
+    assert.ok(Number.isInteger(k) && k >= 2 && k <= 256, `${photos} photos: K ${k}`);
+    assert.ok(k >= previous, `K never shrinks as the library grows (${photos} photos: ${k} < ${previous})`);
+    previous = k;
+  }
+  assert.equal(pseudoLabelClusters(64), 2);
+  assert.equal(pseudoLabelClusters(2000), 10);
+  assert.equal(pseudoLabelClusters(30_000), 39);
+  assert.equal(pseudoLabelClusters(2_000_000), 256);
+});
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 test(

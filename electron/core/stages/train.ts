@@ -47,12 +47,25 @@ export const MAX_VIEWS = 4;
 /** Neighbours per photo used as extra positives. */
 const NEIGHBOURS = 5;
 /**
- * Photos per train step. The trainer's default (256, as ProPos) gives a 2,000-photo library only 7 steps an epoch;
- * at 64 the same 80 epochs take 4x the steps. Offline study on the training features (3 training seeds, k-means over
- * 3 seeds): CIFAR-10 (2,000) 0.415 -> 0.429 (128) -> 0.440 (64), intel-scenes 0.800 -> 0.796 (128) -> 0.813 (64);
- * 160 epochs at 256 gave CIFAR-10 0.427, so it is the number of steps. Measured in docs/results.md.
+ * Photos per train step. The trainer's default (256, as ProPos) gives a 2,000-photo library only 7 steps an epoch.
+ * Offline study on the training features (3 training seeds): CIFAR-10 (2,000) 0.415 (256) -> 0.429 (128) -> 0.440
+ * (64), intel-scenes 0.800 -> 0.796 -> 0.813; 160 epochs at 256 gave CIFAR-10 0.427, so it is the number of steps.
+ * 32 came with the pseudo-label rule below (seventh session, full pipeline, 3 seeds, k-means over 20 draws): CIFAR-10
+ * 0.407 at 64 -> 0.412 at 32 alone, 0.441 with both. docs/results.md, "Batch size" and "Pseudo-label clusters".
  */
-const TRAIN_BATCH = 64;
+const TRAIN_BATCH = 32;
+
+/**
+ * ProPos pseudo-label clusters K for a library of `photos`: round(sqrt(photos / 20)) in [2, 256] (10 for 2,000
+ * photos, 39 for 30,000; the trainer raises it to the number of pinned albums). The trainer's generic default,
+ * sqrt(photos / 2), over-clusters a photo library about threefold (32 for 2,000 photos): k-means then has to merge
+ * the compact groups PSL scattered apart, and on CIFAR-10 its ACC moved by 6 to 7 points between k-means draws on
+ * one embedding (about 2 with K = 10).
+ * Measured in docs/results.md, "Pseudo-label clusters".
+ */
+export function pseudoLabelClusters(photos: number): number {
+  return Math.min(256, Math.max(2, Math.round(Math.sqrt(photos / 20))));
+}
 
 /**
  * Key of training view `v` (0 = the clean photo, 1.. = augmented). An encoder whose manifest names `trainFeatures`
@@ -286,6 +299,7 @@ export async function trainStage(
         // k-means ACC to 0.60 and kNN-20 to 0.68; 0.2 for 80 epochs raised ACC 0.62 -> 0.66 with kNN-20 kept at 0.75.
         lr: 0.2,
         batchSize: TRAIN_BATCH,
+        clusters: pseudoLabelClusters(n),
         seed,
         executionProviders: providers,
         signal: ctx.signal,
