@@ -39,6 +39,7 @@ const device = argValue('--device', 'auto') as 'auto';
 const train = !process.argv.includes('--no-train');
 const corrections = !process.argv.includes('--no-corrections');
 const encoder = argValue('--encoder', DEFAULT_MODEL_ID);
+const tag = argValue('--tag', '');
 
 interface Item {
   rel: string;
@@ -268,8 +269,6 @@ async function main(): Promise<void> {
   const keys: [string, string[]][] = [];
   for (const stage of ['frozen', 'trained']) {
     for (const kind of ['autoAlbums', 'trueK']) for (const m of ['acc', 'nmi', 'ari']) keys.push([`${stage}.${kind}.${m}`, [stage, kind, m]]);
-  }
-  for (const stage of ['frozen', 'trained']) {
     keys.push([`${stage}.trueK.plain.acc`, [stage, 'trueK', 'plain', 'acc']]);
     keys.push([`${stage}.trueK.single.acc`, [stage, 'trueK', 'single', 'acc']], [`${stage}.trueK.plain.single.acc`, [stage, 'trueK', 'plain', 'single', 'acc']]);
   }
@@ -285,7 +284,6 @@ async function main(): Promise<void> {
     byMethod[method] = Object.fromEntries(keys.map(([name, p]) => [name, summary(rs, p)]));
   }
   const methodsTag = methods.length === 1 && methods[0] === 'propos' ? '' : `-${methods.join('+')}`;
-  const tag = argValue('--tag', '');
   writeResult(`quality-${path.basename(dataset)}${encoder === DEFAULT_MODEL_ID ? '' : `-${encoder}`}${methodsTag}${tag ? `-${tag}` : ''}`, {
     inputs: {
       dataset: path.basename(dataset),
