@@ -24,7 +24,7 @@ import { createNormalizer, decodeRgb, elementsPerImage } from '../electron/core/
 import { detectEnvironment, planProviders, sessionOptionsFor, type Provider, type SessionTuning } from '../electron/core/ml/providers.js';
 import type { EncoderManifest } from '../training/manifest.js';
 import { encodeModel } from '../training/onnx/proto.js';
-import { rng, syntheticEncoder } from '../test/ml/fixtures.js';
+import { rng, syntheticEncoder } from './fixtures/encoders.js';
 import { DEFAULT_ENCODER_ID } from '../training/models.js';
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../' : '../', import.meta.url));

@@ -2,17 +2,21 @@
  * bench:quality — clustering quality of the whole pipeline on a labeled folder (MANIFEST.tsv: path<TAB>label).
  *
  *   node dist/bench/quality.js --dataset ../shared/datasets/intel-scenes [--limit 2000] [--seeds 1,2,3]
- *        [--methods propos,byol,moco] [--epochs N] [--device cpu] [--no-train] [--no-corrections] [--encoder <id>]
- *        [--kmeans-draws 20] [--tag <name>]
+ *        [--methods propos,byol,moco] [--steps N] [--budgets 1000,2000,...] [--device cpu] [--no-train]
+ *        [--no-corrections] [--cold-corrections] [--encoder <id>] [--kmeans-draws 20] [--tag <name>]
  *
  * Per seed, on a private copy of a stratified subset:
  *   1. frozen:      the default encoder's features; albums with automatic K (what a person gets without training),
  *                   plus k-means with the true K (mean over --kmeans-draws seeds) and kNN-20 accuracy of the features;
- *   2. trained:     after on-device training (each --methods entry), automatic-K albums and true-K k-means;
+ *   2. trained:     after a training round of --steps (default: the shipped budget) from scratch, with no time
+ *                   limit (each --methods entry), automatic-K albums and true-K k-means; with --budgets, one such
+ *                   round per budget instead (each from scratch, on the same embedded library): the quality
+ *                   against budget curve (no corrections then);
  *   3. corrected:   a simulated person moves 2% of each class's photos that sit in a wrong album (by ground truth)
  *                   into that class's own album, or into a new album when no album is that class's (automatic K
  *                   merged it into another), then re-organizes (and re-trains); scores on the photos the person
- *                   did not touch, before and after.
+ *                   did not touch, before and after. The retraining continues the last round (warm start, a quarter
+ *                   of the budget), as the app does; --cold-corrections retrains from scratch instead.
  *                   Skipped with --no-corrections (e.g. to compare training methods at half the cost).
  * Unsorted photos count as one extra predicted cluster. Writes bench/results/quality-<dataset>.json, with
  * `-<encoder>` when not the default, `-<methods>` when not just propos (e.g. quality-cifar10-test-byol+moco.json)
@@ -23,9 +27,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as albums from '../electron/core/albums/store.js';
 import { centerRows, evaluateClustering, kmeans, knnAccuracy, type ClusteringScores } from '../electron/core/cluster/index.js';
-import { activeModel, backboneModel, DEFAULT_MODEL_ID } from '../electron/core/models.js';
-import { DEFAULT_EPOCHS, LibraryService } from '../electron/core/service.js';
-import { loadVectors } from '../electron/core/stages/embed.js';
+import { activeEncoder, backboneEncoder, DEFAULT_ENCODER_ID } from '../electron/core/encoders.js';
+import * as embeddings from '../electron/core/embeddings.js';
+import { LibraryService } from '../electron/core/service.js';
+import { TRAINING } from '../electron/core/stages/train.js';
 import { argValue, writeResult } from './common.js';
 
 const dataset = path.resolve(argValue('--dataset', path.join('..', 'shared', 'datasets', 'intel-scenes')));
@@ -34,11 +39,13 @@ const seeds = argValue('--seeds', '1').split(',').map(Number);
 const METHODS = ['propos', 'byol', 'moco'] as const;
 const methods = argValue('--methods', 'propos').split(',') as (typeof METHODS)[number][];
 for (const m of methods) if (!(METHODS as readonly string[]).includes(m)) throw new Error(`--methods: unknown method ${m} (${METHODS.join(', ')})`);
-const epochsArg = process.argv.includes('--epochs') ? Number(argValue('--epochs', '0')) : undefined;
+const steps = Number(argValue('--steps', String(TRAINING.steps)));
+const budgets = process.argv.includes('--budgets') ? argValue('--budgets', '').split(',').map(Number) : null;
+const coldCorrections = process.argv.includes('--cold-corrections');
 const device = argValue('--device', 'auto') as 'auto';
 const train = !process.argv.includes('--no-train');
 const corrections = !process.argv.includes('--no-corrections');
-const encoder = argValue('--encoder', DEFAULT_MODEL_ID);
+const encoder = argValue('--encoder', DEFAULT_ENCODER_ID);
 const tag = argValue('--tag', '');
 
 interface Item {
@@ -136,7 +143,7 @@ function drawScores(x: Float32Array, n: number, dim: number, k: number, truth: n
  * features" as the issue states the baseline.
  */
 function featureScores(svc: LibraryService, modelKey: string, l: Labeled, k: number, seed: number): DrawScores & { knn20: number; plain: DrawScores } {
-  const v = loadVectors(svc.db, modelKey, l.photoIds);
+  const v = embeddings.load(svc.db, embeddings.embeddingKey(modelKey), l.photoIds);
   const n = v.ids.length;
   const x = centerRows(v.data, n, v.dim).x;
   const truth = v.ids.map((id) => l.truth[l.photoIds.indexOf(id)]);
@@ -207,7 +214,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     let info = await svc.organize({ train: false, albums: 'auto', seed, device, encoder }).done;
     if (info.state !== 'done') throw new Error(`organize failed: ${info.message}`);
     const l = labeled(svc, items);
-    const backbone = backboneModel(svc.db, encoder);
+    const backbone = backboneEncoder(svc.db, encoder);
     out.frozen = {
       seconds: (performance.now() - t0) / 1000,
       device: svc.report?.device,
@@ -216,18 +223,45 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       timings: svc.report?.timings,
     };
     console.error(`[seed ${seed}] frozen: ${JSON.stringify(out.frozen)}`);
-    if (train) {
-      t0 = performance.now();
-      info = await svc.organize({ train: true, method, epochs: epochsArg, albums: 'auto', seed, device, encoder, mode: 'full' }).done;
-      if (info.state !== 'done') throw new Error(`training organize failed: ${info.message}`);
-      const active = activeModel(svc.db);
-      out.trained = {
-        seconds: (performance.now() - t0) / 1000,
+    // A round from scratch with no time limit, so the numbers do not depend on the machine's load.
+    const round = async (budget: number): Promise<Record<string, unknown>> => {
+      const t = performance.now();
+      const r = await svc.organize({
+        retrain: true,
+        reorganize: true,
+        steps: budget,
+        warmStart: false,
+        timeLimitSec: Infinity,
+        // The curve measures the budget alone; the shipped cap on passes is applied otherwise.
+        ...(budgets ? { maxPasses: Infinity } : {}),
+        method,
+        albums: 'auto',
+        seed,
+        device,
+        encoder,
+      }).done;
+      if (r.state !== 'done') throw new Error(`training organize failed: ${r.message}`);
+      const active = activeEncoder(svc.db);
+      return {
+        steps: svc.report?.trained?.steps,
+        seconds: (performance.now() - t) / 1000,
         model: active.key,
         autoAlbums: albumScores(svc, l),
         trueK: featureScores(svc, active.key, l, classes, seed),
         timings: svc.report?.timings,
       };
+    };
+    if (train && budgets) {
+      out.budgets = [];
+      for (const b of budgets) {
+        const r = await round(b);
+        (out.budgets as unknown[]).push({ budget: b, ...r });
+        console.error(`[seed ${seed}] budget ${b}: ${JSON.stringify(r)}`);
+      }
+      return out;
+    }
+    if (train) {
+      out.trained = await round(steps);
       console.error(`[seed ${seed}] trained: ${JSON.stringify(out.trained)}`);
     }
     if (!corrections) return out;
@@ -235,7 +269,19 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     const untouched = new Set(l.photoIds.filter((id) => !touched.has(id)));
     const before = albumScores(svc, l, untouched);
     t0 = performance.now();
-    info = await svc.organize({ train, method, epochs: epochsArg, albums: 'auto', seed, device, encoder, mode: 'full' }).done;
+    info = await svc.organize({
+      retrain: train,
+      train,
+      reorganize: true,
+      steps,
+      warmStart: !coldCorrections,
+      timeLimitSec: Infinity,
+      method,
+      albums: 'auto',
+      seed,
+      device,
+      encoder,
+    }).done;
     if (info.state !== 'done') throw new Error(`re-organize failed: ${info.message}`);
     out.corrected = {
       moved: touched.size,
@@ -243,7 +289,9 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       seconds: (performance.now() - t0) / 1000,
       untouchedBefore: before,
       untouchedAfter: albumScores(svc, l, untouched),
-      trueKAfter: featureScores(svc, activeModel(svc.db).key, l, classes, seed),
+      trainedSteps: svc.report?.trained?.steps ?? null,
+      warm: svc.report?.trained?.warm ?? null,
+      trueKAfter: featureScores(svc, activeEncoder(svc.db).key, l, classes, seed),
     };
     console.error(`[seed ${seed}] corrected: ${JSON.stringify(out.corrected)}`);
     return out;
@@ -283,8 +331,20 @@ async function main(): Promise<void> {
     const rs = runs.filter((r) => r.method === method);
     byMethod[method] = Object.fromEntries(keys.map(([name, p]) => [name, summary(rs, p)]));
   }
+  // Quality against budget: per budget, the trained scores over seeds.
+  const curve = budgets?.map((b) => {
+    const at = runs.map((r) => ({ trained: (r.budgets as { budget: number }[] | undefined)?.find((x) => x.budget === b) }));
+    const pick = (p: string[]): { mean: number; min: number; max: number } | null => summary(at, ['trained', ...p]);
+    return {
+      budget: b,
+      trueKAcc: pick(['trueK', 'acc']),
+      albumsAcc: pick(['autoAlbums', 'acc']),
+      knn20: pick(['trueK', 'knn20']),
+      trainSeconds: pick(['timings', 'train']),
+    };
+  });
   const methodsTag = methods.length === 1 && methods[0] === 'propos' ? '' : `-${methods.join('+')}`;
-  writeResult(`quality-${path.basename(dataset)}${encoder === DEFAULT_MODEL_ID ? '' : `-${encoder}`}${methodsTag}${tag ? `-${tag}` : ''}`, {
+  writeResult(`quality-${path.basename(dataset)}${encoder === DEFAULT_ENCODER_ID ? '' : `-${encoder}`}${methodsTag}${tag ? `-${tag}` : ''}`, {
     inputs: {
       dataset: path.basename(dataset),
       encoder,
@@ -293,13 +353,16 @@ async function main(): Promise<void> {
       classNames: classes,
       seeds,
       methods,
-      epochs: epochsArg ?? DEFAULT_EPOCHS,
+      steps,
+      budgets,
+      coldCorrections,
       device,
       train,
       corrections,
       kmeansDraws,
     },
     summary: byMethod,
+    ...(curve ? { curve } : {}),
     runs,
   });
 }

@@ -21,7 +21,7 @@ import { countFlops } from '../training/graph/flops.js';
 import { DEFAULT_ENCODER_ID } from '../training/models.js';
 import { encodeModel, type ModelIR } from '../training/onnx/proto.js';
 import { adapterDims, DEFAULT_ADAPTER, initMlp, predictorDims } from '../training/train/model.js';
-import { Rng } from '../training/train/rng.js';
+import { Rng } from '../training/numeric/rng.js';
 import { openFastestCpuSession, trainingSessionOptions } from '../training/train/session.js';
 import { buildTrainStep, type Method, type TrainStepModel } from '../training/train/step.js';
 

@@ -16,8 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from '../electron/server/server.js';
-import { CHROMIUM, CHROMIUM_ARGS, REPO, RENDERER_DIR, ensureRendererBuilt } from '../test/e2e/fixtures.js';
-import { FakeCore } from '../test/server/fake-core.js';
+import { CHROMIUM, CHROMIUM_ARGS, REPO, RENDERER_DIR, ensureRendererBuilt } from './fixtures/browser.js';
+import { FakeCore } from './fixtures/fake-core.js';
 
 const BIG_ALBUM = 100_000;
 const SMALL_ALBUMS = 5;

@@ -27,7 +27,7 @@ const tap = path.join(os.tmpdir(), `shoebox-tests-${process.pid}.tap`);
 const r = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, SHOEBOX_TEST: '1' } },
+  { stdio: 'inherit', cwd: root },
 );
 const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
 fs.rmSync(tap, { force: true });

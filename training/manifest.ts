@@ -116,9 +116,9 @@ export function validateManifest(raw: unknown): EncoderManifest {
   req(source, 'version', 'source.', isStr, 'a string');
   req(source, 'license', 'source.', isStr, 'a string');
   if (raw.trainFeatures !== undefined) {
-    const tf = req(raw, 'trainFeatures', '', isObj, 'an object');
-    req(tf, 'pooled', 'trainFeatures.', (v): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr), 'a non-empty list of tensor names');
-    req(tf, 'dim', 'trainFeatures.', isPosInt, 'a positive integer');
+    const features = req(raw, 'trainFeatures', '', isObj, 'an object');
+    req(features, 'pooled', 'trainFeatures.', (v): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr), 'a non-empty list of tensor names');
+    req(features, 'dim', 'trainFeatures.', isPosInt, 'a positive integer');
   }
   return raw as unknown as EncoderManifest;
 }

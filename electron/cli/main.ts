@@ -1,8 +1,8 @@
 /**
  * The `shoebox` command line (plain Node; no Electron needed).
  *
- *   shoebox organize <folder> [--library <dir>] [--json <file>] [--device <d>] [--no-train] [--epochs <n>]
- *                             [--albums auto|<n>] [--method propos|byol|moco] [--reorganize]
+ *   shoebox organize <folder> [--library <dir>] [--json <file>] [--device <d>] [--no-train] [--retrain]
+ *                             [--train-steps <n>] [--albums auto|<n>] [--method propos|byol|moco] [--reorganize] [--wait]
  *   shoebox serve <folder> [--library <dir>] [--port <n>] [--device <d>]
  *   shoebox check [--library <dir>]
  */
@@ -10,36 +10,40 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ApiEvent, Device, JobInfo } from '../core/api/contract.js';
+import type { ApiEvent, Device, JobInfo, TrainingDecision } from '../core/api/contract.js';
+import { DEVICES, TRAIN_STEPS_MAX, TRAIN_STEPS_MIN } from '../core/api/validate.js';
 import { integrityCheck, openDatabase } from '../core/db/database.js';
 import { ShoeboxError } from '../core/errors.js';
-import { defaultLibraryDir } from '../core/paths.js';
-import { DEFAULT_MODEL_ID } from '../core/models.js';
-import { LibraryService } from '../core/service.js';
+import { describeHolder, lockHolder, waitForLock } from '../core/lock.js';
+import { defaultLibraryDir, libraryLayout } from '../core/paths.js';
+import { DEFAULT_ENCODER_ID } from '../core/encoders.js';
+import { DEFAULT_SETTINGS, LibraryService } from '../core/service.js';
+import { libraryUsage } from '../core/versions.js';
 import { ProgressPrinter } from './progress.js';
 
 const USAGE = `Usage:
-  shoebox organize <folder> [options]   scan, embed, train and cluster a photo folder into albums
+  shoebox organize <folder> [options]   scan and embed a photo folder, group it into albums, then refine them
   shoebox serve <folder> [options]      open the Shoebox UI in your browser (127.0.0.1 only)
-  shoebox check [--library <dir>]       check the library database
+  shoebox check [--library <dir>]       check the library database and show what the library folder holds
 
 Options:
   --library <dir>        where Shoebox keeps its index, thumbnails and models
                          (default: ${defaultLibraryDir()})
   --json <file>          organize: write every photo's album, the albums and the errors as JSON
   --device <d>           auto | cpu | webgpu | cuda | dml | coreml (default: auto)
-  --no-train             organize: skip on-device training of the encoder
-  --epochs <n>           organize: training epochs (default 120)
+  --no-train             organize: no on-device training this time
+  --retrain              organize: train now, even when nothing warrants it (new photos, corrections)
+  --train-steps <n>      organize: train steps of a round (default ${DEFAULT_SETTINGS.trainSteps}; saved for this library)
   --albums auto|<n>      organize: number of albums (default: auto)
   --method <m>           organize: propos | byol | moco (default: propos)
   --encoder <id>         organize: backbone encoder models/<id>.json, saved for this library
-                         (default: the bundled ${DEFAULT_MODEL_ID})
+                         (default: the bundled ${DEFAULT_ENCODER_ID})
   --reorganize           organize: re-cluster everything that is not pinned by your edits
+  --wait                 organize: wait for another Shoebox using the library to finish, instead of exiting
   --port <n>             serve: port on 127.0.0.1 (0 picks a free one; default 0)
   -h, --help             this help
   -v, --version          print the version`;
 
-const DEVICES: readonly string[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
 
 class UsageError extends Error {}
 
@@ -60,7 +64,9 @@ function parseOpts(argv: string[]) {
       json: { type: 'string' },
       device: { type: 'string' },
       'no-train': { type: 'boolean' },
-      epochs: { type: 'string' },
+      retrain: { type: 'boolean' },
+      'train-steps': { type: 'string' },
+      wait: { type: 'boolean' },
       albums: { type: 'string' },
       method: { type: 'string' },
       encoder: { type: 'string' },
@@ -81,7 +87,7 @@ function intOpt(v: string | undefined, name: string, min: number, max: number): 
 
 function deviceOpt(v: string | undefined): Device | undefined {
   if (v === undefined) return undefined;
-  if (!DEVICES.includes(v)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
+  if (!(DEVICES as readonly string[]).includes(v)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
   return v as Device;
 }
 
@@ -93,6 +99,8 @@ async function version(): Promise<string> {
 export interface OrganizeJson {
   photos: { path: string; album: number | null; status: 'ok' | 'error' }[];
   albums: { id: number; name: string; count: number }[];
+  /** Whether this organize trained, and why (or why not). */
+  training: TrainingDecision | null;
   errors: { path: string; code: string; message: string }[];
   device: string | null;
   model: string | null;
@@ -114,14 +122,15 @@ export function organizeJson(svc: LibraryService, folder: string, timings: Recor
   const status = svc.status();
   const albums = svc.db
     .prepare(
-      `SELECT a.id, a.name, COUNT(p.id) AS count FROM albums a JOIN album_members m ON m.album_id = a.id
+      `SELECT a.id, a.name, a.kind, COUNT(p.id) AS count FROM albums a JOIN album_members m ON m.album_id = a.id
          JOIN photos p ON p.id = m.photo_id AND p.status = 'ok' AND p.root_id = ?
-        WHERE a.deleted_at IS NULL GROUP BY a.id ORDER BY count DESC, a.id`,
+        WHERE a.deleted_at IS NULL GROUP BY a.id ORDER BY a.kind = 'unsorted', count DESC, a.id`,
     )
-    .all(root?.id ?? -1) as { id: number; name: string; count: number }[];
+    .all(root?.id ?? -1) as { id: number; name: string; kind: string; count: number }[];
   return {
     photos: rows.map((r) => ({ path: r.rel_path, album: r.status === 'ok' ? r.album_id : null, status: r.status === 'ok' ? 'ok' : 'error' })),
-    albums,
+    albums: albums.map(({ id, name, count }) => ({ id, name, count })),
+    training: status.training.decision,
     errors: rows
       .filter((r) => r.status !== 'ok')
       .map((r) => ({ path: r.rel_path, code: r.error_code ?? 'ERROR', message: r.error_message ?? '' })),
@@ -134,36 +143,60 @@ export function organizeJson(svc: LibraryService, folder: string, timings: Recor
 async function organize(args: ReturnType<typeof parse>): Promise<number> {
   const [folder] = args.positionals.slice(1);
   if (!folder) throw new UsageError('organize needs a folder: shoebox organize <folder>');
+  const abs = path.resolve(folder);
+  // Checked before anything is created, so a typo leaves no empty library behind.
+  if (!fs.existsSync(abs)) throw new ShoeboxError('NOT_FOUND', `Folder ${abs} does not exist`);
+  if (!fs.statSync(abs).isDirectory()) throw new ShoeboxError('INVALID_INPUT', `${abs} is not a folder`);
   const libraryDir = path.resolve(args.values.library ?? defaultLibraryDir());
   const device = deviceOpt(args.values.device);
-  const epochs = intOpt(args.values.epochs, 'epochs', 0, 1000);
+  const steps = intOpt(args.values['train-steps'], 'train-steps', TRAIN_STEPS_MIN, TRAIN_STEPS_MAX);
   const albumsOpt = args.values.albums;
   let albums: 'auto' | number | undefined;
   if (albumsOpt !== undefined) albums = albumsOpt === 'auto' ? 'auto' : intOpt(albumsOpt, 'albums', 1, 1000);
   const method = args.values.method;
   if (method !== undefined && !['propos', 'byol', 'moco'].includes(method)) throw new UsageError('--method must be propos, byol or moco');
+  if (args.values['no-train'] && args.values.retrain) throw new UsageError('--no-train and --retrain contradict each other');
 
-  const svc = new LibraryService(libraryDir);
+  if (args.values.wait) {
+    await waitForLock(libraryLayout(libraryDir).lock, 24 * 3600 * 1000, (h) =>
+      process.stderr.write(`Waiting for ${describeHolder(h)} to finish with ${libraryDir}…\n`),
+    );
+  }
+  const started = performance.now();
+  const printer = new ProgressPrinter(process.stderr);
+  const svc = new LibraryService(libraryDir, {
+    command: 'shoebox organize',
+    hooks: {
+      onAlbums: (phase, r) => {
+        if (phase !== 'first') return;
+        printer.note(`Albums ready after ${((performance.now() - started) / 1000).toFixed(1)} s: ${r.albums} albums`);
+        if (args.values.json) writeJson(svc, folder, args.values.json, svc.report?.timings ?? {});
+      },
+    },
+  });
   try {
-    svc.addRoot(folder);
+    svc.addRoot(abs);
     if (args.values.encoder !== undefined) {
       const r = await svc.call('setSettings', { encoder: args.values.encoder });
       if (!r.ok) throw new UsageError(`--encoder: ${r.error.message}`);
     }
-    const printer = new ProgressPrinter(process.stderr);
+    if (steps !== undefined) {
+      const r = await svc.call('setSettings', { trainSteps: steps });
+      if (!r.ok) throw new UsageError(`--train-steps: ${r.error.message}`);
+    }
     const unsubscribe = svc.subscribe((e: ApiEvent) => {
       if (e.type === 'job-progress') printer.update(e.job);
     });
     const job = svc.organize({
-      train: args.values['no-train'] ? false : undefined,
-      epochs,
-      albums,
-      method: method as 'propos' | 'byol' | 'moco' | undefined,
-      device,
-      mode: args.values.reorganize ? 'full' : 'auto',
+      ...(args.values['no-train'] ? { train: false } : {}),
+      retrain: args.values.retrain ?? false,
+      reorganize: args.values.reorganize ?? false,
+      ...(albums !== undefined ? { albums } : {}),
+      ...(method !== undefined ? { method: method as 'propos' | 'byol' | 'moco' } : {}),
+      ...(device !== undefined ? { device } : {}),
     });
     const onSigint = (): void => {
-      process.stderr.write('\nCancelling…\n');
+      process.stderr.write('\nCancelling… (albums already written stay; an interrupted training round resumes next time)\n');
       svc.jobs.cancel(job.id);
     };
     process.once('SIGINT', onSigint);
@@ -171,12 +204,8 @@ async function organize(args: ReturnType<typeof parse>): Promise<number> {
     process.off('SIGINT', onSigint);
     unsubscribe();
     printer.done();
-    const report = svc.report;
-    const timings = report?.timings ?? {};
-    if (args.values.json) {
-      const doc = organizeJson(svc, folder, timings);
-      await fs.promises.writeFile(path.resolve(args.values.json), JSON.stringify(doc, null, 2));
-    }
+    const timings = svc.report?.timings ?? {};
+    if (args.values.json) writeJson(svc, folder, args.values.json, timings);
     if (info.state !== 'done') {
       process.stderr.write(`shoebox: organize ${info.state}: ${info.error?.message ?? info.message}\n`);
       return info.state === 'cancelled' ? 130 : 1;
@@ -188,14 +217,24 @@ async function organize(args: ReturnType<typeof parse>): Promise<number> {
   }
 }
 
+function writeJson(svc: LibraryService, folder: string, file: string, timings: Record<string, number>): void {
+  fs.writeFileSync(path.resolve(file), JSON.stringify(organizeJson(svc, folder, timings), null, 2));
+}
+
 function printSummary(svc: LibraryService, folder: string): void {
   const doc = organizeJson(svc, folder, svc.report?.timings ?? {});
   const r = svc.report;
+  const unsorted = svc.db.prepare(`SELECT id FROM albums WHERE kind = 'unsorted' AND deleted_at IS NULL`).get() as { id: number } | undefined;
+  const real = doc.albums.filter((a) => a.id !== unsorted?.id);
+  const inUnsorted = doc.albums.find((a) => a.id === unsorted?.id)?.count ?? 0;
+  const shown = real.slice(0, 5).map((a) => `${a.name}: ${a.count}`);
+  if (real.length > 5) shown.push(`and ${real.length - 5} more`);
   const lines = [
     `Organized ${fs.realpathSync(folder)}`,
     `  photos:  ${doc.photos.filter((p) => p.status === 'ok').length} ok, ${doc.errors.length} could not be read`,
-    `  albums:  ${doc.albums.length}${doc.albums.length ? ` (${doc.albums.slice(0, 5).map((a) => `${a.name}: ${a.count}`).join(', ')}${doc.albums.length > 5 ? ', …' : ''})` : ''}`,
+    `  albums:  ${real.length}${shown.length ? ` (${shown.join(', ')})` : ''}${inUnsorted ? `; ${inUnsorted} photos in Unsorted` : ''}`,
   ];
+  if (doc.training) lines.push(`  training: ${doc.training.message}`);
   if (r) {
     const s = r.scan;
     lines.push(`  scan:    ${s.added} new, ${s.updated} changed, ${s.moved} moved, ${s.missing} missing, ${s.unchanged} unchanged, ${s.duplicates} duplicate groups`);
@@ -218,7 +257,7 @@ async function serve(args: ReturnType<typeof parse>): Promise<number> {
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new ShoeboxError('NOT_FOUND', `Folder ${abs} does not exist`);
   const { openCore } = await import('../core/service.js');
   const { startServer } = await import('../server/server.js');
-  const core = await openCore({ libraryDir, roots: [abs], inWorker: true, device, autoOrganize: true });
+  const core = await openCore({ libraryDir, roots: [abs], inWorker: true, device, autoOrganize: true, command: 'shoebox serve' });
   const rendererDir = fileURLToPath(new URL('../../renderer/', import.meta.url));
   const server = await startServer({ core, port, rendererDir });
   process.stdout.write(`Serving ${server.url}\n`);
@@ -235,15 +274,43 @@ async function serve(args: ReturnType<typeof parse>): Promise<number> {
 async function check(args: ReturnType<typeof parse>): Promise<number> {
   const libraryDir = path.resolve(args.values.library ?? defaultLibraryDir());
   if (!fs.existsSync(path.join(libraryDir, 'library.db'))) throw new ShoeboxError('NOT_FOUND', `No library at ${libraryDir}`);
-  const db = openDatabase(libraryDir);
-  const problems = integrityCheck(db);
-  db.close();
-  if (problems.length === 0) {
-    process.stdout.write(`Library ${libraryDir} is healthy\n`);
-    return 0;
+  // Read-only: a check never needs the writer lock, so it also works while the app or `serve` has the library open.
+  const db = openDatabase(libraryDir, { readonly: true });
+  try {
+    const problems = integrityCheck(db);
+    const out: string[] = [];
+    const holder = lockHolder(libraryLayout(libraryDir).lock);
+    out.push(`Library ${libraryDir}${holder ? ` (in use by ${describeHolder(holder)})` : ''}`);
+    const usage = libraryUsage({ libraryDir, db, layout: libraryLayout(libraryDir) });
+    out.push(`  ${formatBytes(usage.total)} in all:`);
+    for (const p of usage.parts) out.push(`  ${formatBytes(p.bytes).padStart(10)}  ${p.name.padEnd(15)} ${p.what}${p.files > 1 ? ` (${p.files.toLocaleString('en-US')} files)` : ''}`);
+    if (usage.versions.length) {
+      out.push('  refined encoder versions (the active one and the one before it are kept):');
+      for (const v of usage.versions) out.push(`  ${formatBytes(v.bytes).padStart(10)}  ${v.key}${v.active ? ' (active)' : ''}`);
+    }
+    if (usage.vectors.length) {
+      out.push('  stored vectors:');
+      for (const v of usage.vectors.slice(0, 12)) out.push(`  ${formatBytes(v.bytes).padStart(10)}  ${v.key} (${v.rows.toLocaleString('en-US')} photos)`);
+    }
+    out.push(problems.length === 0 ? 'The database is healthy' : `The database has ${problems.length} problem(s):`);
+    for (const p of problems) out.push(`  ${p}`);
+    process.stdout.write(out.join('\n') + '\n');
+    return problems.length === 0 ? 0 : 1;
+  } finally {
+    db.close();
   }
-  for (const p of problems) process.stdout.write(`${p}\n`);
-  return 1;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -37,6 +37,13 @@ export class ProgressPrinter {
     this.lastStage = job.stage;
   }
 
+  /** A line of its own (e.g. "Albums ready …"), above the bar on a TTY. */
+  note(text: string): void {
+    if (this.drawn) this.out.write('\r\x1b[K');
+    this.out.write(`${text}\n`);
+    this.drawn = false;
+  }
+
   done(): void {
     if (this.drawn) this.out.write('\n');
     this.drawn = false;

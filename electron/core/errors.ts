@@ -11,7 +11,12 @@ export class ShoeboxError extends Error {
   }
 }
 
-/** Per-file problems found while scanning or embedding; stored on the photo row. */
+/**
+ * Per-file problems found while scanning, decoding or embedding; stored on the photo row. NOT_FOUND: the path does
+ * not exist (or vanished); UNREADABLE: it cannot be read (permissions, I/O); EMPTY_FILE: zero bytes; TOO_LARGE: over
+ * the size or pixel limit (rejected before reading or decoding); DECODE_FAILED: not an image, or corrupt/truncated;
+ * UNSUPPORTED: an image format this build cannot decode; NOT_A_FILE: a directory or special file.
+ */
 export type FileErrorCode =
   | 'EMPTY_FILE'
   | 'DECODE_FAILED'
@@ -21,13 +26,19 @@ export type FileErrorCode =
   | 'UNSUPPORTED'
   | 'NOT_A_FILE';
 
+/** What went wrong with one file (scan) or image (decode, embed): stored on the photo row; a run carries on. */
 export class FileError extends Error {
   constructor(
     public readonly code: FileErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'FileError';
+  }
+
+  toJSON(): { code: FileErrorCode; message: string } {
+    return { code: this.code, message: this.message };
   }
 }
 

@@ -32,8 +32,15 @@ export class JobContext {
     return this.info.id;
   }
 
+  /** Organize: the albums are written; what follows refines them in the background. */
+  setRefining(refining: boolean): void {
+    this.info.refining = refining;
+    this.flush();
+  }
+
   /** Start a new stage: counts restart from zero. */
   stage(stage: JobKind, total: number, message = ''): void {
+    if (this.info.stage !== stage) this.info.losses = undefined;
     this.info.stage = stage;
     this.info.total = total;
     this.info.done = 0;
@@ -51,7 +58,8 @@ export class JobContext {
     this.info.done = done;
     if (total !== undefined) this.info.total = total;
     if (extra?.message !== undefined) this.info.message = extra.message;
-    if (extra?.losses) this.info.losses = extra.losses.slice(-200);
+    // Loss values accumulate (the sparkline draws the recent history), the newest 200 kept.
+    if (extra?.losses) this.info.losses = [...(this.info.losses ?? []), ...extra.losses].slice(-200);
     this.rateWindow.push({ t: now, done });
     while (this.rateWindow.length > 2 && now - this.rateWindow[0].t > 10_000) this.rateWindow.shift();
     const first = this.rateWindow[0];
@@ -166,6 +174,11 @@ export class JobManager {
     })();
     this.running.set(id, { info, controller, done });
     return { id, done };
+  }
+
+  /** The final JobInfo of a running job (undefined when it is not running). */
+  whenDone(id: string): Promise<JobInfo> | undefined {
+    return this.running.get(id)?.done;
   }
 
   cancel(id: string): boolean {

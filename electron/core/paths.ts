@@ -11,13 +11,27 @@ export function defaultLibraryDir(env: NodeJS.ProcessEnv = process.env, platform
   return path.join(env.XDG_DATA_HOME ?? path.join(home, '.local', 'share'), 'shoebox');
 }
 
-/** Folders inside a library folder. */
-export function libraryLayout(libraryDir: string): { db: string; cache: string; models: string; training: string } {
+/** Files and folders inside a library folder. */
+export interface LibraryLayout {
+  db: string;
+  /** The cross-process writer lock (lock.ts). */
+  lock: string;
+  cache: string;
+  models: string;
+  training: string;
+  /** The last finished training round's state, which the next round starts from. */
+  trainState: string;
+}
+
+export function libraryLayout(libraryDir: string): LibraryLayout {
+  const training = path.join(libraryDir, 'training');
   return {
     db: path.join(libraryDir, 'library.db'),
+    lock: path.join(libraryDir, 'library.lock'),
     cache: path.join(libraryDir, 'cache'),
     models: path.join(libraryDir, 'models'),
-    training: path.join(libraryDir, 'training'),
+    training,
+    trainState: path.join(training, 'state.ckpt'),
   };
 }
 

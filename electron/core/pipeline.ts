@@ -1,29 +1,47 @@
 /**
- * The organize pipeline: scan -> embed -> (train -> re-embed) -> cluster. Each stage is incremental and resumable:
- * a stage skips what an earlier (possibly interrupted) run already finished.
+ * The organize pipeline. Albums first, refinement after:
+ *
+ *   scan -> embed -> albums (published) -> [refine: train -> apply the new encoder -> albums again (published)]
+ *
+ * The first albums come from the active encoder (the frozen backbone on a new library) as soon as the photos are
+ * embedded. Training runs only when it is warranted (stages/train-policy.ts) and within a step budget and a time
+ * limit; the albums are then re-clustered with the refined encoder, keeping every edit and the albums' identities.
+ * Each stage is incremental and resumable: it skips what an earlier (possibly interrupted) run already finished, so
+ * a restart with nothing changed costs a stat-only scan.
  */
 import type { JobContext } from './jobs.js';
 import { scanLibrary, type ScanSummary } from './library/scanner.js';
-import type { LibraryService } from './service.js';
 import { setSetting } from './db/database.js';
+import type { Library } from './library.js';
 import type { Device } from './ml/providers.js';
-import { activeModel, backboneModel, DEFAULT_MODEL_ID, rootModel, setActiveModel } from './models.js';
-import { clusterStage } from './stages/cluster.js';
+import { activeEncoder, backboneEncoder, DEFAULT_ENCODER_ID, latestVersionOf, rootEncoder, setActiveEncoder, type Encoder } from './encoders.js';
+import { clusterStage, type ClusterStageOptions, type ClusterStageResult } from './stages/cluster.js';
 import { embedBackbone, embedWithAdapter } from './stages/embed.js';
-import { ensureTrainFeatures, trainStage } from './stages/train.js';
-
+import { decideTraining, type TrainingDecision } from './stages/train-policy.js';
+import { trainStage, type TrainStageOptions, type TrainStageResult } from './stages/train.js';
 
 export interface OrganizeOptions {
+  /** Training allowed (the Settings switch); a round still runs only when warranted. */
   train: boolean;
-  epochs: number;
+  /** Train now, warranted or not (Re-organize with "also retrain", `--retrain`). */
+  retrain: boolean;
+  /** Re-cluster every photo the person has not placed (Re-organize, `--reorganize`), not only new ones. */
+  reorganize: boolean;
+  /** Step budget of a training round from scratch, and of a round that continues the last one. */
+  steps: number;
+  warmSteps: number;
+  /** Continue from the last round's state (default); false trains from scratch (benchmarks). */
+  warmStart: boolean;
+  /** Wall-clock limit of a training round in seconds (Infinity: none). */
+  timeLimitSec: number;
+  /** Most passes over the photos of a round (benchmarks: Infinity, the budget alone). */
+  maxPasses?: number;
   method: 'propos' | 'byol' | 'moco';
   albums: 'auto' | number;
   device: Device;
   seed: number;
-  /** Backbone encoder id (default: the bundled default, {@link DEFAULT_MODEL_ID}). */
+  /** Backbone encoder id (default: the bundled default, {@link DEFAULT_ENCODER_ID}). */
   encoder?: string;
-  /** 'auto': full clustering the first time, then only place new photos; 'full': re-cluster everything not pinned. */
-  mode?: 'auto' | 'full';
 }
 
 export interface OrganizeReport {
@@ -32,55 +50,98 @@ export interface OrganizeReport {
   device: string | null;
   model: string | null;
   albums: number;
+  /** Seconds per stage, and `firstAlbums`: from the start of the job until the first albums were written. */
   timings: Record<string, number>;
+  training: TrainingDecision;
+  trained: TrainStageResult | null;
 }
 
-export async function runOrganize(svc: LibraryService, opts: OrganizeOptions, ctx: JobContext): Promise<OrganizeReport> {
+/** The stages, replaceable (tests run the real service with stubs). */
+export interface Stages {
+  scan: typeof scanLibrary;
+  embedBackbone: typeof embedBackbone;
+  embedWithAdapter: typeof embedWithAdapter;
+  cluster: typeof clusterStage;
+  train: typeof trainStage;
+}
+
+export const DEFAULT_STAGES: Stages = { scan: scanLibrary, embedBackbone, embedWithAdapter, cluster: clusterStage, train: trainStage };
+
+export interface OrganizeHooks {
+  stages?: Partial<Stages>;
+  /** Albums were written: 'first' after the embed stage, 'refined' after a training round. */
+  onAlbums?: (phase: 'first' | 'refined', result: ClusterStageResult) => void;
+  /** Passed on to the cluster stage (tests edit the library between its computing and its writing). */
+  beforeClusterWrite?: ClusterStageOptions['beforeWrite'];
+}
+
+/** The encoder to use for `backbone`: the active one when it descends from it, else its newest kept version. */
+function encoderFor(lib: Library, backbone: Encoder): Encoder {
+  const active = activeEncoder(lib.db);
+  if (rootEncoder(lib.db, active).key === backbone.key) return active;
+  // The person switched backbones: its own newest fine-tuned version (if one is kept), else the backbone itself.
+  const latest = latestVersionOf(lib.db, backbone.key) ?? backbone;
+  setActiveEncoder(lib.db, latest.key);
+  return latest;
+}
+
+export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobContext, hooks: OrganizeHooks = {}): Promise<OrganizeReport> {
+  const st: Stages = { ...DEFAULT_STAGES, ...hooks.stages };
   const timings: Record<string, number> = {};
   const t0 = performance.now();
-  const scan = await scanLibrary(svc.db, { cacheDir: svc.layout.cache }, ctx);
-  timings.scan = (performance.now() - t0) / 1000;
-  let t = performance.now();
-  const backbone = backboneModel(svc.db, opts.encoder ?? DEFAULT_MODEL_ID);
-  let active = activeModel(svc.db);
-  if (rootModel(svc.db, active).key !== backbone.key) {
-    // The person switched encoders: versions fine-tuned from the other backbone stay on disk but stop being used.
-    setActiveModel(svc.db, backbone.key);
-    active = backbone;
-  }
-  const emb = await embedBackbone(svc.db, svc.layout.cache, backbone, opts.device, ctx);
-  timings.embed = (performance.now() - t) / 1000;
+  const lap = (name: string, since: number): number => {
+    timings[name] = (timings[name] ?? 0) + (performance.now() - since) / 1000;
+    return performance.now();
+  };
+  let t = t0;
+  const scan = await st.scan(lib.db, { cacheDir: lib.layout.cache }, ctx);
+  t = lap('scan', t);
+  const backbone = backboneEncoder(lib.db, opts.encoder ?? DEFAULT_ENCODER_ID);
+  let active = encoderFor(lib, backbone);
+  const emb = await st.embedBackbone(lib, backbone, opts.device, ctx);
   let device: string | null = emb.device;
+  if (active.key !== backbone.key) await st.embedWithAdapter(lib, active, backbone, opts.device, ctx);
+  t = lap('embed', t);
 
-  const organized = svc.isOrganized();
-  if (opts.train && opts.epochs > 0) {
-    t = performance.now();
-    const trained = await trainStage(svc, backbone, opts, ctx);
-    timings.train = (performance.now() - t) / 1000;
+  // Albums first, from the encoder at hand.
+  const organized = lib.db.prepare(`SELECT 1 FROM album_members LIMIT 1`).get() !== undefined;
+  const clusterOpts = (mode: 'full' | 'incremental'): ClusterStageOptions => ({ k: opts.albums, seed: opts.seed, mode, beforeWrite: hooks.beforeClusterWrite });
+  let cl = await st.cluster(lib, active.key, clusterOpts(opts.reorganize || !organized ? 'full' : 'incremental'), ctx);
+  t = lap('cluster', t);
+  timings.firstAlbums = (performance.now() - t0) / 1000;
+  hooks.onAlbums?.('first', cl);
+
+  // Refinement, when warranted.
+  const decision = decideTraining(lib.db, backbone, { enabled: opts.train, force: opts.retrain, method: opts.method });
+  setSetting(lib.db, 'lastTrainingDecision', decision);
+  let trained: TrainStageResult | null = null;
+  if (decision.train) {
+    ctx.setRefining(true);
+    const trainOpts: TrainStageOptions = {
+      method: opts.method,
+      steps: opts.steps,
+      warmSteps: opts.warmSteps,
+      warmStart: opts.warmStart,
+      timeLimitSec: opts.timeLimitSec,
+      ...(opts.maxPasses !== undefined ? { maxPasses: opts.maxPasses } : {}),
+      device: opts.device,
+      seed: opts.seed,
+    };
+    trained = await st.train(lib, backbone, trainOpts, ctx);
+    t = lap('train', t);
     if (trained) {
       active = trained.model;
       device = device ?? trained.device;
+      await st.embedWithAdapter(lib, active, backbone, opts.device, ctx);
+      t = lap('embed', t);
+      cl = await st.cluster(lib, active.key, clusterOpts('full'), ctx);
+      lap('cluster', t);
+      hooks.onAlbums?.('refined', cl);
     }
   }
-  if (active.key !== backbone.key) {
-    t = performance.now();
-    await ensureTrainFeatures(svc, backbone, opts.device, ctx);
-    await embedWithAdapter(svc.db, active, backbone, opts.device, ctx);
-    timings.embed += (performance.now() - t) / 1000;
-  }
-  t = performance.now();
-  const cl = clusterStage(
-    svc.db,
-    active.key,
-    { k: opts.albums, seed: opts.seed, mode: opts.mode === 'full' || !organized ? 'full' : 'incremental' },
-    ctx,
-  );
-  timings.cluster = (performance.now() - t) / 1000;
-  const model: string | null = active.key;
-  const albumCount = cl.albums;
-  if (device) setSetting(svc.db, 'lastDevice', device);
+  if (device) setSetting(lib.db, 'lastDevice', device);
   const parts = [`${scan.found} photos`, `${scan.errors} could not be read`];
-  if (albumCount) parts.push(`${albumCount} albums`);
-  return { message: parts.join(', '), scan, device, model, albums: albumCount, timings };
+  if (cl.albums) parts.push(`${cl.albums} albums`);
+  if (!decision.train && decision.reason !== 'off') parts.push(decision.message);
+  return { message: parts.join(', '), scan, device, model: active.key, albums: cl.albums, timings, training: decision, trained };
 }
-

@@ -3,7 +3,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ApiEvent, ApiMethod, ApiResult, ApiValue } from './api/contract.js';
-import type { CoreHandle, CoreOptions } from './service.js';
+import type { CoreHandle, CoreOptions } from './handle.js';
 
 export type ToWorker =
   | { type: 'call'; id: number; method: string; args: unknown }

@@ -16,60 +16,131 @@ import type {
   PhotoDetails,
   RootInfo,
   Settings,
+  TrainingDecision,
 } from './api/contract.js';
 import { validateCall } from './api/validate.js';
 import * as albums from './albums/store.js';
 import { getSetting, openDatabase, setSetting, type Db } from './db/database.js';
 import { ShoeboxError, toApiError } from './errors.js';
 import { JobManager } from './jobs.js';
+import type { Library } from './library.js';
 import { makePreview, makeThumbnail, thumbFile } from './library/thumbs.js';
-import { isInside, libraryLayout } from './paths.js';
-import { backboneModel, DEFAULT_MODEL_ID, listEncoders } from './models.js';
-import { runOrganize, type OrganizeOptions, type OrganizeReport } from './pipeline.js';
+import { LibraryLock } from './lock.js';
+import { isInside, libraryLayout, type LibraryLayout } from './paths.js';
+import { backboneEncoder, DEFAULT_ENCODER_ID, listEncoders } from './encoders.js';
+import { runOrganize, type OrganizeHooks, type OrganizeOptions, type OrganizeReport } from './pipeline.js';
+import { TRAINING } from './stages/train.js';
+import { cleanStaleFiles } from './versions.js';
+import type { CoreHandle, CoreOptions } from './handle.js';
 
-export interface CoreHandle {
-  /** Validates args at the boundary; never throws; errors come back as {ok:false,error}. */
-  call<M extends ApiMethod>(method: M, args: unknown): Promise<ApiResult<ApiValue<M>>>;
-  subscribe(listener: (e: ApiEvent) => void): () => void;
-  /** Absolute path of a cached thumbnail/preview of a known photo (inside the library cache), or null. */
-  imagePath(photoId: number, kind: 'thumb' | 'preview'): Promise<string | null>;
-  close(): Promise<void>;
+export type { CoreHandle, CoreOptions } from './handle.js';
+
+export interface ServiceOptions {
+  /** Named in the lock, so a second process can say who holds the library. */
+  command?: string;
+  /** Replace pipeline stages (tests). */
+  hooks?: OrganizeHooks;
 }
 
-export interface CoreOptions {
-  libraryDir: string;
-  roots: string[];
-  /** Run the core in a worker thread (Electron main process, browser-mode server). */
-  inWorker?: boolean;
-  /** Execution provider override; default from settings ('auto'). */
-  device?: string;
-  /** Start organizing in the background when the library has never been organized. */
-  autoOrganize?: boolean;
+export const DEFAULT_SETTINGS: Settings = {
+  device: 'auto',
+  albums: 'auto',
+  train: true,
+  trainSteps: TRAINING.steps,
+  method: 'propos',
+  encoder: DEFAULT_ENCODER_ID,
+};
+
+type Handlers = { [M in ApiMethod]: (svc: LibraryService, args: ApiArgs<M>) => ApiValue<M> };
+type Changed = ('albums' | 'photos' | 'roots' | 'settings')[];
+
+/** An edit: run it, then tell every client that albums changed. */
+function edit<A, R>(fn: (db: Db, a: A) => R): (svc: LibraryService, a: A) => R {
+  return (svc, a) => {
+    const r = fn(svc.db, a);
+    svc.changed(['albums']);
+    return r;
+  };
 }
 
-/**
- * Training epochs per organize. 120 rather than the 80 used through the fifth session: at batch 64 the full pipeline
- * (3 seeds) went on intel-scenes from 0.783 to 0.801 true-K ACC and 0.707 to 0.747 for the albums, on CIFAR-10 (2,000)
- * from 0.311 to 0.34-0.38 for the albums and 0.527 to 0.545 kNN-20 (true-K k-means within its noise), for a train
- * stage of 242-320 s instead of 200-285 s (docs/results.md, "Epochs").
- */
-export const DEFAULT_EPOCHS = 120;
-export const DEFAULT_SETTINGS: Settings = { device: 'auto', albums: 'auto', train: true, epochs: DEFAULT_EPOCHS, method: 'propos', encoder: DEFAULT_MODEL_ID };
+/** The handler of every API method (a missing one does not compile); arguments arrive validated. */
+const HANDLERS: Handlers = {
+  getStatus: (svc) => svc.status(),
+  listRoots: (svc) => svc.roots(),
+  addRoot: (svc, a) => svc.addRoot(a.path),
+  listErrors: (svc, a) => {
+    const total = (svc.db.prepare(`SELECT COUNT(*) AS n FROM photos WHERE status IN ('error', 'unsupported')`).get() as { n: number }).n;
+    const rows = svc.db
+      .prepare(
+        `SELECT r.path || '/' || p.rel_path AS path, p.error_code AS code, p.error_message AS message FROM photos p
+           JOIN roots r ON r.id = p.root_id WHERE p.status IN ('error', 'unsupported') ORDER BY p.id LIMIT ? OFFSET ?`,
+      )
+      .all(a.limit, a.offset) as { path: string; code: string; message: string }[];
+    return { total, rows };
+  },
+  listJobs: (svc) => svc.jobs.list(),
+  organize: (svc, a) => ({
+    jobId: svc.organize({
+      ...(a.train !== undefined ? { train: a.train } : {}),
+      retrain: a.retrain ?? false,
+      reorganize: a.reorganize ?? false,
+    }).id,
+  }),
+  cancelJob: (svc, a) => ({ cancelled: svc.jobs.cancel(a.jobId) }),
+  listAlbums: (svc) => albums.listAlbums(svc.db),
+  getAlbumPhotos: (svc, a) => albums.albumPage(svc.db, a.albumId, a.offset, a.limit),
+  getPhoto: (svc, a) => svc.photoDetails(a.photoId),
+  movePhotos: edit((db, a: ApiArgs<'movePhotos'>) => albums.movePhotos(db, a.photoIds, a.toAlbumId)),
+  createAlbum: edit((db, a: ApiArgs<'createAlbum'>) => albums.createAlbum(db, a.name, a.photoIds)),
+  renameAlbum: edit((db, a: ApiArgs<'renameAlbum'>) => albums.renameAlbum(db, a.albumId, a.name)),
+  mergeAlbums: edit((db, a: ApiArgs<'mergeAlbums'>) => albums.mergeAlbums(db, a.sourceId, a.targetId)),
+  deleteAlbum: edit((db, a: ApiArgs<'deleteAlbum'>) => albums.deleteAlbum(db, a.albumId)),
+  undo: edit((db) => albums.undo(db)),
+  redo: edit((db) => albums.redo(db)),
+  getSettings: (svc) => svc.settings(),
+  listEncoders: () => listEncoders(),
+  setSettings: (svc, a) => {
+    const next = { ...svc.settings(), ...a };
+    // An encoder must exist and have a valid manifest before it is saved (throws a clear UNAVAILABLE otherwise).
+    if (next.encoder !== svc.settings().encoder) backboneEncoder(svc.db, next.encoder);
+    setSetting(svc.db, 'settings', next);
+    svc.changed(['settings']);
+    return next;
+  },
+  // Only the Electron shell can reveal a file; it resolves the path itself via getPhoto.
+  showInFolder: () => {
+    throw new ShoeboxError('UNAVAILABLE', 'Show in folder is only available in the desktop app');
+  },
+};
 
-export class LibraryService implements CoreHandle {
+export class LibraryService implements CoreHandle, Library {
   readonly db: Db;
-  readonly layout: ReturnType<typeof libraryLayout>;
+  readonly layout: LibraryLayout;
   readonly jobs: JobManager;
+  private readonly lock: LibraryLock;
   private readonly listeners = new Set<(e: ApiEvent) => void>();
   private organizing: { id: string; done: Promise<JobInfo> } | null = null;
   private lastReport: OrganizeReport | null = null;
+  private closed = false;
 
-  constructor(readonly libraryDir: string) {
+  /** Opens (creating if needed) the library in `libraryDir`; throws BUSY when another process holds it. */
+  constructor(
+    readonly libraryDir: string,
+    private readonly opts: ServiceOptions = {},
+  ) {
     this.layout = libraryLayout(libraryDir);
-    this.db = openDatabase(libraryDir);
+    fs.mkdirSync(libraryDir, { recursive: true });
+    this.lock = LibraryLock.acquire(this.layout.lock, opts.command ?? 'Shoebox');
+    try {
+      this.db = openDatabase(libraryDir);
+    } catch (e) {
+      this.lock.release();
+      throw e;
+    }
     fs.mkdirSync(this.layout.cache, { recursive: true });
     this.jobs = new JobManager(this.db, (e) => this.emit(e));
     albums.unsortedAlbumId(this.db);
+    cleanStaleFiles(this);
   }
 
   emit(e: ApiEvent): void {
@@ -82,17 +153,26 @@ export class LibraryService implements CoreHandle {
     }
   }
 
+  changed(what: Changed): void {
+    this.emit({ type: 'library-changed', what });
+  }
+
   subscribe(listener: (e: ApiEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   settings(): Settings {
-    return { ...DEFAULT_SETTINGS, ...getSetting<Partial<Settings>>(this.db, 'settings', {}) };
+    const saved = getSetting<Partial<Settings>>(this.db, 'settings', {});
+    const s = { ...DEFAULT_SETTINGS };
+    // Only known keys (a setting of an older version, such as epochs, is dropped).
+    for (const k of Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]) if (saved[k] !== undefined) (s as Record<string, unknown>)[k] = saved[k];
+    return s;
   }
 
   /** Register a folder as a library root (idempotent). Throws ShoeboxError for a path that is not a folder. */
   addRoot(p: string): RootInfo {
+    if (!path.isAbsolute(p)) throw new ShoeboxError('INVALID_INPUT', `${p} is not an absolute path: give the folder's full path`);
     const abs = path.resolve(p);
     let st: fs.Stats;
     try {
@@ -103,7 +183,7 @@ export class LibraryService implements CoreHandle {
     if (!st.isDirectory()) throw new ShoeboxError('INVALID_INPUT', `${abs} is not a folder`);
     const real = fs.realpathSync(abs);
     this.db.prepare('INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)').run(real, Date.now());
-    this.emit({ type: 'library-changed', what: ['roots'] });
+    this.changed(['roots']);
     return this.roots().find((r) => r.path === real)!;
   }
 
@@ -120,28 +200,49 @@ export class LibraryService implements CoreHandle {
     );
   }
 
+  /** The library has albums (written by the first organize as soon as its photos were embedded). */
   isOrganized(): boolean {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE kind = 'organize' AND state = 'done'`).get() as { n: number }).n > 0;
+    return this.db.prepare(`SELECT 1 FROM album_members LIMIT 1`).get() !== undefined;
   }
 
-  /** Start (or join) an organize job. */
-  organize(opts: Partial<OrganizeOptions> = {}): { id: string; done: Promise<JobInfo> } {
-    if (this.organizing) return this.organizing;
+  /** The options of an organize: `opts` over the library's settings. */
+  organizeOptions(opts: Partial<OrganizeOptions> = {}): OrganizeOptions {
     const s = this.settings();
-    const full: OrganizeOptions = {
+    const steps = opts.steps ?? s.trainSteps;
+    return {
       train: opts.train ?? s.train,
-      epochs: opts.epochs ?? s.epochs,
+      retrain: opts.retrain ?? false,
+      reorganize: opts.reorganize ?? false,
+      steps,
+      warmSteps: opts.warmSteps ?? Math.max(1, Math.round(TRAINING.warmShare * steps)),
+      warmStart: opts.warmStart ?? true,
+      timeLimitSec: opts.timeLimitSec ?? TRAINING.timeLimitSec,
+      ...(opts.maxPasses !== undefined ? { maxPasses: opts.maxPasses } : {}),
       method: opts.method ?? s.method,
       albums: opts.albums ?? s.albums,
       device: opts.device ?? s.device,
       seed: opts.seed ?? 1,
       encoder: opts.encoder ?? s.encoder,
-      mode: opts.mode ?? 'auto',
     };
+  }
+
+  /**
+   * Start (or join) an organize job. The UI's Re-organize and the CLI's `--reorganize` both come here. Albums are
+   * written (and `library-changed` sent) as soon as the photos are embedded, then again after a training round.
+   */
+  organize(opts: Partial<OrganizeOptions> = {}): { id: string; done: Promise<JobInfo> } {
+    if (this.organizing) return this.organizing;
+    const full = this.organizeOptions(opts);
     const job = this.jobs.start('organize', full, async (ctx) => {
-      const report = await runOrganize(this, full, ctx);
+      const report = await runOrganize(this, full, ctx, {
+        ...this.opts.hooks,
+        onAlbums: (phase, r) => {
+          this.changed(['albums', 'photos']);
+          this.opts.hooks?.onAlbums?.(phase, r);
+        },
+      });
       this.lastReport = report;
-      this.emit({ type: 'library-changed', what: ['albums', 'photos'] });
+      this.changed(['albums', 'photos']);
       return report.message;
     });
     this.organizing = job;
@@ -157,18 +258,23 @@ export class LibraryService implements CoreHandle {
 
   status(): LibraryStatus {
     const roots = this.roots();
-    const active = this.db.prepare(`SELECT id, version FROM models WHERE active = 1 LIMIT 1`).get() as
-      | { id: string; version: string }
+    const active = this.db.prepare(`SELECT id, version, parent FROM models WHERE active = 1 LIMIT 1`).get() as
+      | { id: string; version: string; parent: string | null }
       | undefined;
+    const trainedAt = active?.parent
+      ? ((this.db.prepare(`SELECT finished_at FROM training_runs WHERE out_model = ?`).get(`${active.id}@${active.version}`) as { finished_at: number } | undefined)
+          ?.finished_at ?? null)
+      : null;
     return {
       roots,
       photoCount: roots.reduce((a, r) => a + r.photoCount, 0),
       errorCount: roots.reduce((a, r) => a + r.errorCount, 0),
       organized: this.isOrganized(),
-      model: active ?? null,
+      model: active ? { id: active.id, version: active.version } : null,
       device: getSetting<string | null>(this.db, 'lastDevice', null),
       edits: albums.editState(this.db),
       jobs: this.jobs.list(),
+      training: { lastTrainedAt: trainedAt, decision: getSetting<TrainingDecision | null>(this.db, 'lastTrainingDecision', null) },
     };
   }
 
@@ -229,105 +335,12 @@ export class LibraryService implements CoreHandle {
     };
   }
 
-  private dispatch(method: ApiMethod, a: ApiArgs<ApiMethod>): unknown {
-    const db = this.db;
-    const changed = (what: ('albums' | 'photos' | 'roots' | 'settings')[]): void => this.emit({ type: 'library-changed', what });
-    switch (method) {
-      case 'getStatus':
-        return this.status();
-      case 'listRoots':
-        return this.roots();
-      case 'addRoot':
-        return this.addRoot((a as ApiArgs<'addRoot'>).path);
-      case 'listErrors': {
-        const { offset, limit } = a as ApiArgs<'listErrors'>;
-        const total = (db.prepare(`SELECT COUNT(*) AS n FROM photos WHERE status IN ('error', 'unsupported')`).get() as { n: number }).n;
-        const rows = db
-          .prepare(
-            `SELECT r.path || '/' || p.rel_path AS path, p.error_code AS code, p.error_message AS message FROM photos p
-               JOIN roots r ON r.id = p.root_id WHERE p.status IN ('error', 'unsupported') ORDER BY p.id LIMIT ? OFFSET ?`,
-          )
-          .all(limit, offset);
-        return { total, rows };
-      }
-      case 'listJobs':
-        return this.jobs.list();
-      case 'organize': {
-        const o = a as ApiArgs<'organize'>;
-        return { jobId: this.organize({ train: o.train }).id };
-      }
-      case 'cancelJob':
-        return { cancelled: this.jobs.cancel((a as ApiArgs<'cancelJob'>).jobId) };
-      case 'listAlbums':
-        return albums.listAlbums(db);
-      case 'getAlbumPhotos': {
-        const o = a as ApiArgs<'getAlbumPhotos'>;
-        return albums.albumPage(db, o.albumId, o.offset, o.limit);
-      }
-      case 'getPhoto':
-        return this.photoDetails((a as ApiArgs<'getPhoto'>).photoId);
-      case 'movePhotos': {
-        const o = a as ApiArgs<'movePhotos'>;
-        const r = albums.movePhotos(db, o.photoIds, o.toAlbumId);
-        changed(['albums']);
-        return r;
-      }
-      case 'createAlbum': {
-        const o = a as ApiArgs<'createAlbum'>;
-        const r = albums.createAlbum(db, o.name, o.photoIds);
-        changed(['albums']);
-        return r;
-      }
-      case 'renameAlbum': {
-        const o = a as ApiArgs<'renameAlbum'>;
-        const r = albums.renameAlbum(db, o.albumId, o.name);
-        changed(['albums']);
-        return r;
-      }
-      case 'mergeAlbums': {
-        const o = a as ApiArgs<'mergeAlbums'>;
-        const r = albums.mergeAlbums(db, o.sourceId, o.targetId);
-        changed(['albums']);
-        return r;
-      }
-      case 'deleteAlbum': {
-        const r = albums.deleteAlbum(db, (a as ApiArgs<'deleteAlbum'>).albumId);
-        changed(['albums']);
-        return r;
-      }
-      case 'undo': {
-        const r = albums.undo(db);
-        changed(['albums']);
-        return r;
-      }
-      case 'redo': {
-        const r = albums.redo(db);
-        changed(['albums']);
-        return r;
-      }
-      case 'getSettings':
-        return this.settings();
-      case 'listEncoders':
-        return listEncoders();
-      case 'setSettings': {
-        const next = { ...this.settings(), ...(a as ApiArgs<'setSettings'>) };
-        // An encoder must exist and have a valid manifest before it is saved (throws a clear UNAVAILABLE otherwise).
-        if (next.encoder !== this.settings().encoder) backboneModel(db, next.encoder);
-        setSetting(db, 'settings', next);
-        changed(['settings']);
-        return next;
-      }
-      case 'showInFolder':
-        // Only the Electron shell can reveal a file; it resolves the path itself via getPhoto.
-        throw new ShoeboxError('UNAVAILABLE', 'Show in folder is only available in the desktop app');
-    }
-  }
-
   call<M extends ApiMethod>(method: M, args: unknown): Promise<ApiResult<ApiValue<M>>> {
     try {
+      if (this.closed) throw new ShoeboxError('UNAVAILABLE', 'The library is closed');
       const v = validateCall(method, args);
-      const value = this.dispatch(v.method, v.args) as ApiValue<M>;
-      return Promise.resolve({ ok: true, value });
+      const handler = HANDLERS[v.method] as (svc: LibraryService, a: ApiArgs<M>) => ApiValue<M>;
+      return Promise.resolve({ ok: true, value: handler(this, v.args) });
     } catch (e) {
       return Promise.resolve({ ok: false, error: toApiError(e) });
     }
@@ -354,8 +367,11 @@ export class LibraryService implements CoreHandle {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.jobs.cancelAll();
     this.db.close();
+    this.lock.release();
   }
 }
 
@@ -365,8 +381,8 @@ export async function openCore(opts: CoreOptions): Promise<CoreHandle> {
     const { WorkerCore } = await import('./service-client.js');
     return WorkerCore.start(opts);
   }
-  const svc = new LibraryService(opts.libraryDir);
-  for (const r of opts.roots) svc.addRoot(r);
+  const svc = new LibraryService(opts.libraryDir, { command: opts.command });
+  for (const r of opts.roots) svc.addRoot(path.resolve(r));
   if (opts.device) setSetting(svc.db, 'settings', { ...svc.settings(), device: opts.device });
   if (opts.autoOrganize && svc.roots().length > 0) svc.organize();
   return svc;

@@ -15,8 +15,9 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { API_METHODS, type ApiError, type ApiEvent, type ApiMethod, type ApiResult, type ErrorCode } from '../core/api/contract.js';
-import { isImageKind, parsePhotoId, type CoreHandle } from './core-handle.js';
+import type { ApiError, ApiEvent, ApiResult, ErrorCode } from '../core/api/contract.js';
+import { isApiMethod } from '../core/api/validate.js';
+import { isImageKind, parsePhotoId, type CoreHandle } from '../transport/core-handle.js';
 import {
   authenticate,
   hostAllowed,
@@ -26,7 +27,7 @@ import {
   sessionCookie,
   type Policy,
 } from './security.js';
-import { mimeType, openStaticRoot, resolveStatic, type StaticRoot } from './static-files.js';
+import { mimeType, openStaticRoot, resolveStatic, type StaticRoot } from '../transport/static-files.js';
 
 export interface ServerOptions {
   core: CoreHandle;
@@ -59,10 +60,6 @@ class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-function isApiMethod(name: string): name is ApiMethod {
-  return (API_METHODS as readonly string[]).includes(name);
 }
 
 function failure(code: ErrorCode, message: string): ApiResult<never> {

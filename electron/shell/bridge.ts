@@ -4,8 +4,9 @@
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { API_METHODS, type ApiMethod, type ApiResult, type ErrorCode } from '../core/api/contract.js';
-import type { CoreHandle } from '../server/core-handle.js';
+import type { ApiResult, ErrorCode } from '../core/api/contract.js';
+import { isApiMethod } from '../core/api/validate.js';
+import type { CoreHandle } from '../transport/core-handle.js';
 import { isAppUrl } from './protocol.js';
 
 export const CALL_CHANNEL = 'shoebox:call';
@@ -18,10 +19,6 @@ export interface BridgeHost {
 
 function failure(code: ErrorCode, message: string): ApiResult<never> {
   return { ok: false, error: { code, message } };
-}
-
-function isApiMethod(value: unknown): value is ApiMethod {
-  return typeof value === 'string' && (API_METHODS as readonly string[]).includes(value);
 }
 
 export class Bridge {

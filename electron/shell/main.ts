@@ -3,7 +3,7 @@
  * bridge between them. Nothing remote is ever loaded.
  *
  * Environment (tests, power users):
- *   SHOEBOX_LIBRARY_DIR  library location (default: <userData>/library)
+ *   SHOEBOX_LIBRARY      library location (default: <userData>/library), as for the CLI
  *   SHOEBOX_ROOTS        photo folders to add at start, separated by the platform's path delimiter
  */
 import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell, type WebContents } from 'electron';
@@ -11,10 +11,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ApiEvent } from '../core/api/contract.js';
 import { openCore } from '../core/service.js';
-import type { CoreHandle } from '../server/core-handle.js';
-import { mimeType } from '../server/static-files.js';
+import type { CoreHandle } from '../transport/core-handle.js';
+import { mimeType, openStaticRoot, type StaticRoot } from '../transport/static-files.js';
 import { Bridge, CALL_CHANNEL, EVENT_CHANNEL } from './bridge.js';
-import { APP_CSP, APP_ORIGIN, APP_SCHEME, IMAGE_SCHEME, appFile, imageRequest, isAppUrl } from './protocol.js';
+import { APP_CSP, APP_ORIGIN, APP_SCHEME, IMAGE_SCHEME, imageRequest, servedAppFile } from './protocol.js';
+import { refuseNavigation, windowPreferences } from './window.js';
 import { NO_PROGRESS, TaskbarProgress } from './progress.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,9 +42,9 @@ async function serveFile(file: string, headers: Record<string, string>): Promise
   return new Response(response.body, { status: 200, headers: { 'Content-Type': mimeType(file), ...SECURITY_HEADERS, ...headers } });
 }
 
-function registerProtocols(core: CoreHandle): void {
-  protocol.handle(APP_SCHEME, (request) => {
-    const file = appFile(request.url, RENDERER_DIR);
+function registerProtocols(core: CoreHandle, renderer: StaticRoot): void {
+  protocol.handle(APP_SCHEME, async (request) => {
+    const file = await servedAppFile(request.url, renderer);
     return file === null ? notFound() : serveFile(file, { 'Content-Security-Policy': APP_CSP });
   });
   protocol.handle(IMAGE_SCHEME, async (request) => {
@@ -65,12 +66,11 @@ function lockDown(): void {
   );
   app.on('web-contents-created', (_event, contents: WebContents) => {
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
-    contents.on('will-navigate', (event, url) => {
-      if (!isAppUrl(url)) event.preventDefault();
-    });
-    contents.on('will-redirect', (event, url) => {
-      if (!isAppUrl(url)) event.preventDefault();
-    });
+    // Top-frame and subframe navigations and redirects alike stay inside the app.
+    contents.on('will-navigate', (event, url) => refuseNavigation(url) && event.preventDefault());
+    contents.on('will-frame-navigate', (event) => refuseNavigation(event.url) && event.preventDefault());
+    contents.on('will-redirect', (event, url) => refuseNavigation(url) && event.preventDefault());
+    if (app.isPackaged) contents.on('devtools-opened', () => contents.closeDevTools());
     contents.on('will-attach-webview', (event) => event.preventDefault());
   });
 }
@@ -84,18 +84,7 @@ function createWindow(): BrowserWindow {
     title: 'Shoebox',
     show: false,
     backgroundColor: '#171716',
-    webPreferences: {
-      preload: PRELOAD,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webviewTag: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      navigateOnDragDrop: false,
-      spellcheck: false,
-    },
+    webPreferences: windowPreferences(PRELOAD, app.isPackaged),
   });
   win.once('ready-to-show', () => win.show());
   return win;
@@ -129,10 +118,10 @@ async function start(): Promise<void> {
   await app.whenReady();
   lockDown();
 
-  const libraryDir = process.env.SHOEBOX_LIBRARY_DIR ?? path.join(app.getPath('userData'), 'library');
+  const libraryDir = process.env.SHOEBOX_LIBRARY ?? path.join(app.getPath('userData'), 'library');
   const roots = (process.env.SHOEBOX_ROOTS ?? '').split(path.delimiter).filter((r) => r !== '');
-  const core = await openCore({ libraryDir, roots, inWorker: true, autoOrganize: roots.length > 0 });
-  registerProtocols(core);
+  const core = await openCore({ libraryDir, roots, inWorker: true, autoOrganize: roots.length > 0, command: 'Shoebox (desktop app)' });
+  registerProtocols(core, await openStaticRoot(RENDERER_DIR));
 
   const bridge = new Bridge(core, { showItemInFolder: (file) => shell.showItemInFolder(file) });
   let win: BrowserWindow | null = null;

@@ -5,8 +5,8 @@
  *   shoebox-img://<thumb|preview>/<id> cached images, resolved only through core.imagePath
  */
 import path from 'node:path';
-import { isImageKind, parsePhotoId, type ImageKind } from '../server/core-handle.js';
-import { safeSegments } from '../server/static-files.js';
+import { isImageKind, parsePhotoId, type ImageKind } from '../transport/core-handle.js';
+import { resolveStatic, safeSegments, type StaticRoot } from '../transport/static-files.js';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'shoebox';
@@ -49,6 +49,16 @@ export function appFile(url: string, rendererDir: string): string | null {
   const file = path.resolve(root, ...segments);
   const rel = path.relative(root, file);
   return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? null : file;
+}
+
+/**
+ * The file to serve for an app:// URL: as {@link appFile}, and then with symlinks resolved, so a link inside the
+ * renderer folder cannot lead out of it (the same rule as browser mode's static files). Null for anything else.
+ */
+export async function servedAppFile(url: string, root: StaticRoot): Promise<string | null> {
+  const parsed = parse(url);
+  if (parsed?.protocol !== `${APP_SCHEME}:` || parsed.host !== APP_HOST) return null;
+  return (await resolveStatic(root, parsed.pathname))?.file ?? null;
 }
 
 /** The image a shoebox-img:// URL asks for, or null when it is not exactly <thumb|preview>/<positive id>. */

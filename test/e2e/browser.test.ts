@@ -9,25 +9,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { DEFAULT_MODEL_ID } from '../../electron/core/models.js';
-import { bundledModelsDir } from '../../electron/core/paths.js';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
   ensureRendererBuilt,
   generatePhotos,
   launchCli,
-  launchFake,
   saveArtifact,
   type BrowserMode,
-} from './fixtures.js';
+} from '../../bench/fixtures/browser.js';
+import { DEFAULT_ENCODER_ID } from '../../electron/core/encoders.js';
+import { requireModel } from '../helpers/models.js';
 
-/**
- * Which browser mode to drive: the real `shoebox serve` CLI, or `launchFake` (in-memory core) where the encoder
- * model has not been built (`npm run build:models`), so the UI is still tested end to end.
- */
-const hasModel = existsSync(path.join(bundledModelsDir(), `${DEFAULT_MODEL_ID}.onnx`));
-const launch = hasModel ? launchCli : launchFake;
+/** The real `shoebox serve` CLI over the real core (the bundled encoder must be built: the test fails otherwise). */
+const launch = launchCli;
 
 const PER_GROUP = 80;
 const skip = existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM} (apt-get install -y chromium)`;
@@ -41,6 +36,7 @@ describe('browser mode', { skip, timeout: 240_000 }, () => {
   const problems: string[] = [];
 
   before(async () => {
+    requireModel();
     dir = await mkdtemp(path.join(tmpdir(), 'shoebox-e2e-'));
     await Promise.all([ensureRendererBuilt(), generatePhotos(path.join(dir, 'photos'), PER_GROUP)]);
     app = await launch(path.join(dir, 'photos'), path.join(dir, 'library'));
@@ -116,7 +112,7 @@ describe('browser mode', { skip, timeout: 240_000 }, () => {
   const counts = new Map<string, number>();
 
   it('organizes the library into albums, showing job progress', async (t) => {
-    t.diagnostic(hasModel ? 'browser mode via `shoebox serve` (real core)' : 'encoder model not built: browser mode over the fake core');
+    t.diagnostic('browser mode via `shoebox serve` (real core)');
     await page.goto(app.url);
     assert.equal(new URL(page.url()).search, '', 'the token is removed from the address bar');
     await page.getByRole('banner').waitFor();
@@ -162,7 +158,8 @@ describe('browser mode', { skip, timeout: 240_000 }, () => {
     assert.ok(highlighted, 'the album under the pointer is highlighted as a drop target');
     const after = await eventually('counts change after the drop', (c) => c.get(a) === counts.get(a)! - 1 && c.get(b) === counts.get(b)! + 1);
     for (const [name, n] of after) counts.set(name, n);
-    assert.equal(await grid().getByRole('img', { name: fileName!, exact: true }).count(), 0, 'the photo left the open album');
+    // The grid refetches the album's pages after the edit; the photo is gone once its page is back.
+    await until('the photo to leave the open album', async () => (await grid().getByRole('img', { name: fileName!, exact: true }).count()) === 0);
     await page.getByRole('button', { name: /^Undo Move 1 photo/ }).waitFor();
   });
 
@@ -257,9 +254,9 @@ describe('browser mode', { skip, timeout: 240_000 }, () => {
     let dialog = await openSettings();
     const select = dialog.getByRole('combobox', { name: 'Image encoder' });
     const options = await select.locator('option').allInnerTexts();
-    assert.ok(options.some((o) => o.startsWith(`${DEFAULT_MODEL_ID} `) && o.includes('(default)')), JSON.stringify(options));
-    assert.equal(await select.inputValue(), DEFAULT_MODEL_ID);
-    const other = options.map((o) => o.split(' ')[0]).find((id) => id !== DEFAULT_MODEL_ID);
+    assert.ok(options.some((o) => o.startsWith(`${DEFAULT_ENCODER_ID} `) && o.includes('(default)')), JSON.stringify(options));
+    assert.equal(await select.inputValue(), DEFAULT_ENCODER_ID);
+    const other = options.map((o) => o.split(' ')[0]).find((id) => id !== DEFAULT_ENCODER_ID);
     assert.ok(other, `a second encoder is listed: ${JSON.stringify(options)}`);
     await select.selectOption(other);
     await dialog.getByText(/Switching embeds every photo again/).waitFor();
@@ -268,7 +265,7 @@ describe('browser mode', { skip, timeout: 240_000 }, () => {
     dialog = await openSettings();
     assert.equal(await dialog.getByRole('combobox', { name: 'Image encoder' }).inputValue(), other, 'the choice was saved');
     // Back to the default, so the library stays as the other tests left it.
-    await dialog.getByRole('combobox', { name: 'Image encoder' }).selectOption(DEFAULT_MODEL_ID);
+    await dialog.getByRole('combobox', { name: 'Image encoder' }).selectOption(DEFAULT_ENCODER_ID);
     await dialog.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('dialog').waitFor({ state: 'detached' });
   });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { _electron, type ElectronApplication, type Page } from 'playwright-core';
 import type { ApiResult, LibraryStatus, ShoeboxApi } from '../../electron/core/api/contract.js';
-import { REPO, ensureRendererBuilt, generatePhotos, saveArtifact } from './fixtures.js';
+import { REPO, ensureRendererBuilt, generatePhotos, saveArtifact } from '../../bench/fixtures/browser.js';
 
 /**
  * Path of the Electron binary, or why there is none. This is what `require('electron')` resolves to, looked up
@@ -48,7 +48,7 @@ describe('electron shell', { skip, timeout: 240_000 }, () => {
       executablePath: binary.path,
       // Root (CI containers) cannot use Chromium's setuid sandbox; the renderer sandbox stays on regardless.
       args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), path.join(REPO, 'dist', 'electron', 'shell', 'main.js')],
-      env: { ...process.env, SHOEBOX_LIBRARY_DIR: path.join(dir, 'library'), SHOEBOX_ROOTS: path.join(dir, 'photos') },
+      env: { ...process.env, SHOEBOX_LIBRARY: path.join(dir, 'library'), SHOEBOX_ROOTS: path.join(dir, 'photos') },
     });
     page = await app.firstWindow();
   });

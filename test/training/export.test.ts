@@ -14,7 +14,7 @@ import {
   type AdapterConfig,
   type AdapterParams,
 } from '../../training/train/model.js';
-import { Rng } from '../../training/train/rng.js';
+import { Rng } from '../../training/numeric/rng.js';
 import { maxAbsDiff, runOnce, type Feeds } from './helpers.js';
 
 const config: AdapterConfig = { inputDim: 6, hiddenDim: 5, embedDim: 3, predictorHiddenDim: 4, bnEps: 1e-5 };

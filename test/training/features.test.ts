@@ -6,19 +6,18 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 import { bundledModelsDir } from '../../electron/core/paths.js';
-import { loadEncoderManifest } from '../../training/models.js';
 import { decodeModel, encodeModel, type ModelIR } from '../../training/onnx/proto.js';
 import { pruneModel } from '../../training/onnx/prune.js';
 import { TRAIN_FEATURES, trainFeaturesModel } from '../../training/train/features.js';
-import { DEFAULT_ENCODER_ID } from '../../training/models.js';
-import { makeImages } from '../convert/helpers.js';
+import { DEFAULT_ENCODER_ID, loadEncoder } from '../../training/models.js';
+import { makeImages } from './convert/helpers.js';
+import { requireModel } from '../helpers/models.js';
 
 const dir = bundledModelsDir();
-const hasModel = fs.existsSync(path.join(dir, `${DEFAULT_ENCODER_ID}.onnx`));
 const BLOCK = 'MobilenetV3/expanded_conv_14';
 
 async function run(model: ModelIR, x: Float32Array, shape: number[]): Promise<Record<string, Float32Array>> {
@@ -40,9 +39,10 @@ function conv1x1(model: ModelIR, name: string): (x: Float64Array) => Float64Arra
   return (x) => Float64Array.from({ length: o }, (_, r) => x.reduce((s, v, c) => s + v * wd[r * i + c], b[r]));
 }
 
-void describe('training features', { skip: hasModel ? false : 'bundled model not built (npm run build:models)' }, () => {
+void describe('training features', () => {
+  before(() => requireModel());
   void it('hold everything the embedding is computed from: the last block maps them to it exactly', async () => {
-    const { manifest, modelPath } = await loadEncoderManifest(dir, DEFAULT_ENCODER_ID);
+    const { manifest, modelPath } = await loadEncoder(path.join(dir, `${DEFAULT_ENCODER_ID}.json`));
     const tf = manifest.trainFeatures;
     assert.ok(tf);
     const source = decodeModel(new Uint8Array(fs.readFileSync(modelPath)));
@@ -76,7 +76,7 @@ void describe('training features', { skip: hasModel ? false : 'bundled model not
   });
 
   void it('refuses tensors the graph does not compute, and names already in use', async () => {
-    const { modelPath } = await loadEncoderManifest(dir, DEFAULT_ENCODER_ID);
+    const { modelPath } = await loadEncoder(path.join(dir, `${DEFAULT_ENCODER_ID}.json`));
     const source = decodeModel(new Uint8Array(fs.readFileSync(modelPath)));
     assert.throws(() => trainFeaturesModel(source, { pooled: ['no/such/tensor'], dim: 1 }), /computes no tensor no\/such\/tensor/);
     const once = trainFeaturesModel(source, { pooled: [`${BLOCK}/add`], dim: 120 });
@@ -84,7 +84,7 @@ void describe('training features', { skip: hasModel ? false : 'bundled model not
   });
 
   void it('pruneModel keeps only what the outputs need, with the same results', async () => {
-    const { manifest, modelPath } = await loadEncoderManifest(dir, DEFAULT_ENCODER_ID);
+    const { manifest, modelPath } = await loadEncoder(path.join(dir, `${DEFAULT_ENCODER_ID}.json`));
     const source = decodeModel(new Uint8Array(fs.readFileSync(modelPath)));
     const full = trainFeaturesModel(source, manifest.trainFeatures!);
     const onlyFeatures: ModelIR = { ...full, graph: { ...full.graph, outputs: full.graph.outputs.filter((o) => o.name === TRAIN_FEATURES) } };

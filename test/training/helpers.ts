@@ -4,7 +4,7 @@ import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { encodeModel, type ModelIR, type TypedArray } from '../../training/onnx/proto.js';
 import { Graph, type Tensor } from '../../training/graph/graph.js';
 import { trainingSessionOptions } from '../../training/train/session.js';
-import { Rng } from '../../training/train/rng.js';
+import { Rng } from '../../training/numeric/rng.js';
 
 export interface Feed {
   data: TypedArray;

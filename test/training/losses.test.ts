@@ -6,7 +6,7 @@ import { Graph, type Tensor } from '../../training/graph/graph.js';
 import { byolLoss, mocoLoss, proposLoss, pslLoss, type PslNegatives } from '../../training/losses/index.js';
 import { buildObjective, type TrainStepConfig } from '../../training/train/step.js';
 import { declareMlp, adapterDims, predictorDims } from '../../training/train/model.js';
-import { Rng } from '../../training/train/rng.js';
+import { Rng } from '../../training/numeric/rng.js';
 import { gradCheck, runOnce, type Feeds, type GradCheckCase } from './helpers.js';
 
 const B = 3; // samples; stacked views have 2B rows

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, type Tensor } from '../../training/graph/graph.js';
 import { adamw, cosineLr, emaMomentum, emaUpdate, sgd, type OptimizerUpdate, type ParamGroup } from '../../training/optim/index.js';
-import { Rng } from '../../training/train/rng.js';
+import { Rng } from '../../training/numeric/rng.js';
 import { maxAbsDiff, Runner, type Feeds } from './helpers.js';
 
 const SHAPES: Record<string, number[]> = { w: [3, 4], b: [4], p: [2, 2] };

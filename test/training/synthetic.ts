@@ -1,7 +1,7 @@
 /** Tiny synthetic "photo features" for trainer tests: two class blobs plus a per-view nuisance that dominates. */
 
 import { sphericalKMeans } from '../../training/train/kmeans.js';
-import { Rng } from '../../training/train/rng.js';
+import { Rng } from '../../training/numeric/rng.js';
 import type { TrainData } from '../../training/train/trainer.js';
 
 export interface Synthetic {

@@ -65,7 +65,7 @@ describe('Trainer', () => {
 
   it('the CPU thread count changes speed, never results; left open, the trainer picks one and says which', async () => {
     const { data } = twoBlobs(128, 16, 2);
-    const options: TrainerOptions = { epochs: 2, batchSize: 32, seed: 3, clusters: 4, warmupEpochs: 1, adapter: TINY_ADAPTER };
+    const options: TrainerOptions = { epochs: 2, batchSize: 32, seed: 3, clusters: 4, warmupCycles: 1, adapter: TINY_ADAPTER };
     const one = await new Trainer(data, { ...options, threads: 1 }).run();
     const two = await new Trainer(data, { ...options, threads: 2 }).run();
     assertSameResult(one, two);
@@ -85,7 +85,7 @@ describe('Trainer', () => {
       // Neighbours and pinned albums exercise every random choice of the batch sampler.
       data.neighbors = Int32Array.from({ length: 96 * 2 }, (_, i) => (Math.floor(i / 2) + 1 + (i % 2)) % 96);
       data.pinned = Int32Array.from({ length: 96 }, (_, i) => (i < 12 ? i % 3 : -1));
-      const options: TrainerOptions = { method, epochs: 4, batchSize: 16, seed: 9, clusters: 5, warmupEpochs: 1, adapter: TINY_ADAPTER };
+      const options: TrainerOptions = { method, epochs: 4, batchSize: 16, seed: 9, clusters: 5, warmupCycles: 1, adapter: TINY_ADAPTER };
       const reference = await new Trainer(data, options).run();
       await withTempDir(async (dir) => {
         const file = path.join(dir, 'ckpt.bin');
@@ -116,6 +116,74 @@ describe('Trainer', () => {
         // A checkpoint of other options is refused.
         await assert.rejects(new Trainer(data, { ...options, seed: 10, checkpoint: { path: file } }).run(), /different data or options/);
       });
+    });
+  }
+
+  it('a step budget: cycles of at most maxCycleSteps refresh the pseudo-labels, and steps need not fill a cycle', async () => {
+    const { data } = twoBlobs(256, 8, 7);
+    // 256 photos / 16 per batch = 16 steps per pass; cycles capped at 5 steps; 23 steps = cycles of 5,5,5,5,3.
+    const r = await new Trainer(data, { steps: 23, batchSize: 16, maxCycleSteps: 5, seed: 2, clusters: 3, warmupCycles: 1, adapter: TINY_ADAPTER }).run();
+    assert.equal(r.steps, 23);
+    assert.deepEqual(
+      r.history.map((h) => h.steps),
+      [5, 5, 5, 5, 3],
+    );
+    assert.equal(r.history[0].clustersUsed, undefined, 'warm-up cycle: no pseudo-labels');
+    assert.ok(r.history.slice(1).every((h) => h.clustersUsed !== undefined && h.clustersUsed > 0));
+    // `epochs` is shorthand for passes over the photos.
+    const e = await new Trainer(data, { epochs: 2, batchSize: 16, seed: 2, method: 'byol', adapter: TINY_ADAPTER }).run();
+    assert.equal(e.steps, 32);
+  });
+
+  it('a deadline that cannot be met shortens the run (annealing over the shorter run) and says so', async () => {
+    const { data } = twoBlobs(128, 8, 8);
+    const logs: string[] = [];
+    const r = await new Trainer(data, {
+      steps: 5000,
+      batchSize: 16,
+      seed: 2,
+      method: 'byol',
+      adapter: TINY_ADAPTER,
+      deadline: Date.now() + 300,
+      onLog: (m) => logs.push(m),
+    }).run();
+    assert.equal(r.limitedBy, 'deadline');
+    assert.ok(r.steps >= 16 && r.steps < 5000, `ran ${r.steps} steps`);
+    assert.ok(logs.some((m) => /deadline: 5000 planned steps do not fit/.test(m)), logs.join('\n'));
+    const last = r.history.at(-1)!.means;
+    assert.ok(last.lr < 0.5 * r.options.lr, `the learning rate was annealed to the end of the shorter run (last cycle mean ${last.lr})`);
+  });
+
+  for (const method of ['propos', 'moco'] as const) {
+    it(`${method}: a warm start continues from the last run's networks, optimizer state${method === 'moco' ? ' and queue' : ' and centroids'}`, async () => {
+      const { data } = twoBlobs(96, 8, 5);
+      const base: TrainerOptions = { method, batchSize: 16, seed: 4, clusters: 3, warmupCycles: 1, adapter: TINY_ADAPTER };
+      const first = await new Trainer(data, { ...base, steps: 12 }).run();
+      assert.ok(Object.keys(first.state.tensors).length > 0);
+      // A run of one step at a negligible learning rate starts where the first ended (EMA targets move by
+      // (1 - momentum) * difference, which is then tiny too).
+      const { warmupCycles: _, ...continuing } = base;
+      const next = await new Trainer(data, { ...continuing, steps: 1, lr: 1e-9, warmStart: first.state }).run();
+      assert.equal(next.options.warm, true);
+      assert.equal(next.options.warmupCycles, 0, 'no BYOL-only warm-up when continuing');
+      for (const p of MLP_PARTS) {
+        const a = first.online.weights[p];
+        const b = next.online.weights[p];
+        if (p === 'bn.mean' || p === 'bn.var') continue; // running statistics move with the batch at any learning rate
+        let diff = 0;
+        for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+        assert.ok(diff < 1e-4, `online.${p} moved by ${diff}`);
+      }
+      const cold = await new Trainer(data, { ...base, steps: 1, lr: 1e-9 }).run();
+      let coldDiff = 0;
+      for (let i = 0; i < first.online.weights.w1.length; i++) coldDiff = Math.max(coldDiff, Math.abs(first.online.weights.w1[i] - cold.online.weights.w1[i]));
+      assert.ok(coldDiff > 1e-3, 'a cold start is somewhere else');
+      if (method === 'moco') assert.deepEqual(next.state.queue!.length, first.state.queue!.length);
+      // A state of another adapter cannot be continued.
+      await assert.rejects(
+        new Trainer(data, { ...base, steps: 1, adapter: { ...TINY_ADAPTER, hiddenDim: 24 }, warmStart: first.state }).run(),
+        /warm start: the earlier run has no/,
+      );
     });
   }
 

@@ -10,7 +10,7 @@ import { encodeModel } from '../../training/onnx/proto.js';
 import { buildTrainStep, type Method, type TrainStepModel } from '../../training/train/step.js';
 import { adapterDims, initMlp, predictorDims } from '../../training/train/model.js';
 import { trainingSessionOptions } from '../../training/train/session.js';
-import { Rng } from '../../training/train/rng.js';
+import { Rng } from '../../training/numeric/rng.js';
 
 const B = 32;
 const K = 4;

@@ -184,7 +184,7 @@ function foldBinary(a: HostTensor, b: HostTensor, fn: (x: number, y: number) => 
 // ---------------------------------------------------------------------------------------------------------------
 // Op tables
 
-type Layout = 'tf' | 'nchw';
+type Layout = 'nhwc' | 'nchw';
 
 /** A runtime tensor in the ONNX graph. `shape` is always the logical TF shape (NHWC for 4-D); -1 = unknown. */
 interface Act {
@@ -404,12 +404,12 @@ class GraphConverter {
   }
 
   private toTf(a: Act): Act {
-    if (a.layout === 'tf') return a;
-    const key = `tf:${a.name}`;
+    if (a.layout === 'nhwc') return a;
+    const key = `nhwc:${a.name}`;
     let v = this.relayout.get(key);
     if (!v) {
       const name = this.emit('Transpose', [a.name], `${a.name}/nhwc`, { perm: { ints: TO_NHWC } });
-      v = { kind: 'act', name, shape: a.shape, layout: 'tf' };
+      v = { kind: 'act', name, shape: a.shape, layout: 'nhwc' };
       this.relayout.set(key, v);
     }
     return v;
@@ -519,7 +519,7 @@ class GraphConverter {
     const h = this.opts.inputSize?.height ?? dims[1];
     const w = this.opts.inputSize?.width ?? dims[2];
     if (!(h > 0 && w > 0 && dims[3] > 0)) throw new ConversionError(n.name, 'input height/width/channels unknown: pass inputSize');
-    return { kind: 'act', name: this.opts.inputName, shape: [-1, h, w, dims[3]], layout: 'tf' };
+    return { kind: 'act', name: this.opts.inputName, shape: [-1, h, w, dims[3]], layout: 'nhwc' };
   }
 
   private checkNhwc(n: TfNode): void {
@@ -654,7 +654,7 @@ class GraphConverter {
     if (n.op === 'BiasAdd') this.checkNhwc(n);
     if (a.kind === 'const' && b.kind === 'const') return { kind: 'const', t: foldBinary(a.t, b.t, op.fold, n.name) };
     const acts = [a, b].filter((v): v is Act => v.kind === 'act');
-    const layout: Layout = acts.some((v) => v.layout === 'nchw') && acts.every((v) => v.shape.length === 4) ? 'nchw' : 'tf';
+    const layout: Layout = acts.some((v) => v.layout === 'nchw') && acts.every((v) => v.shape.length === 4) ? 'nchw' : 'nhwc';
     const maxActRank = Math.max(...acts.map((v) => v.shape.length));
     const operand = (v: Val, slot: string): { name: string; shape: number[] } => {
       if (v.kind === 'const') {
@@ -717,12 +717,12 @@ class GraphConverter {
       if (keep || GraphConverter.keepsOrder(kept)) {
         const phys = axes.map((a) => NHWC_TO_NCHW[a]).sort((p, q) => p - q);
         const name = this.emit(onnx, [x.name], n.name, { axes: { ints: phys }, keepdims: { i: keep ? 1 : 0 } });
-        return { kind: 'act', name, shape, layout: keep ? 'nchw' : 'tf' };
+        return { kind: 'act', name, shape, layout: keep ? 'nchw' : 'nhwc' };
       }
       x = this.toTf(x);
     }
     const name = this.emit(onnx, [x.name], n.name, { axes: { ints: axes }, keepdims: { i: keep ? 1 : 0 } });
-    return { kind: 'act', name, shape, layout: 'tf' };
+    return { kind: 'act', name, shape, layout: 'nhwc' };
   }
 
   private squeeze(n: TfNode, ins: Val[]): Val {
@@ -744,7 +744,7 @@ class GraphConverter {
       else x = this.toTf(x);
     }
     const name = this.emit('Squeeze', [x.name, this.ints64(axes, `${n.name}/axes`)], n.name);
-    return { kind: 'act', name, shape, layout: 'tf' };
+    return { kind: 'act', name, shape, layout: 'nhwc' };
   }
 
   private matmul(n: TfNode, ins: Val[]): Act {
@@ -762,7 +762,7 @@ class GraphConverter {
     const inputs = [a.name, bName];
     if (f.bias) inputs.push(this.initializer({ ...f.bias, shape: [numel(f.bias.shape)] }, `${n.name}/B`));
     const name = this.emit('Gemm', inputs, f.act ? `${n.name}/gemm` : n.name, { transA: { i: ta ? 1 : 0 }, transB: { i: tb ? 1 : 0 } });
-    const y: Act = { kind: 'act', name, shape: [m, outN], layout: 'tf' };
+    const y: Act = { kind: 'act', name, shape: [m, outN], layout: 'nhwc' };
     return f.act ? this.act(this.activation(n, f.act, y, n.name, f.alpha), n.name) : y;
   }
 
@@ -795,7 +795,7 @@ class GraphConverter {
     if (axis < 0) axis += rank;
     const acts = parts.filter((v): v is Act => v.kind === 'act');
     if (acts.length === 0) throw new ConversionError(n.name, 'concatenating constants is not supported');
-    const layout: Layout = rank === 4 && acts.some((v) => v.layout === 'nchw') ? 'nchw' : 'tf';
+    const layout: Layout = rank === 4 && acts.some((v) => v.layout === 'nchw') ? 'nchw' : 'nhwc';
     const names = parts.map((v, i) => {
       if (v.kind === 'const') return this.initializer(layout === 'nchw' ? permuteHost(v.t, TO_NCHW) : v.t, `${n.name}/part${i}`);
       return (layout === 'nchw' ? this.toNchw(v, n.name) : this.toTf(v)).name;
@@ -815,7 +815,7 @@ class GraphConverter {
     const rest = numel(target.filter((d) => d !== -1));
     const shape = target.map((d) => (d === -1 ? (known >= 0 ? known / rest : -1) : d));
     const name = this.emit('Reshape', [x.name, this.ints64(target, `${n.name}/shape`)], n.name);
-    return { kind: 'act', name, shape, layout: 'tf' };
+    return { kind: 'act', name, shape, layout: 'nhwc' };
   }
 
   private softmax(n: TfNode, ins: Val[]): Act {
@@ -834,9 +834,9 @@ class GraphConverter {
       const shape = [x.shape[0], x.shape[3]];
       if (x.layout === 'nchw') {
         const pooled = this.emit('GlobalAveragePool', [x.name], `${where}/global_pool`);
-        x = { kind: 'act', name: this.emit('Flatten', [pooled], `${where}/flatten`, { axis: { i: 1 } }), shape, layout: 'tf' };
+        x = { kind: 'act', name: this.emit('Flatten', [pooled], `${where}/flatten`, { axis: { i: 1 } }), shape, layout: 'nhwc' };
       } else {
-        x = { kind: 'act', name: this.emit('ReduceMean', [x.name], `${where}/global_pool`, { axes: { ints: [1, 2] }, keepdims: { i: 0 } }), shape, layout: 'tf' };
+        x = { kind: 'act', name: this.emit('ReduceMean', [x.name], `${where}/global_pool`, { axes: { ints: [1, 2] }, keepdims: { i: 0 } }), shape, layout: 'nhwc' };
       }
     }
     x = this.toTf(x);

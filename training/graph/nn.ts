@@ -76,17 +76,3 @@ export function batchNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor, opts
   );
   return { y, mean, variance, count };
 }
-
-/** Batch normalization in inference mode with running statistics (all of shape [C] for x [..., C]). */
-export function batchNormInference(
-  g: Graph,
-  x: Tensor,
-  gamma: Tensor,
-  beta: Tensor,
-  runningMean: Tensor,
-  runningVar: Tensor,
-  eps = 1e-5,
-): Tensor {
-  const scale = g.div(gamma, g.sqrt(g.add(runningVar, eps)));
-  return g.add(g.mul(g.sub(x, runningMean), scale), beta);
-}

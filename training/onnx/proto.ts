@@ -93,23 +93,6 @@ export function dtypeFromCode(c: number): DType {
   return d;
 }
 
-export function bytesPerElement(d: DType): number {
-  switch (d) {
-    case 'float32':
-    case 'int32':
-      return 4;
-    case 'float64':
-    case 'int64':
-      return 8;
-    case 'float16':
-      return 2;
-    case 'uint8':
-    case 'int8':
-    case 'bool':
-      return 1;
-  }
-}
-
 export function typedArrayFor(d: DType, buf: ArrayBuffer, byteOffset: number, length: number): TypedArray {
   switch (d) {
     case 'float32':
@@ -472,9 +455,9 @@ function readValueInfo(b: Uint8Array): ValueInfoIR {
   for (const f of fields(b)) {
     if (f.field === 1) name = str(f.bytes);
     else if (f.field === 2) {
-      for (const tf of fields(f.bytes!)) {
-        if (tf.field !== 1) continue;
-        for (const tt of fields(tf.bytes!)) {
+      for (const typeProto of fields(f.bytes!)) {
+        if (typeProto.field !== 1) continue;
+        for (const tt of fields(typeProto.bytes!)) {
           if (tt.field === 1) dtype = dtypeFromCode(Number(tt.int));
           else if (tt.field === 2) {
             shape = [];

@@ -3,8 +3,12 @@
  * L2-normalized. Either standalone (features [N, D] -> embedding [N, E]) or merged behind a backbone into one encoder.
  */
 
-import type { DType, ModelIR, NodeIR, TensorData, ValueInfoIR } from '../onnx/proto.js';
+import { createHash } from 'node:crypto';
+import type { EncoderManifest } from '../manifest.js';
+import { decodeModel, encodeModel, type DType, type ModelIR, type NodeIR, type TensorData, type ValueInfoIR } from '../onnx/proto.js';
+import { pruneModel } from '../onnx/prune.js';
 import { OPSET } from '../graph/graph.js';
+import { TRAIN_FEATURES, trainFeaturesModel } from './features.js';
 import type { AdapterParams } from './model.js';
 
 /** The adapter as two affine layers: relu(x W1 + b1) W2 + b2. */
@@ -197,4 +201,61 @@ export function mergeEncoder(backbone: ModelIR, params: AdapterParams, backboneO
       outputs: [{ name: outputName, dtype: 'float32', shape: [batchDim, params.config.embedDim] }],
     },
   };
+}
+
+/** Rename a tensor throughout a model (so the merged model's output can take the backbone output's name). */
+function renameTensor(m: ModelIR, from: string, to: string): string {
+  const r = (x: string): string => (x === from ? to : x);
+  for (const nd of m.graph.nodes) {
+    nd.inputs = nd.inputs.map(r);
+    nd.outputs = nd.outputs.map(r);
+    if (nd.name === from) nd.name = to;
+  }
+  for (const v of [...m.graph.inputs, ...m.graph.outputs, ...(m.graph.valueInfo ?? [])]) v.name = r(v.name);
+  return to;
+}
+
+export interface EncoderVersionFiles {
+  /** The merged encoder (backbone + adapter), photos in, embedding out. */
+  merged: Uint8Array;
+  /** The adapter alone: the backbone's (training) features in, embedding out. */
+  adapter: Uint8Array;
+  manifest: EncoderManifest;
+}
+
+/**
+ * A fine-tuned encoder version from a backbone and a trained adapter: the adapter alone, the merged model (pruned),
+ * and its manifest (id `id`, version 1, the backbone's licences, `source.parent` = `parentKey`). The adapter reads
+ * the backbone's training features when its manifest names them, else its embedding.
+ */
+export function encoderVersion(
+  backbone: { manifest: EncoderManifest; model: Uint8Array },
+  params: AdapterParams,
+  opts: { id: string; parentKey: string; runId: number; notes: string },
+): EncoderVersionFiles {
+  const features = backbone.manifest.trainFeatures;
+  const adapter = encodeModel(exportAdapterModel(params, { metadata: { shoebox_run: String(opts.runId) } }));
+  const source = decodeModel(backbone.model);
+  const backboneIr = features ? trainFeaturesModel(source, features) : source;
+  const embedding = renameTensor(backboneIr, backbone.manifest.output.name, 'backbone_features');
+  const merged = encodeModel(pruneModel(mergeEncoder(backboneIr, params, features ? TRAIN_FEATURES : embedding, { outputName: 'embedding' })));
+  const manifest: EncoderManifest = {
+    ...backbone.manifest,
+    id: opts.id,
+    version: '1',
+    file: `${opts.id}.onnx`,
+    sha256: createHash('sha256').update(merged).digest('hex'),
+    output: { name: 'embedding', dim: params.config.embedDim },
+    source: {
+      package: 'fine-tuned on this library',
+      version: String(opts.runId),
+      license: backbone.manifest.source.license,
+      weightsLicense: backbone.manifest.source.weightsLicense,
+      parent: opts.parentKey,
+    },
+    notes: opts.notes,
+  };
+  // The fine-tuned model's input to its adapter is internal to it; nothing else trains on it.
+  delete manifest.trainFeatures;
+  return { merged, adapter, manifest };
 }

@@ -1,10 +1,12 @@
 /**
- * Minimal spherical k-means for ProPos pseudo-labels (the production album clustering lives elsewhere): cosine
- * similarity assignment, normalized-mean centroids, k-means++ seeding, optional warm start and clusters pinned to
- * user-labelled points.
+ * Spherical k-means for ProPos pseudo-labels, with a pluggable assignment step (it runs on ONNX Runtime during
+ * training): cosine assignment, normalized-mean centroids, the album clustering's greedy k-means++ seeding
+ * (numeric/seeding.ts), optional warm start and clusters pinned to user-labelled points. The album clustering
+ * itself is numeric/kmeans.ts.
  */
 
-import { Rng } from './rng.js';
+import { Rng } from '../numeric/rng.js';
+import { DEFAULT_SEED_POWER, greedySeeds, seedTrials } from '../numeric/seeding.js';
 
 export interface KMeansOptions {
   k: number;
@@ -111,42 +113,32 @@ export async function sphericalKMeans(
     }
   }
 
-  // Seeding: warm start, or k-means++ with weight 1 - max cosine to the chosen centroids.
+  // Seeding: warm start, or the greedy k-means++ of the album clustering (numeric/seeding.ts), the same rule.
   if (opts.init) {
     if (opts.init.length !== k * d) throw new Error('kmeans: init has the wrong size');
     centroids.set(opts.init);
     setFixedCentroids();
   } else {
     setFixedCentroids();
-    const best = new Float64Array(n).fill(-Infinity);
-    const chosen = [...Array(k).keys()].filter((c) => isFixed[c]);
-    const update = (c: number): void => {
-      for (let i = 0; i < n; i++) best[i] = Math.max(best[i], dot(x, i * d, centroids, c * d, d));
-    };
-    chosen.forEach(update);
-    for (let c = 0; c < k; c++) {
-      if (isFixed[c]) continue;
-      let pick: number;
-      if (chosen.length === 0) pick = rng.int(n);
-      else {
-        let total = 0;
-        for (let i = 0; i < n; i++) total += Math.max(0, 1 - best[i]);
-        let r = rng.next() * total;
-        pick = n - 1;
-        for (let i = 0; i < n && total > 0; i++) {
-          r -= Math.max(0, 1 - best[i]);
-          if (r < 0) {
-            pick = i;
-            break;
-          }
-        }
-        if (total <= 0) pick = rng.int(n);
-      }
-      centroids.set(x.subarray(pick * d, (pick + 1) * d), c * d);
+    const fixedClusters = [...Array(k).keys()].filter((c) => isFixed[c]);
+    const weight = new Float64Array(n).fill(1);
+    for (const c of fixedClusters) for (let i = 0; i < n; i++) weight[i] = Math.min(weight[i], Math.max(0, 1 - dot(x, i * d, centroids, c * d, d)));
+    const free = [...Array(k).keys()].filter((c) => !isFixed[c]);
+    const picks = greedySeeds(
+      free.length,
+      weight,
+      fixedClusters.length > 0,
+      (p, t, tile) => {
+        for (let r = 0; r < n; r++) for (let j = 0; j < t; j++) tile[r * t + j] = dot(x, r * d, x, p[j] * d, d);
+      },
+      DEFAULT_SEED_POWER,
+      rng,
+      seedTrials(k),
+    );
+    free.forEach((c, j) => {
+      centroids.set(x.subarray(picks[j] * d, (picks[j] + 1) * d), c * d);
       normalizeRows(centroids.subarray(c * d, (c + 1) * d), d);
-      chosen.push(c);
-      update(c);
-    }
+    });
   }
 
   const labels = new Int32Array(n).fill(-1);

@@ -8,7 +8,7 @@
 
 import type { Graph, Tensor } from '../graph/graph.js';
 import { batchNorm } from '../graph/nn.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../numeric/rng.js';
 
 export interface AdapterConfig {
   /** Backbone feature dimension D (1792 for the default encoder). */

@@ -1,8 +1,12 @@
 /**
  * Trainer: fine-tunes the embedding adapter on cached backbone features with ProPos, BYOL or MoCo v2 by running a
- * train-step ONNX graph (see step.ts) step after step. The trainer owns the data pipeline (two-view batches,
- * neighbour/pinned positives, pseudo-labels by spherical k-means each epoch, noise, MoCo queue), the schedules,
- * progress, cancellation and checkpoints; the model lives in the graph.
+ * train-step ONNX graph (see step.ts) step after step. The trainer owns the data pipeline (two-view batches drawn
+ * from a running permutation, neighbour/pinned positives, pseudo-labels by spherical k-means at the start of each
+ * cycle, noise, MoCo queue), the schedules, progress, cancellation, checkpoints, a step budget with an optional
+ * deadline, and warm starts from an earlier run's final state; the model lives in the graph.
+ *
+ * A cycle is one pass over the photos (floor(N / batch) steps), capped at `maxCycleSteps` so that pseudo-labels of a
+ * large library are refreshed as often, in steps, as those of a small one.
  */
 
 import { createHash } from 'node:crypto';
@@ -25,7 +29,7 @@ import {
   type AdapterParams,
   type MlpWeights,
 } from './model.js';
-import { Rng } from './rng.js';
+import { Rng } from '../numeric/rng.js';
 import { errorMessage, openFastestCpuSession, openSession, type OpenedSession } from './session.js';
 import { buildTrainStep, type Method, type OptimizerConfig, type TrainStepModel } from './step.js';
 
@@ -47,8 +51,9 @@ export interface TrainData {
 }
 
 export interface TrainProgress {
-  epoch: number;
-  epochs: number;
+  /** Current cycle (0-based) of `cycles` (planned; a deadline may end training earlier). */
+  cycle: number;
+  cycles: number;
   /** Global step just completed (1-based) of `steps`. */
   step: number;
   steps: number;
@@ -59,18 +64,30 @@ export interface TrainProgress {
   providers: string[];
 }
 
-export interface EpochSummary {
-  epoch: number;
-  /** Mean of each scalar over the epoch's steps. */
+export interface CycleSummary {
+  cycle: number;
+  /** Steps run in this cycle (the last one may be shorter). */
+  steps: number;
+  /** Mean of each scalar over the cycle's steps. */
   means: Record<string, number>;
-  /** Pseudo-label clusters that had members (ProPos epochs after warm-up). */
+  /** Pseudo-label clusters that had members (ProPos cycles after warm-up). */
   clustersUsed?: number;
+}
+
+/** The network and optimizer state a run ends with; a later run can start from it ({@link TrainerOptions.warmStart}). */
+export interface TrainState {
+  /** Every state tensor of the train step (online, target, predictor, optimizer moments) by name. */
+  tensors: Record<string, Float32Array>;
+  /** ProPos pseudo-label centroids [K, E] (unit rows), if any. */
+  centroids?: Float32Array;
+  /** MoCo negatives queue [Q, E]. */
+  queue?: Float32Array;
 }
 
 export interface CheckpointOptions {
   /** File to write (atomically) and to resume from. */
   path: string;
-  /** Also write every this many steps (default: only at the end of each epoch and on cancel). */
+  /** Also write every this many steps (default: only at the end of each cycle and on cancel). */
   everySteps?: number;
   /** Resume from `path` if it exists (default true). A checkpoint of other data/options is an error. */
   resume?: boolean;
@@ -80,10 +97,22 @@ export interface CheckpointOptions {
 export interface TrainerOptions {
   /** Training objective (default 'propos'). */
   method?: Method;
-  /** Epochs over all photos (default 40). */
+  /** Train steps in all (default: `epochs` passes over the photos). */
+  steps?: number;
+  /** Passes over all photos when `steps` is not given (default 40). */
   epochs?: number;
-  /** Photos per step (default 256; capped at N). The last partial batch of an epoch is dropped. */
+  /** Photos per step (default 256; capped at N). */
   batchSize?: number;
+  /** Most steps between two pseudo-label refreshes (default 250): a cycle is min(this, floor(N / batch)) steps. */
+  maxCycleSteps?: number;
+  /**
+   * Wall-clock deadline (ms since the epoch, as Date.now()): once the measured step time says the remaining steps
+   * would run past it, the run is shortened (the learning-rate schedule then anneals over the shorter run).
+   * Not part of the checkpoint fingerprint.
+   */
+  deadline?: number;
+  /** Start from the final state of an earlier run (same method, adapter and optimizer) instead of from scratch. */
+  warmStart?: TrainState;
   seed?: number;
   /** ORT execution providers to try (default ['cpu']); falls back to CPU if they fail. */
   executionProviders?: string[];
@@ -98,8 +127,8 @@ export interface TrainerOptions {
    * epochs), AdamW 3e-3. Chosen on synthetic data; retune on real features.
    */
   lr?: number;
-  /** Linear learning-rate warm-up (default 0 epochs). */
-  lrWarmupEpochs?: number;
+  /** Linear learning-rate warm-up (default 0 steps). */
+  lrWarmupSteps?: number;
   /** SGD momentum (default 0.9). */
   momentum?: number;
   /** Weight decay (default SGD 5e-4, AdamW 1e-2); not applied to biases and BatchNorm parameters. */
@@ -112,8 +141,8 @@ export interface TrainerOptions {
    * update weight sum(1 - m) is then at least 4).
    */
   emaBase?: number;
-  /** ProPos: epochs of BYOL only at the start (lambda = sigma = 0; default max(1, round(epochs / 10))). */
-  warmupEpochs?: number;
+  /** ProPos: cycles of BYOL only at the start (lambda = sigma = 0; default max(1, round(cycles / 10)), 0 when warm-started). */
+  warmupCycles?: number;
   /** ProPos: PSL weight lambda (default 0.1). */
   lambda?: number;
   /** ProPos: posterior-sampling noise sigma (default 0.001). */
@@ -124,7 +153,7 @@ export interface TrainerOptions {
   negatives?: PslNegatives;
   /** ProPos: pseudo-label clusters K (default clamp(round(sqrt(N / 2)), 2, 256), at least the number of pinned albums). */
   clusters?: number;
-  /** ProPos: k-means iterations per epoch (default 20; warm-started from the previous epoch). */
+  /** ProPos: k-means iterations per cycle (default 20; warm-started from the previous cycle). */
   kmeansIterations?: number;
   /** MoCo: negatives queue length (default min(4096, N rounded down to 2B, at least 2B)). */
   queueSize?: number;
@@ -143,16 +172,19 @@ export interface TrainerOptions {
 
 export interface ResolvedOptions {
   method: Method;
-  epochs: number;
+  /** Planned train steps (a deadline may end the run earlier). */
+  steps: number;
   batchSize: number;
+  cycleSteps: number;
   seed: number;
   adapter: AdapterConfig;
   optimizer: OptimizerConfig;
   lr: number;
-  lrWarmupEpochs: number;
+  lrWarmupSteps: number;
   predictorLrScale: number;
   emaBase: number;
-  warmupEpochs: number;
+  warmupCycles: number;
+  warm: boolean;
   lambda: number;
   sigma: number;
   temperature: number;
@@ -174,9 +206,14 @@ export interface TrainResult {
   embeddings: Float32Array;
   /** Last ProPos pseudo-labels (length N), if any were computed. */
   pseudoLabels?: Int32Array;
-  history: EpochSummary[];
+  history: CycleSummary[];
+  /** Steps run (fewer than planned when the deadline ended the run). */
   steps: number;
+  /** Set when the deadline shortened the run. */
+  limitedBy?: 'deadline';
   options: ResolvedOptions;
+  /** The final state, for a later warm start. */
+  state: TrainState;
   /** Providers the train step finally ran on. */
   providers: string[];
   /** Why the requested providers were not (or no longer) used. */
@@ -187,26 +224,36 @@ export interface TrainResult {
 
 interface CheckpointMeta {
   format: 'shoebox-train';
-  version: 1;
+  version: 2;
   fingerprint: string;
-  epoch: number;
-  stepInEpoch: number;
+  cycle: number;
+  stepInCycle: number;
   globalStep: number;
+  totalSteps: number;
+  limitedBy?: 'deadline';
+  permPos: number;
   rng: number[];
   queuePtr: number;
-  history: EpochSummary[];
-  hasEpochState: boolean;
+  history: CycleSummary[];
+  hasCycleState: boolean;
   sums: Record<string, number>;
   clustersUsed?: number;
 }
+
+/** Default most steps per cycle. */
+export const MAX_CYCLE_STEPS = 250;
 
 /** Fill in defaults that depend on the data. */
 export function resolveOptions(data: TrainData, o: TrainerOptions = {}): ResolvedOptions {
   const n = validateData(data);
   const method = o.method ?? 'propos';
-  const epochs = o.epochs ?? 40;
   const batchSize = Math.min(o.batchSize ?? 256, n);
   if (batchSize < 2) throw new Error('training needs at least 2 photos per batch');
+  const stepsPerEpoch = Math.floor(n / batchSize);
+  const steps = Math.max(1, Math.round(o.steps ?? (o.epochs ?? 40) * stepsPerEpoch));
+  const cycleSteps = Math.max(1, Math.min(stepsPerEpoch, o.maxCycleSteps ?? MAX_CYCLE_STEPS));
+  const cycles = Math.ceil(steps / cycleSteps);
+  const warm = o.warmStart !== undefined;
   const optimizerKind = o.optimizer ?? 'sgd';
   const weightDecay = o.weightDecay ?? (optimizerKind === 'sgd' ? 5e-4 : 1e-2);
   const optimizer: OptimizerConfig =
@@ -218,16 +265,18 @@ export function resolveOptions(data: TrainData, o: TrainerOptions = {}): Resolve
   const rows = 2 * batchSize;
   return {
     method,
-    epochs,
+    steps,
     batchSize,
+    cycleSteps,
     seed: o.seed ?? 0,
     adapter: { ...DEFAULT_ADAPTER, ...o.adapter, inputDim: data.dim },
     optimizer,
     lr: o.lr ?? (optimizerKind === 'sgd' ? 2 : 3e-3),
-    lrWarmupEpochs: o.lrWarmupEpochs ?? 0,
+    lrWarmupSteps: o.lrWarmupSteps ?? 0,
     predictorLrScale: o.predictorLrScale ?? 10,
-    emaBase: o.emaBase ?? Math.min(0.996, 1 - 8 / Math.max(1, Math.floor(n / batchSize) * epochs)),
-    warmupEpochs: method === 'propos' ? (o.warmupEpochs ?? Math.max(1, Math.round(epochs / 10))) : 0,
+    emaBase: o.emaBase ?? Math.min(0.996, 1 - 8 / steps),
+    warmupCycles: method === 'propos' ? (o.warmupCycles ?? (warm ? 0 : Math.max(1, Math.round(cycles / 10)))) : 0,
+    warm,
     lambda: o.lambda ?? 0.1,
     sigma: o.sigma ?? 0.001,
     temperature: o.temperature ?? (method === 'moco' ? 0.2 : 0.5),
@@ -259,8 +308,9 @@ function abortError(signal: AbortSignal): unknown {
 export class Trainer {
   readonly options: ResolvedOptions;
   private readonly n: number;
-  private readonly stepsPerEpoch: number;
-  private readonly totalSteps: number;
+  /** Steps this run will take: the planned budget, lowered when the deadline cannot be met (checkpointed). */
+  private totalSteps: number;
+  private limitedBy?: 'deadline';
   private readonly log: (m: string) => void;
   // Training state (all of it is checkpointed).
   private rng: Rng;
@@ -268,19 +318,21 @@ export class Trainer {
   /** Second buffer per state tensor: the train step writes the next values there, then the two swap. */
   private spare = new Map<string, OrtTensor>();
   private readonly buffers = new Map<string, Float32Array>();
-  private epoch = 0;
-  private stepInEpoch = 0;
+  private cycle = 0;
+  private stepInCycle = 0;
   private globalStep = 0;
-  private history: EpochSummary[] = [];
+  private history: CycleSummary[] = [];
+  /** Running permutation of the photos; a batch takes the next `batchSize`, and it is reshuffled when used up. */
   private perm: Int32Array;
+  private permPos: number;
   /** CPU threads of the train step when the trainer chose them. */
   private threads?: number;
   private labels?: Int32Array;
   private centroids?: Float32Array;
   private queue?: Float32Array;
   private queuePtr = 0;
-  /** Whether this epoch's permutation (and pseudo-labels) exist, i.e. the epoch has begun. */
-  private hasEpochState = false;
+  /** Whether this cycle's pseudo-labels exist, i.e. the cycle has begun. */
+  private hasCycleState = false;
   private sums: Record<string, number> = {};
   private clustersUsed?: number;
   // Derived, not checkpointed.
@@ -296,11 +348,11 @@ export class Trainer {
   ) {
     this.options = resolveOptions(data, userOptions);
     this.n = data.views[0].length / data.dim;
-    this.stepsPerEpoch = Math.floor(this.n / this.options.batchSize);
-    this.totalSteps = this.stepsPerEpoch * this.options.epochs;
+    this.totalSteps = this.options.steps;
     this.log = userOptions.onLog ?? (() => undefined);
     this.rng = new Rng(this.options.seed);
-    this.perm = new Int32Array(this.n);
+    this.perm = Int32Array.from({ length: this.n }, (_, i) => i);
+    this.permPos = this.n; // the first batch shuffles
     // Pinned albums -> fixed pseudo-label clusters 0..A-1.
     this.albums = new Map();
     if (data.pinned) {
@@ -345,22 +397,25 @@ export class Trainer {
       if (o.method === 'propos') assigner = await openSession(assignmentModel(o.adapter.embedDim), { threads: this.userOptions.threads });
       const started = performance.now();
       const startStep = this.globalStep;
-      while (this.epoch < o.epochs) {
-        if (!this.hasEpochState) await this.beginEpoch(embedder.session, assigner?.session);
-        while (this.stepInEpoch < this.stepsPerEpoch) {
+      const cycles = (): number => Math.ceil(this.totalSteps / o.cycleSteps);
+      while (this.globalStep < this.totalSteps) {
+        if (!this.hasCycleState) await this.beginCycle(embedder.session, assigner?.session);
+        while (this.stepInCycle < o.cycleSteps && this.globalStep < this.totalSteps) {
           if (signal?.aborted) {
             await this.saveCheckpoint();
             throw abortError(signal);
           }
           const scalars = await this.trainStep();
           for (const [k, v] of Object.entries(scalars)) this.sums[k] = (this.sums[k] ?? 0) + v;
-          this.stepInEpoch++;
+          this.stepInCycle++;
           this.globalStep++;
           const elapsed = (performance.now() - started) / 1000;
           const done = this.globalStep - startStep;
+          // The first steps give the step time: shorten the run now if the deadline cannot be met.
+          if (done === 16) this.fitDeadline(elapsed / done);
           this.userOptions.onProgress?.({
-            epoch: this.epoch,
-            epochs: o.epochs,
+            cycle: this.cycle,
+            cycles: cycles(),
             step: this.globalStep,
             steps: this.totalSteps,
             losses: scalars,
@@ -369,13 +424,21 @@ export class Trainer {
             providers: this.train!.providers,
           });
           const every = this.userOptions.checkpoint?.everySteps;
-          if (every && this.globalStep % every === 0 && this.stepInEpoch < this.stepsPerEpoch) await this.saveCheckpoint();
+          if (every && this.globalStep % every === 0 && this.stepInCycle < o.cycleSteps) await this.saveCheckpoint();
         }
-        const means = Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / this.stepsPerEpoch]));
-        this.history.push({ epoch: this.epoch, means, ...(this.clustersUsed !== undefined ? { clustersUsed: this.clustersUsed } : {}) });
-        this.epoch++;
-        this.stepInEpoch = 0;
-        this.hasEpochState = false;
+        const means = Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / this.stepInCycle]));
+        this.history.push({
+          cycle: this.cycle,
+          steps: this.stepInCycle,
+          means,
+          ...(this.clustersUsed !== undefined ? { clustersUsed: this.clustersUsed } : {}),
+        });
+        this.cycle++;
+        this.stepInCycle = 0;
+        this.hasCycleState = false;
+        // Whole cycles (pseudo-labels included) give the better estimate of what is left.
+        const done = this.globalStep - startStep;
+        if (done > 0) this.fitDeadline((performance.now() - started) / 1000 / done);
         await this.saveCheckpoint();
       }
       return await this.finish(embedder.session);
@@ -390,7 +453,24 @@ export class Trainer {
   // -------------------------------------------------------------------------------------------------------------
   // State
 
+  /** Lower `totalSteps` so that the rest of the run, at `secPerStep`, ends by the deadline (never below what ran). */
+  private fitDeadline(secPerStep: number): void {
+    const deadline = this.userOptions.deadline;
+    if (deadline === undefined || !(secPerStep > 0)) return;
+    const left = Math.max(0, Math.floor((deadline - Date.now()) / 1000 / secPerStep));
+    const fit = Math.max(this.globalStep, Math.min(this.totalSteps, this.globalStep + left));
+    if (fit < this.totalSteps) {
+      if (!this.limitedBy) this.log(`deadline: ${this.options.steps} planned steps do not fit; running ${Math.max(fit, 1)}`);
+      this.totalSteps = Math.max(fit, 1);
+      this.limitedBy = 'deadline';
+    }
+  }
+
   private initState(): void {
+    if (this.userOptions.warmStart) {
+      this.loadWarmStart(this.userOptions.warmStart);
+      return;
+    }
     const a = this.options.adapter;
     const rng = new Rng([this.options.seed, 0x1417]);
     const online = initMlp(adapterDims(a), rng);
@@ -409,6 +489,30 @@ export class Trainer {
       this.queue = new Float32Array(this.options.queueSize * e);
       new Rng([this.options.seed, 0x9e3]).fillNormal(this.queue);
       for (let r = 0; r < this.options.queueSize; r++) normalizeRow(this.queue.subarray(r * e, (r + 1) * e));
+    }
+  }
+
+  /** Take every state tensor (and the MoCo queue, and ProPos centroids when K matches) from an earlier run. */
+  private loadWarmStart(w: TrainState): void {
+    for (const s of this.step!.state) {
+      const data = w.tensors[s.name];
+      const size = s.shape.reduce((x, y) => x * y, 1);
+      if (!(data instanceof Float32Array) || data.length !== size) {
+        throw new Error(`warm start: the earlier run has no ${s.name} of ${size} values (another method or adapter?)`);
+      }
+      this.state.set(s.name, new OrtTensor('float32', Float32Array.from(data), s.shape));
+    }
+    const e = this.options.adapter.embedDim;
+    if (w.centroids && w.centroids.length === this.options.clusters * e) this.centroids = Float32Array.from(w.centroids);
+    if (this.options.method === 'moco') {
+      if (!w.queue || w.queue.length !== this.options.queueSize * e) {
+        // A queue of another size (the library grew): start a fresh one of random unit keys.
+        this.queue = new Float32Array(this.options.queueSize * e);
+        new Rng([this.options.seed, 0x9e3]).fillNormal(this.queue);
+        for (let r = 0; r < this.options.queueSize; r++) normalizeRow(this.queue.subarray(r * e, (r + 1) * e));
+      } else {
+        this.queue = Float32Array.from(w.queue);
+      }
     }
   }
 
@@ -492,14 +596,14 @@ export class Trainer {
   }
 
   // -------------------------------------------------------------------------------------------------------------
-  // Epochs and steps
+  // Cycles and steps
 
-  /** Shuffle, and for ProPos after warm-up compute pseudo-labels by k-means on target embeddings. */
-  private async beginEpoch(embedder: InferenceSession, assigner?: InferenceSession): Promise<void> {
+  /** For ProPos after warm-up: pseudo-labels by k-means on the target embeddings. */
+  private async beginCycle(embedder: InferenceSession, assigner?: InferenceSession): Promise<void> {
     const o = this.options;
     this.sums = {};
     this.clustersUsed = undefined;
-    if (o.method === 'propos' && this.epoch >= o.warmupEpochs) {
+    if (o.method === 'propos' && this.cycle >= o.warmupCycles) {
       const e = o.adapter.embedDim;
       const emb = await this.embed(embedder, this.network('target'));
       const km = await sphericalKMeans(
@@ -509,7 +613,7 @@ export class Trainer {
         {
           k: o.clusters,
           iterations: o.kmeansIterations,
-          seed: [o.seed, this.epoch, 0x6b6d],
+          seed: [o.seed, this.cycle, 0x6b6d],
           init: this.centroids,
           fixed: this.fixedClusters,
         },
@@ -519,9 +623,19 @@ export class Trainer {
       this.centroids = km.centroids;
       this.clustersUsed = new Set(km.labels).size;
     }
-    for (let i = 0; i < this.n; i++) this.perm[i] = i;
-    this.rng.shuffle(this.perm);
-    this.hasEpochState = true;
+    this.hasCycleState = true;
+  }
+
+  /** Row of the next photo of the running permutation (reshuffled, as a new pass, when fewer than a batch are left). */
+  private batchStart(): number {
+    const b = this.options.batchSize;
+    if (this.permPos + b > this.n) {
+      this.rng.shuffle(this.perm);
+      this.permPos = 0;
+    }
+    const start = this.permPos;
+    this.permPos += b;
+    return start;
   }
 
   /** Unit-norm embeddings [N, E] of view 0 by the given network (inference mode). */
@@ -574,8 +688,9 @@ export class Trainer {
     const views = this.data.views;
     const x = this.buffer('x', 2 * b * dim);
     const rowLabels = new Int32Array(2 * b);
+    const start = this.batchStart();
     for (let r = 0; r < b; r++) {
-      const i = this.perm[this.stepInEpoch * b + r];
+      const i = this.perm[start + r];
       const j = this.partner(i);
       const va = this.rng.int(views.length);
       let vb = this.rng.int(views.length - 1);
@@ -585,9 +700,9 @@ export class Trainer {
       rowLabels[r] = this.labels?.[i] ?? -1;
       rowLabels[b + r] = this.labels?.[j] ?? -1;
     }
-    const afterWarmup = this.epoch >= o.warmupEpochs;
+    const afterWarmup = this.cycle >= o.warmupCycles;
     const hyper: Record<string, number> = {
-      lr: cosineLr(this.globalStep, this.totalSteps, o.lr, { warmupSteps: o.lrWarmupEpochs * this.stepsPerEpoch }),
+      lr: cosineLr(this.globalStep, this.totalSteps, o.lr, { warmupSteps: o.lrWarmupSteps }),
       ema_momentum: emaMomentum(this.globalStep, this.totalSteps, o.emaBase),
       step: this.globalStep + 1,
       lambda: afterWarmup ? o.lambda : 0,
@@ -673,10 +788,23 @@ export class Trainer {
       pseudoLabels: this.labels,
       history: this.history,
       steps: this.globalStep,
+      ...(this.limitedBy ? { limitedBy: this.limitedBy } : {}),
       options: this.options,
+      state: this.finalState(),
       providers: this.train!.providers,
       ...(this.threads !== undefined ? { threads: this.threads } : {}),
       fallback: this.fallback,
+    };
+  }
+
+  /** Copies of the state tensors (the ORT tensors are reused), the centroids and the queue. */
+  private finalState(): TrainState {
+    const tensors: Record<string, Float32Array> = {};
+    for (const [k, v] of this.state) tensors[k] = Float32Array.from(v.data as Float32Array);
+    return {
+      tensors,
+      ...(this.centroids ? { centroids: Float32Array.from(this.centroids) } : {}),
+      ...(this.queue ? { queue: Float32Array.from(this.queue) } : {}),
     };
   }
 
@@ -692,6 +820,8 @@ export class Trainer {
       for (let i = 0; i < this.n; i += stride) h.update(new Uint8Array(v.buffer, v.byteOffset + i * this.data.dim * 4, this.data.dim * 4));
     }
     for (const a of [this.data.neighbors, this.data.pinned]) if (a) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    const w = this.userOptions.warmStart;
+    if (w) for (const k of Object.keys(w.tensors).sort()) h.update(k).update(new Uint8Array(w.tensors[k].buffer, w.tensors[k].byteOffset, w.tensors[k].byteLength));
     return h.digest('hex');
   }
 
@@ -700,21 +830,24 @@ export class Trainer {
     if (!cp) return;
     const tensors: Record<string, CheckpointArray> = {};
     for (const [k, v] of this.state) tensors[`state/${k}`] = v.data as Float32Array;
-    if (this.hasEpochState) tensors.perm = this.perm;
+    tensors.perm = this.perm;
     if (this.labels) tensors.labels = this.labels;
     if (this.centroids) tensors.centroids = this.centroids;
     if (this.queue) tensors.queue = this.queue;
     const meta: CheckpointMeta = {
       format: 'shoebox-train',
-      version: 1,
+      version: 2,
       fingerprint: this.fingerprint(),
-      epoch: this.epoch,
-      stepInEpoch: this.stepInEpoch,
+      cycle: this.cycle,
+      stepInCycle: this.stepInCycle,
       globalStep: this.globalStep,
+      totalSteps: this.totalSteps,
+      ...(this.limitedBy ? { limitedBy: this.limitedBy } : {}),
+      permPos: this.permPos,
       rng: this.rng.state(),
       queuePtr: this.queuePtr,
       history: this.history,
-      hasEpochState: this.hasEpochState,
+      hasCycleState: this.hasCycleState,
       sums: this.sums,
       clustersUsed: this.clustersUsed,
     };
@@ -727,7 +860,7 @@ export class Trainer {
     const saved = await readCheckpoint<CheckpointMeta>(cp.path);
     if (!saved) return false;
     const m = saved.meta;
-    if (m.format !== 'shoebox-train' || m.version !== 1) throw new Error(`${cp.path} is not a Shoebox training checkpoint (v1)`);
+    if (m.format !== 'shoebox-train' || m.version !== 2) throw new Error(`${cp.path} is not a Shoebox training checkpoint (v2)`);
     if (m.fingerprint !== this.fingerprint()) throw new Error(`checkpoint ${cp.path} was written for different data or options`);
     for (const s of this.step!.state) {
       const data = saved.tensors[`state/${s.name}`];
@@ -735,20 +868,23 @@ export class Trainer {
         throw new Error(`checkpoint lacks ${s.name}`);
       this.state.set(s.name, new OrtTensor('float32', data, s.shape));
     }
-    this.epoch = m.epoch;
-    this.stepInEpoch = m.stepInEpoch;
+    this.cycle = m.cycle;
+    this.stepInCycle = m.stepInCycle;
     this.globalStep = m.globalStep;
+    this.totalSteps = m.totalSteps;
+    this.limitedBy = m.limitedBy;
+    this.permPos = m.permPos;
     this.rng = Rng.fromState(m.rng);
     this.history = m.history;
     this.queuePtr = m.queuePtr;
-    this.hasEpochState = m.hasEpochState;
+    this.hasCycleState = m.hasCycleState;
     this.sums = m.sums;
     this.clustersUsed = m.clustersUsed;
-    if (m.hasEpochState) this.perm = saved.tensors.perm as Int32Array;
+    this.perm = saved.tensors.perm as Int32Array;
     this.labels = saved.tensors.labels as Int32Array | undefined;
     this.centroids = saved.tensors.centroids as Float32Array | undefined;
     this.queue = saved.tensors.queue as Float32Array | undefined;
-    this.log(`resumed from ${cp.path} at epoch ${m.epoch}, step ${m.globalStep}`);
+    this.log(`resumed from ${cp.path} at cycle ${m.cycle}, step ${m.globalStep}`);
     return true;
   }
 }
@@ -758,9 +894,4 @@ function normalizeRow(r: Float32Array): void {
   for (const v of r) s += v * v;
   const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
   for (let i = 0; i < r.length; i++) r[i] *= inv;
-}
-
-/** Convenience: `new Trainer(data, options).run()`. */
-export function train(data: TrainData, options: TrainerOptions = {}): Promise<TrainResult> {
-  return new Trainer(data, options).run();
 }

@@ -270,6 +270,8 @@ export function movePhotos(db: Db, photoIds: number[], toAlbumId: number): EditS
     const ch = moveChanges(db, ids, toAlbumId);
     // Moving into an album is a positive statement: drop a cannot-link to it, if any.
     ch.cannotLink = ch.cannotLink.filter(([, a]) => a !== toAlbumId);
+    // Nothing to move (an empty list, or every photo already placed there): no edit, no undo step.
+    if (ch.members.length === 0 && ch.cannotLink.length === 0) return;
     const p: EditPayload = { albums: [], ...ch };
     apply(db, p, 'forward');
     for (const id of ids) db.prepare('DELETE FROM cannot_link WHERE photo_id = ? AND album_id = ?').run(id, toAlbumId);

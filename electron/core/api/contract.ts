@@ -44,6 +44,8 @@ export interface JobInfo {
   finishedAt: number | null;
   /** Training only: recent loss values, oldest first. */
   losses?: number[];
+  /** Organize: the albums are written and are now being refined in the background (the person can keep working). */
+  refining?: boolean;
   error?: ApiError;
 }
 
@@ -107,8 +109,10 @@ export interface PhotoDetails {
 export interface Settings {
   device: Device;
   albums: 'auto' | number;
+  /** Refine the encoder on the library's photos when it is warranted (new photos, corrections, first organize). */
   train: boolean;
-  epochs: number;
+  /** Train steps of a round from scratch (a round that continues the last one takes a quarter). */
+  trainSteps: number;
   method: 'propos' | 'byol' | 'moco';
   /** Id of the backbone encoder (a manifest `models/<id>.json`); the bundled default unless the person picks another. */
   encoder: string;
@@ -136,6 +140,21 @@ export interface EditState {
   redoLabel: string | null;
 }
 
+/** Whether the last organize trained, and why (or why not). */
+export interface TrainingDecision {
+  train: boolean;
+  reason: 'first' | 'asked' | 'method' | 'new-photos' | 'corrections' | 'off' | 'too-few' | 'up-to-date';
+  /** One sentence for the person, e.g. "Training skipped: 12 new photos since the last training (0.4% of the library)". */
+  message: string;
+  at: number;
+}
+
+export interface TrainingStatus {
+  /** When the active refined encoder was trained (null: none yet, the albums come from the frozen backbone). */
+  lastTrainedAt: number | null;
+  decision: TrainingDecision | null;
+}
+
 export interface LibraryStatus {
   roots: RootInfo[];
   photoCount: number;
@@ -145,6 +164,7 @@ export interface LibraryStatus {
   device: string | null;
   edits: EditState;
   jobs: JobInfo[];
+  training: TrainingStatus;
 }
 
 export interface ErrorRow {
@@ -160,7 +180,11 @@ export interface ApiSpec {
   addRoot: { args: { path: string }; result: RootInfo };
   listErrors: { args: { offset: number; limit: number }; result: { total: number; rows: ErrorRow[] } };
   listJobs: { args: Record<string, never>; result: JobInfo[] };
-  organize: { args: { train?: boolean; rescan?: boolean }; result: { jobId: string } };
+  /**
+   * Start (or join) an organize job. `reorganize`: re-cluster every photo the person has not placed, with the
+   * current settings; `retrain`: refine the encoder now, warranted or not; `train: false`: no training this time.
+   */
+  organize: { args: { train?: boolean; retrain?: boolean; reorganize?: boolean }; result: { jobId: string } };
   cancelJob: { args: { jobId: string }; result: { cancelled: boolean } };
   listAlbums: { args: Record<string, never>; result: AlbumSummary[] };
   getAlbumPhotos: { args: { albumId: number; offset: number; limit: number }; result: PhotoPage };
@@ -197,27 +221,3 @@ export interface ShoeboxApi {
   /** Which transport is in use, for UI differences such as "show in folder". */
   readonly transport: 'electron' | 'http';
 }
-
-export const API_METHODS: readonly ApiMethod[] = [
-  'getStatus',
-  'listRoots',
-  'addRoot',
-  'listErrors',
-  'listJobs',
-  'organize',
-  'cancelJob',
-  'listAlbums',
-  'getAlbumPhotos',
-  'getPhoto',
-  'movePhotos',
-  'createAlbum',
-  'renameAlbum',
-  'mergeAlbums',
-  'deleteAlbum',
-  'undo',
-  'redo',
-  'getSettings',
-  'listEncoders',
-  'setSettings',
-  'showInFolder',
-];

@@ -3,7 +3,6 @@
  * throws ShoeboxError('INVALID_INPUT') with a message naming the bad field.
  */
 import type { ApiArgs, ApiMethod, Device, Settings } from './contract.js';
-import { API_METHODS } from './contract.js';
 import { ShoeboxError } from '../errors.js';
 
 type Obj = Record<string, unknown>;
@@ -64,20 +63,27 @@ function bool(o: Obj, k: string): boolean | undefined {
 /** Encoder ids name files in the models folder: no path separators, no leading dot. */
 export const ENCODER_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
-const DEVICES: readonly Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+/** Every device setting (the API, the CLI and Settings accept these). */
+export const DEVICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly Device[];
+
+const SETTINGS: readonly string[] = ['device', 'albums', 'train', 'trainSteps', 'method', 'encoder'] satisfies (keyof Settings)[];
+
+/** Bounds of the training step budget (the API, the CLI and the Settings form use these). */
+export const TRAIN_STEPS_MIN = 100;
+export const TRAIN_STEPS_MAX = 100_000;
 
 function settings(o: Obj): Partial<Settings> {
   const out: Partial<Settings> = {};
   for (const k of Object.keys(o)) {
-    if (!['device', 'albums', 'train', 'epochs', 'method', 'encoder'].includes(k)) throw new ShoeboxError('INVALID_INPUT', `Unknown setting ${k}`);
+    if (!SETTINGS.includes(k)) throw new ShoeboxError('INVALID_INPUT', `Unknown setting ${k.slice(0, 64)}`);
   }
   if (o.device !== undefined) {
-    if (!DEVICES.includes(o.device as Device)) throw new ShoeboxError('INVALID_INPUT', `device must be one of ${DEVICES.join(', ')}`);
+    if (!(DEVICES as readonly unknown[]).includes(o.device)) throw new ShoeboxError('INVALID_INPUT', `device must be one of ${DEVICES.join(', ')}`);
     out.device = o.device as Device;
   }
   if (o.albums !== undefined) out.albums = o.albums === 'auto' ? 'auto' : int(o, 'albums', 1, 1000);
   if (o.train !== undefined) out.train = bool(o, 'train');
-  if (o.epochs !== undefined) out.epochs = int(o, 'epochs', 0, 1000);
+  if (o.trainSteps !== undefined) out.trainSteps = int(o, 'trainSteps', TRAIN_STEPS_MIN, TRAIN_STEPS_MAX);
   if (o.method !== undefined) {
     if (o.method !== 'propos' && o.method !== 'byol' && o.method !== 'moco') throw new ShoeboxError('INVALID_INPUT', 'method must be propos, byol or moco');
     out.method = o.method;
@@ -91,62 +97,57 @@ function settings(o: Obj): Partial<Settings> {
   return out;
 }
 
+type Validators = { [M in ApiMethod]: (o: Obj) => ApiArgs<M> };
+
+const none = (): Record<string, never> => ({});
+
+/**
+ * The argument validator of every API method, one entry per method of the contract (a missing one does not
+ * compile); the list of methods the transports accept is derived from it.
+ */
+const VALIDATORS: Validators = {
+  getStatus: none,
+  listRoots: none,
+  addRoot: (o) => ({ path: str(o, 'path') }),
+  listErrors: (o) => ({ offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 1000) }),
+  listJobs: none,
+  organize: (o) => {
+    known(o, ['train', 'retrain', 'reorganize']);
+    return { train: bool(o, 'train'), retrain: bool(o, 'retrain'), reorganize: bool(o, 'reorganize') };
+  },
+  cancelJob: (o) => ({ jobId: str(o, 'jobId') }),
+  listAlbums: none,
+  getAlbumPhotos: (o) => ({ albumId: id(o, 'albumId'), offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 2000) }),
+  getPhoto: (o) => ({ photoId: id(o, 'photoId') }),
+  movePhotos: (o) => ({ photoIds: ids(o, 'photoIds'), toAlbumId: id(o, 'toAlbumId') }),
+  createAlbum: (o) => ({ name: name(o, 'name'), photoIds: ids(o, 'photoIds', true) }),
+  renameAlbum: (o) => ({ albumId: id(o, 'albumId'), name: name(o, 'name') }),
+  mergeAlbums: (o) => ({ sourceId: id(o, 'sourceId'), targetId: id(o, 'targetId') }),
+  deleteAlbum: (o) => ({ albumId: id(o, 'albumId') }),
+  undo: none,
+  redo: none,
+  getSettings: none,
+  listEncoders: none,
+  setSettings: settings,
+  showInFolder: (o) => ({ photoId: id(o, 'photoId') }),
+};
+
+/** Every method of the contract. */
+export const API_METHODS = Object.keys(VALIDATORS) as readonly ApiMethod[];
+
+export function isApiMethod(name: unknown): name is ApiMethod {
+  return typeof name === 'string' && Object.hasOwn(VALIDATORS, name);
+}
+
+function known(o: Obj, keys: readonly string[]): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ShoeboxError('INVALID_INPUT', `Unknown argument ${k.slice(0, 64)}`);
+}
+
 /** Check that `method` is part of the contract and its args are well-formed. */
+export function validateCall<M extends ApiMethod>(method: M, raw: unknown): { method: M; args: ApiArgs<M> };
+export function validateCall(method: unknown, raw: unknown): { method: ApiMethod; args: ApiArgs<ApiMethod> };
 export function validateCall(method: unknown, raw: unknown): { method: ApiMethod; args: ApiArgs<ApiMethod> } {
-  if (typeof method !== 'string' || !(API_METHODS as readonly string[]).includes(method)) {
-    throw new ShoeboxError('NOT_FOUND', `Unknown API method ${String(method).slice(0, 64)}`);
-  }
-  const m = method as ApiMethod;
-  const o = obj(raw);
-  let args: unknown;
-  switch (m) {
-    case 'getStatus':
-    case 'listRoots':
-    case 'listJobs':
-    case 'listAlbums':
-    case 'undo':
-    case 'redo':
-    case 'getSettings':
-    case 'listEncoders':
-      args = {};
-      break;
-    case 'addRoot':
-      args = { path: str(o, 'path') };
-      break;
-    case 'listErrors':
-      args = { offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 1000) };
-      break;
-    case 'organize':
-      args = { train: bool(o, 'train'), rescan: bool(o, 'rescan') };
-      break;
-    case 'cancelJob':
-      args = { jobId: str(o, 'jobId') };
-      break;
-    case 'getAlbumPhotos':
-      args = { albumId: id(o, 'albumId'), offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 2000) };
-      break;
-    case 'getPhoto':
-    case 'showInFolder':
-      args = { photoId: id(o, 'photoId') };
-      break;
-    case 'movePhotos':
-      args = { photoIds: ids(o, 'photoIds'), toAlbumId: id(o, 'toAlbumId') };
-      break;
-    case 'createAlbum':
-      args = { name: name(o, 'name'), photoIds: ids(o, 'photoIds', true) };
-      break;
-    case 'renameAlbum':
-      args = { albumId: id(o, 'albumId'), name: name(o, 'name') };
-      break;
-    case 'mergeAlbums':
-      args = { sourceId: id(o, 'sourceId'), targetId: id(o, 'targetId') };
-      break;
-    case 'deleteAlbum':
-      args = { albumId: id(o, 'albumId') };
-      break;
-    case 'setSettings':
-      args = settings(o);
-      break;
-  }
-  return { method: m, args: args as ApiArgs<ApiMethod> };
+  if (!isApiMethod(method)) throw new ShoeboxError('NOT_FOUND', `Unknown API method ${String(method).slice(0, 64)}`);
+  const validate = VALIDATORS[method] as (o: Obj) => ApiArgs<ApiMethod>;
+  return { method, args: validate(obj(raw)) };
 }

@@ -5,8 +5,8 @@
 
 import { chooseK, type AutoKOptions, type AutoKResult } from './autok.js';
 import { findNearDuplicates } from './duplicates.js';
-import { kmeans, type KMeansConstraints, type KMeansOptions } from './kmeans.js';
-import { checkMatrix, dotBlock, unitRows } from './linalg.js';
+import { kmeans, type KMeansConstraints, type KMeansOptions } from '../../../training/numeric/kmeans.js';
+import { checkMatrix, dotBlock, unitRows } from '../../../training/numeric/linalg.js';
 import { applyAlbumRules, constraintMarks, median, type AlbumRules } from './outliers.js';
 
 /** Options of {@link clusterIntoAlbums}; `outliers` and `minAlbumSize` are the rules of {@link AlbumRules}. */

@@ -28,10 +28,10 @@
  */
 
 import { kmeansOnGram } from './gram-kmeans.js';
-import type { KMeansConstraints } from './kmeans.js';
-import { checkMatrix, dotBlock, gatherRows, normalizeRows, unitRows } from './linalg.js';
+import type { KMeansConstraints } from '../../../training/numeric/kmeans.js';
+import { checkMatrix, dotBlock, gatherRows, normalizeRows, unitRows } from '../../../training/numeric/linalg.js';
 import { cosineGram } from './metrics.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../../training/numeric/rng.js';
 
 export interface AutoKOptions {
   /** Smallest K considered. Default 2 (raised to cover every cluster the constraints name). */
@@ -104,7 +104,7 @@ export function chooseK(vectors: Float32Array, n: number, dim: number, opts: Aut
   // (both cost little when m is small).
   const draws = Math.min(8, Math.max(1, Math.ceil(600 / m)));
   const referenceGrams = Array.from({ length: draws }, () => cosineGram(referenceSample(xs, m, dim, rng), m, dim));
-  const seed = rng.nextUint32();
+  const seed = rng.nextU32();
 
   const evaluated = new Map<number, AutoKScore>();
   const evaluate = (k: number) => {
@@ -148,7 +148,7 @@ function referenceSample(xs: Float32Array, m: number, dim: number, rng: Rng): Fl
   });
   const weights = new Float32Array(m * r);
   const scale = 1 / Math.sqrt(r);
-  for (let i = 0; i < weights.length; i++) weights[i] = rng.gaussian() * scale;
+  for (let i = 0; i < weights.length; i++) weights[i] = rng.normal() * scale;
   const out = new Float32Array(m * dim);
   // A few dimensions at a time, so the block of centredT rows in use stays in cache.
   for (let d0 = 0; d0 < dim; d0 += 32) {

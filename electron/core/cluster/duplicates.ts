@@ -7,10 +7,18 @@
  * above the threshold are linked, and the groups are the connected components (union-find). Linking is
  * transitive, so a long chain of gradual edits forms one group even if its ends are below the threshold.
  *
- * Cost: sum over partitions of size^2 * dim / 2 multiply-adds; without a partition, n^2 dim / 2.
+ * Cost: sum over partitions of size^2 * dim / 2 multiply-adds. A partition larger than {@link EXACT_PARTITION}
+ * rows links each row to those of its {@link APPROX_NEIGHBOURS} approximate nearest neighbours at or above the
+ * threshold instead (knnApprox, O(size^1.5 dim)), so a large library costs no quadratic time here.
  */
 
-import { checkMatrix, dotBlock, gatherRows, unitRows } from './linalg.js';
+import { knnApprox } from './knn.js';
+import { checkMatrix, dotBlock, gatherRows, unitRows } from '../../../training/numeric/linalg.js';
+
+/** Partitions up to this size are compared pair by pair. */
+export const EXACT_PARTITION = 3000;
+/** Neighbours per row searched in larger partitions (groups grow beyond this by transitivity). */
+const APPROX_NEIGHBOURS = 8;
 
 export interface DuplicateOptions {
   /** Cosine similarity at or above which two photos are near-duplicates. Default 0.98. */
@@ -57,6 +65,16 @@ export function findNearDuplicates(
     const m = members.length;
     if (m < 2) continue;
     const xs = members.length === n ? x : gatherRows(x, dim, members);
+    if (m > EXACT_PARTITION) {
+      const g = knnApprox(xs, m, dim, APPROX_NEIGHBOURS);
+      for (let i = 0; i < m; i++) {
+        for (let r = 0; r < g.k; r++) {
+          const j = g.indices[i * g.k + r];
+          if (j >= 0 && g.similarities[i * g.k + r] >= threshold) union(members[i], members[j]);
+        }
+      }
+      continue;
+    }
     for (let i0 = 0; i0 < m; i0 += TILE) {
       const ni = Math.min(TILE, m - i0);
       for (let j0 = i0; j0 < m; j0 += TILE) {

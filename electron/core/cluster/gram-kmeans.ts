@@ -9,8 +9,8 @@
  * Unconstrained; used by automatic K.
  */
 
-import { Rng } from './rng.js';
-import { DEFAULT_SEED_POWER, greedySeeds, seedTrials } from './seeding.js';
+import { Rng } from '../../../training/numeric/rng.js';
+import { DEFAULT_SEED_POWER, greedySeeds, seedTrials } from '../../../training/numeric/seeding.js';
 
 export interface GramKMeansOptions {
   seed?: number;

@@ -11,11 +11,11 @@ export { findNearDuplicates } from './duplicates.js';
 export type { DuplicateOptions } from './duplicates.js';
 export { kmeansOnGram } from './gram-kmeans.js';
 export type { GramKMeansOptions, GramKMeansResult } from './gram-kmeans.js';
-export { kmeans } from './kmeans.js';
-export type { FixedCluster, KMeansConstraints, KMeansOptions, KMeansResult } from './kmeans.js';
-export { knnQuery, knnSelf } from './knn.js';
-export type { KnnGraph } from './knn.js';
-export { centerRows, normalizeRows, unitRows } from './linalg.js';
+export { kmeans } from '../../../training/numeric/kmeans.js';
+export type { FixedCluster, KMeansConstraints, KMeansOptions, KMeansResult } from '../../../training/numeric/kmeans.js';
+export { knnApprox, knnQuery, knnRecall, knnSelf } from './knn.js';
+export type { ApproxKnnOptions, KnnGraph } from './knn.js';
+export { centerRows, normalizeRows, unitRows } from '../../../training/numeric/linalg.js';
 export {
   adjustedRandIndex,
   clusteringAccuracy,
@@ -32,4 +32,4 @@ export { applyAlbumRules, outlierThreshold } from './outliers.js';
 export type { AlbumRules, OutlierOptions } from './outliers.js';
 export { albumName, dateRangeLabel, mostCommonPlace, nameAlbums, uniqueNames } from './naming.js';
 export type { AlbumNameInput, NamingOptions } from './naming.js';
-export { Rng } from './rng.js';
+export { Rng } from '../../../training/numeric/rng.js';

@@ -7,7 +7,7 @@
  */
 
 import { knnSelf } from './knn.js';
-import { checkMatrix, dotBlock, unitRows } from './linalg.js';
+import { checkMatrix, dotBlock, unitRows } from '../../../training/numeric/linalg.js';
 
 /**
  * Minimum-cost assignment (Hungarian / Kuhn–Munkres, shortest-augmenting-path form with row and column

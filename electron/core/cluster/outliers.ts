@@ -3,7 +3,7 @@
  * left too small.
  */
 
-import type { KMeansConstraints } from './kmeans.js';
+import type { KMeansConstraints } from '../../../training/numeric/kmeans.js';
 
 /** How outliers are told apart from an album's ordinary members. */
 export interface OutlierOptions {

@@ -22,11 +22,18 @@ export function openDatabase(libraryDir: string, opts: OpenOptions = {}): Db {
   fs.mkdirSync(libraryDir, { recursive: true });
   const file = path.join(libraryDir, DB_FILE);
   const db = new Database(file, { readonly: opts.readonly ?? false });
-  db.pragma('journal_mode = WAL');
+  if (!opts.readonly) db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  if (!opts.readonly) migrate(db);
+  if (!opts.readonly) {
+    try {
+      migrate(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
   return db;
 }
 

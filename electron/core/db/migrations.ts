@@ -155,4 +155,9 @@ export const MIGRATIONS: readonly string[] = [
   /* v2: near-duplicate groups found by clustering */ `
   ALTER TABLE photos ADD COLUMN near_dup_of INTEGER REFERENCES photos(id) ON DELETE SET NULL;
   `,
+  /* v3: training views of the embedding cached before training features (never read since); the checkpoints
+     table, which nothing writes (checkpoints are files in training/) */ `
+  DELETE FROM embeddings WHERE model_key LIKE '%#view%';
+  DROP TABLE checkpoints;
+  `,
 ];

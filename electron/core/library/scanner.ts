@@ -66,10 +66,17 @@ export interface ScanOptions {
   onWalked?: (files: { rootPath: string; relPath: string }[]) => void | Promise<void>;
 }
 
+/** Files larger than this are not read (a photo is read whole, to hash and decode it once). */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
+
 /** Process one file: read it once, hash, probe, EXIF, thumbnail. Never throws (errors become outcomes). */
 async function processFile(rootPath: string, rootId: number, file: FoundFile, cacheDir: string): Promise<Outcome> {
   const abs = path.join(rootPath, ...file.relPath.split('/'));
   try {
+    // Checked before reading, so a huge file never reaches memory.
+    if (file.size > MAX_FILE_BYTES) {
+      throw new FileError('TOO_LARGE', `file is ${(file.size / 2 ** 20).toFixed(0)} MiB, larger than ${MAX_FILE_BYTES / 2 ** 20} MiB; skipped to protect memory`);
+    }
     let buf: Buffer;
     try {
       buf = await fs.promises.readFile(abs);
@@ -77,15 +84,16 @@ async function processFile(rootPath: string, rootId: number, file: FoundFile, ca
       throw fileErrorFromFs(e, 'file');
     }
     if (buf.length === 0) throw new FileError('EMPTY_FILE', 'file is empty (0 bytes)');
+    if (buf.length > MAX_FILE_BYTES) throw new FileError('TOO_LARGE', `file grew past ${MAX_FILE_BYTES / 2 ** 20} MiB while it was read; skipped`);
     const cur = { ...file, size: buf.length };
     const hash = createHash('sha256').update(buf).digest('hex');
     const info = await probe(buf);
     const exif = await readExif(buf);
-    const tf = thumbFile(cacheDir, hash, 'thumb');
+    const thumbPath = thumbFile(cacheDir, hash, 'thumb');
     let thumb: { width: number; height: number };
-    const existing = await sharpSizeIfExists(tf);
+    const existing = await sharpSizeIfExists(thumbPath);
     if (existing) thumb = existing;
-    else thumb = await makeThumbnail(buf, tf);
+    else thumb = await makeThumbnail(buf, thumbPath);
     return {
       kind: 'ok',
       rootId,
@@ -145,9 +153,16 @@ function removeOldWebpThumbnails(db: Db, cacheDir: string): void {
   setSetting(db, 'thumbnailsJpeg', true);
 }
 
+interface Root {
+  id: number;
+  path: string;
+}
+
+type Work = { rootId: number; rootPath: string; file: FoundFile }[];
+
 /** Bring the index up to date for every root. `ctx` reports progress and carries the cancel signal. */
 export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): Promise<ScanSummary> {
-  const roots = db.prepare('SELECT id, path FROM roots ORDER BY id').all() as { id: number; path: string }[];
+  const roots = db.prepare('SELECT id, path FROM roots ORDER BY id').all() as Root[];
   const summary: ScanSummary = {
     roots: roots.length,
     found: 0,
@@ -162,9 +177,27 @@ export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): P
   };
   ctx.stage('scan', 0, 'Looking for photos');
   removeOldWebpThumbnails(db, opts.cacheDir);
+  const { work, seen } = await walkRoots(db, roots, opts, summary, ctx);
+  const vanished = vanishedPhotos(db, roots, seen);
+  await opts.onWalked?.(work.map((w) => ({ rootPath: w.rootPath, relPath: w.file.relPath })));
+  const movedIds = await readFiles(db, work, vanished.byHash, opts, summary, ctx);
+  ctx.signal.throwIfAborted();
+  markMissing(db, roots, vanished.ids, movedIds, summary);
+  summary.duplicates = (
+    db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM (SELECT hash FROM photos WHERE status = 'ok' AND hash IS NOT NULL GROUP BY hash HAVING COUNT(*) > 1)`,
+      )
+      .get() as { n: number }
+  ).n;
+  ctx.progress(summary.processed, work.length, { message: scanMessage(summary) });
+  ctx.flush();
+  return summary;
+}
 
-  // 1. Walk every root and decide what needs work.
-  const work: { rootId: number; rootPath: string; file: FoundFile }[] = [];
+/** Phase 1: walk every root and keep what needs reading (new, changed, or missing its thumbnail); a stat per file. */
+async function walkRoots(db: Db, roots: Root[], opts: ScanOptions, summary: ScanSummary, ctx: JobContext): Promise<{ work: Work; seen: Map<number, Set<string>> }> {
+  const work: Work = [];
   const seen = new Map<number, Set<string>>();
   for (const root of roots) {
     let found: FoundFile[];
@@ -181,9 +214,7 @@ export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): P
       );
     }
     summary.found += found.length;
-    const rows = db
-      .prepare('SELECT id, rel_path, size, mtime_ms, hash, status FROM photos WHERE root_id = ?')
-      .all(root.id) as ExistingRow[];
+    const rows = db.prepare('SELECT id, rel_path, size, mtime_ms, hash, status FROM photos WHERE root_id = ?').all(root.id) as ExistingRow[];
     const byPath = new Map(rows.map((r) => [r.rel_path, r]));
     const seenHere = new Set<string>();
     for (const f of found) {
@@ -199,32 +230,33 @@ export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): P
     }
     seen.set(root.id, seenHere);
   }
+  return { work, seen };
+}
 
-  // Rows whose file is gone: candidates for move detection, marked missing at the end.
-  const vanished = new Map<string, number[]>(); // hash -> photo ids
-  const vanishedIds: number[] = [];
+/**
+ * Phase 2: rows whose file is gone from its path. They are candidates for move detection (the same content found
+ * elsewhere keeps its photo), and become missing at the end; rows missing since earlier scans can be found again.
+ */
+function vanishedPhotos(db: Db, roots: Root[], seen: Map<number, Set<string>>): { byHash: Map<string, number[]>; ids: number[] } {
+  const byHash = new Map<string, number[]>();
+  const ids: number[] = [];
   for (const root of roots) {
     const seenHere = seen.get(root.id) ?? new Set<string>();
-    const rows = db
-      .prepare(`SELECT id, rel_path, hash, status FROM photos WHERE root_id = ? AND status != 'missing'`)
-      .all(root.id) as ExistingRow[];
+    const rows = db.prepare(`SELECT id, rel_path, hash, status FROM photos WHERE root_id = ? AND status != 'missing'`).all(root.id) as ExistingRow[];
     for (const r of rows) {
       if (seenHere.has(r.rel_path)) continue;
-      vanishedIds.push(r.id);
-      if (r.hash) vanished.set(r.hash, [...(vanished.get(r.hash) ?? []), r.id]);
+      ids.push(r.id);
+      if (r.hash) byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), r.id]);
     }
   }
-  // Missing rows from earlier scans can also be "found again" elsewhere.
-  for (const r of db.prepare(`SELECT id, hash FROM photos WHERE status = 'missing' AND hash IS NOT NULL`).all() as {
-    id: number;
-    hash: string;
-  }[]) {
-    vanished.set(r.hash, [...(vanished.get(r.hash) ?? []), r.id]);
+  for (const r of db.prepare(`SELECT id, hash FROM photos WHERE status = 'missing' AND hash IS NOT NULL`).all() as { id: number; hash: string }[]) {
+    byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), r.id]);
   }
+  return { byHash, ids };
+}
 
-  await opts.onWalked?.(work.map((w) => ({ rootPath: w.rootPath, relPath: w.file.relPath })));
-
-  // 2. Process new/changed files in parallel; write results in small transactions.
+/** Phase 3: read new and changed files in parallel and write the results in small transactions; returns the moved ids. */
+async function readFiles(db: Db, work: Work, vanished: Map<string, number[]>, opts: ScanOptions, summary: ScanSummary, ctx: JobContext): Promise<Set<number>> {
   ctx.stage('scan', work.length, `Reading ${work.length} new or changed photos`);
   const upsert = db.prepare(`
     INSERT INTO photos(root_id, rel_path, size, mtime_ms, hash, width, height, format, taken_at, tz, camera, lat, lon,
@@ -335,29 +367,21 @@ export async function scanLibrary(db: Db, opts: ScanOptions, ctx: JobContext): P
   } finally {
     flush(); // whatever finished is kept, also on cancel
   }
-  ctx.signal.throwIfAborted();
+  return movedIds;
+}
 
-  // 3. Whatever vanished and was not found elsewhere is missing now.
-  const markMissing = db.prepare(`UPDATE photos SET status = 'missing', scanned_at = ? WHERE id = ?`);
+/** Phase 4: whatever vanished and was not found elsewhere is missing now (never deleted: it may come back). */
+function markMissing(db: Db, roots: Root[], vanishedIds: number[], movedIds: Set<number>, summary: ScanSummary): void {
+  const mark = db.prepare(`UPDATE photos SET status = 'missing', scanned_at = ? WHERE id = ?`);
   db.transaction(() => {
     const now = Date.now();
     for (const id of vanishedIds) {
       if (movedIds.has(id)) continue;
-      markMissing.run(now, id);
+      mark.run(now, id);
       summary.missing++;
     }
     for (const root of roots) db.prepare('UPDATE roots SET last_scan_at = ? WHERE id = ?').run(now, root.id);
   })();
-  summary.duplicates = (
-    db
-      .prepare(
-        `SELECT COUNT(*) AS n FROM (SELECT hash FROM photos WHERE status = 'ok' AND hash IS NOT NULL GROUP BY hash HAVING COUNT(*) > 1)`,
-      )
-      .get() as { n: number }
-  ).n;
-  ctx.progress(summary.processed, work.length, { message: scanMessage(summary) });
-  ctx.flush();
-  return summary;
 }
 
 function recordWalkProblem(db: Db, rootId: number, relPath: string, code: string, message: string): void {

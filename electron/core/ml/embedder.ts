@@ -6,12 +6,10 @@
  * (onnxruntime-node's `run` blocks the calling thread, so work must already be queued to overlap with it. Run the
  * embedder in a worker or utility process, never on a UI thread.)
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { validateManifest, type EncoderManifest } from '../../../training/manifest.js';
+import { EncoderIntegrityError as ModelIntegrityError, loadEncoder as loadModel, sha256Hex } from '../../../training/models.js';
 import { ImageError, type ImageErrorInfo } from './errors.js';
 import { createNormalizer, decodeRgb, elementsPerImage, type DecodeOptions, type Normalizer } from './preprocess.js';
 import {
@@ -23,39 +21,7 @@ import {
   type ProviderSession,
 } from './providers.js';
 
-/** The model file does not match its manifest, or the manifest is unusable. */
-export class ModelIntegrityError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelIntegrityError';
-  }
-}
-
-/** A validated manifest together with its verified model bytes. */
-export interface LoadedModel {
-  manifest: EncoderManifest;
-  modelPath: string;
-  bytes: Uint8Array;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Read `models/<id>.json`, validate it, read the ONNX file beside it and check its sha256. */
-export async function loadModel(manifestPath: string): Promise<LoadedModel> {
-  const manifest = validateManifest(JSON.parse(await readFile(manifestPath, 'utf8')));
-  const modelPath = path.join(path.dirname(manifestPath), manifest.file);
-  const bytes = new Uint8Array(await readFile(modelPath));
-  const actual = sha256Hex(bytes);
-  if (actual !== manifest.sha256) {
-    throw new ModelIntegrityError(
-      `${modelPath}: sha256 ${actual} does not match manifest ${manifest.id}@${manifest.version} (${manifest.sha256}); ` +
-        'the file is corrupt or was replaced',
-    );
-  }
-  return { manifest, modelPath, bytes };
-}
+export { EncoderIntegrityError as ModelIntegrityError, loadEncoder as loadModel, sha256Hex, type LoadedEncoder as LoadedModel } from '../../../training/models.js';
 
 export interface EmbedderOptions extends Omit<FallbackOptions, 'probe'> {
   /** Which device to run on; default 'auto'. */
@@ -67,12 +33,11 @@ export interface EmbedderOptions extends Omit<FallbackOptions, 'probe'> {
    * the setting that embeds faster next to image decoding ({@link pickCpuThreads}). Default true.
    */
   autoThreads?: boolean;
+  /** More outputs of the model to return beside the manifest's embedding (e.g. training features), by name. */
+  extraOutputs?: readonly { name: string; dim: number }[];
 }
 
-/**
- * CPU milliseconds to decode a 256 px JPEG thumbnail and resize it to the model input: 4.5 to 320x320 (cubic, no
- * flatten) on this project's 2-core EPYC machines.
- */
+/** CPU milliseconds to decode a 256 px JPEG thumbnail and resize it to the model input (bench:embed, docs/results.md). */
 export const DECODE_CPU_MS = 4.5;
 
 /** One CPU-EP configuration measured at open: wall and process CPU milliseconds per image at batch 1. */
@@ -85,9 +50,8 @@ export interface ThreadTiming {
 /**
  * The intra-op thread count that embeds fastest while images are decoded on the same cores: per image the
  * pipeline needs at least the inference's wall time, and at least (inference CPU + decode CPU) / cores. Small
- * models gain little from a second thread (MobileNetV3 at 320 px on 2 cores, measured at different times: one
- * thread 6.8 to 8.8 ms; two threads 6.3 to 11.1 ms, burning 10 to 17 CPU ms), and then a single thread leaves the
- * other core to the decoder.
+ * models gain little from a second thread, and then a single thread leaves the other core to the decoder
+ * (docs/results.md, "Speed").
  */
 export function pickCpuThreads(timings: readonly ThreadTiming[], cores: number, decodeCpuMs = DECODE_CPU_MS): ThreadTiming {
   const cost = (t: ThreadTiming): number => Math.max(t.wallMs, (t.cpuMs + decodeCpuMs) / cores);
@@ -118,7 +82,7 @@ export function decodeSlots(cores: number, cpuThreads: number | null, batchSize:
 }
 
 /** Result for one input, in the order results become available; `index` refers to the input list. */
-export type EmbedResult = { index: number; vector: Float32Array } | { index: number; error: ImageErrorInfo };
+export type EmbedResult = { index: number; vector: Float32Array; extras?: Float32Array[] } | { index: number; error: ImageErrorInfo };
 
 export interface EmbedProgress {
   done: number;
@@ -142,7 +106,7 @@ type Decoded = { index: number; rgb: Uint8Array } | { index: number; error: Imag
 
 /**
  * Images per inference call when the caller does not say. CPU: 1, because a batch's activations fall out of the
- * caches (MobileNetV2-1.4 on 2 EPYC cores: ~50 images/s at batch 1, ~29 at 4, ~19 at 16). GPUs want big batches.
+ * caches (batch 1 was the fastest on 2 cores; docs/results.md, "Speed"). GPUs want big batches.
  */
 export function defaultBatchSize(provider: Provider): number {
   return provider === 'cpu' ? 1 : 16;
@@ -176,6 +140,7 @@ export class Embedder {
     readonly threadTimings?: readonly ThreadTiming[],
     /** CPU EP intra-op threads the caller fixed (`tuning.threads`), when not measured. */
     private readonly fixedThreads: number | null = null,
+    private readonly extraOutputs: readonly { name: string; dim: number }[] = [],
   ) {
     this.imageSize = elementsPerImage(manifest);
     this.normalize = createNormalizer(manifest);
@@ -183,8 +148,10 @@ export class Embedder {
     if (!names.includes(manifest.input.name)) {
       throw new ModelIntegrityError(`model has no input "${manifest.input.name}" (inputs: ${names.join(', ')})`);
     }
-    if (!ps.session.outputNames.includes(manifest.output.name)) {
-      throw new ModelIntegrityError(`model has no output "${manifest.output.name}" (outputs: ${ps.session.outputNames.join(', ')})`);
+    for (const out of [manifest.output, ...extraOutputs]) {
+      if (!ps.session.outputNames.includes(out.name)) {
+        throw new ModelIntegrityError(`model has no output "${out.name}" (outputs: ${ps.session.outputNames.join(', ')})`);
+      }
     }
     const meta = ps.session.inputMetadata[names.indexOf(manifest.input.name)];
     const n = meta.isTensor ? meta.shape[0] : undefined;
@@ -203,7 +170,7 @@ export class Embedder {
     if (sha256Hex(bytes) !== manifest.sha256) {
       throw new ModelIntegrityError(`model bytes do not match the sha256 of manifest ${manifest.id}@${manifest.version}`);
     }
-    const { device = 'auto', decode = {}, autoThreads = true, ...fallback } = opts;
+    const { device = 'auto', decode = {}, autoThreads = true, extraOutputs = [], ...fallback } = opts;
     const { width, height, layout, name } = manifest.input;
     const ps = await createSessionWithFallback(bytes, device, {
       ...fallback,
@@ -242,7 +209,7 @@ export class Embedder {
       }
     }
     try {
-      return new Embedder(manifest, chosen, decode, threadTimings, fallback.tuning?.threads ?? null);
+      return new Embedder(manifest, chosen, decode, threadTimings, fallback.tuning?.threads ?? null, extraOutputs);
     } catch (e) {
       await chosen.release();
       throw e;
@@ -260,8 +227,7 @@ export class Embedder {
    * Decodes `embedFiles` keeps in flight when the caller does not say. CPU EP with batches of one and a known thread
    * count: one per core the session's intra-op threads leave free, plus one so that a slow decode does not stall
    * inference. Inference runs on the JS thread, so the decodes queued before each run overlap with it; more
-   * decoders than that only take CPU time from the inference (centernet_mnv3 from 256 px thumbnails on 2 cores,
-   * 1 intra-op thread: 132 / 134 / 111 images/s with 1 / 2 / 4 decodes in flight, bare inference 145). Otherwise
+   * decoders than that only take CPU time from the inference (bench:embed; docs/results.md, "Speed"). Otherwise
    * (GPU providers, CPU batches): max(2 x cores, batch size), so a whole batch prefetches.
    */
   decodeConcurrency(batchSize: number): number {
@@ -292,8 +258,11 @@ export class Embedder {
     if (this.released) throw new Error('Embedder was released');
   }
 
-  /** Run one batch of `count` pre-processed images (`data` holds at least count * imageSize floats). */
-  private async runBatch(data: Float32Array, count: number): Promise<Float32Array> {
+  /**
+   * Run one batch of `count` pre-processed images (`data` holds at least count * imageSize floats): the embeddings,
+   * and each extra output's rows in the order of `extraOutputs`.
+   */
+  private async runBatch(data: Float32Array, count: number): Promise<{ vectors: Float32Array; extras: Float32Array[] }> {
     this.assertOpen();
     const { width, height, layout, name } = this.manifest.input;
     let n = count;
@@ -314,7 +283,16 @@ export class Embedder {
     }
     const vectors = (out.data as Float32Array).slice(0, count * dim);
     out.dispose();
-    return vectors;
+    const extras = this.extraOutputs.map((e) => {
+      const t = outputs[e.name];
+      if (t.dims.length !== 2 || t.dims[0] !== n || t.dims[1] !== e.dim) {
+        throw new Error(`output "${e.name}" has shape [${t.dims.join(',')}], expected [${n},${e.dim}]`);
+      }
+      const rows = (t.data as Float32Array).slice(0, count * e.dim);
+      t.dispose();
+      return rows;
+    });
+    return { vectors, extras };
   }
 
   /**
@@ -332,7 +310,7 @@ export class Embedder {
     const step = Math.min(batchSize, this.fixedBatch ?? batchSize);
     for (let i = 0; i < count; i += step) {
       const k = Math.min(step, count - i);
-      result.set(await this.runBatch(batch.subarray(i * this.imageSize, (i + k) * this.imageSize), k), i * dim);
+      result.set((await this.runBatch(batch.subarray(i * this.imageSize, (i + k) * this.imageSize), k)).vectors, i * dim);
     }
     return result;
   }
@@ -409,11 +387,14 @@ export class Embedder {
         if (batch.length === 0) continue;
         // `run` blocks this thread: queue the next batch's decodes first so they overlap with inference.
         submit(Math.max(concurrency, batchSize));
-        const vectors = await this.runBatch(buffer, batch.length);
+        const { vectors, extras } = await this.runBatch(buffer, batch.length);
         const dim = this.manifest.output.dim;
         for (let i = 0; i < batch.length; i++) {
           done++;
-          yield { index: batch[i], vector: vectors.slice(i * dim, (i + 1) * dim) };
+          const vector = vectors.slice(i * dim, (i + 1) * dim);
+          yield extras.length
+            ? { index: batch[i], vector, extras: extras.map((x, j) => x.slice(i * this.extraOutputs[j].dim, (i + 1) * this.extraOutputs[j].dim)) }
+            : { index: batch[i], vector };
           onProgress?.({ done, failed, total });
         }
       }

@@ -11,6 +11,7 @@
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { EncoderManifest } from '../../../training/manifest.js';
+import { MAX_INPUT_PIXELS } from '../library/thumbs.js';
 import { ImageError, decodeImageError, fsImageError } from './errors.js';
 
 /** The parts of a manifest pre-processing depends on. */
@@ -34,7 +35,8 @@ export interface DecodeOptions {
   opaque?: boolean;
 }
 
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+/** The decoder's pixel limit: the scanner's (library/thumbs.ts), so a photo the scan accepted also decodes here. */
+export const DEFAULT_MAX_PIXELS = MAX_INPUT_PIXELS;
 
 /** Decoded, resized pixels: interleaved 8-bit RGB, `width * height * 3` bytes, row-major. */
 export interface RgbImage {

@@ -14,16 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { InferenceSession, Tensor, listSupportedBackends } from 'onnxruntime-node';
 
-/** A user-facing device setting. `auto` picks the best available provider. */
-export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+import type { Device } from '../api/contract.js';
+
+/** A user-facing device setting (the API contract's); `auto` picks the best available provider. */
+export type { Device } from '../api/contract.js';
 /** A concrete execution provider. */
 export type Provider = Exclude<Device, 'auto'>;
-
-export const DEVICES: readonly Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
-
-export function isDevice(v: unknown): v is Device {
-  return typeof v === 'string' && (DEVICES as readonly string[]).includes(v);
-}
 
 /** One backend as reported by onnxruntime-node's `listSupportedBackends()`. */
 export interface BackendInfo {

@@ -22,8 +22,11 @@ export class Albums {
   readonly refresh = coalesce(async () => {
     const list = this.alerts.unwrap('Could not load albums', await this.api.call('listAlbums', {}));
     if (list) {
+      const hadAlbums = this.loaded && this.organizedCount > 0;
       this.list = list;
-      if (this.selected === null || this.selected.count === 0) this.selectDefault();
+      // The first albums just appeared (an organize while the window is open): open the largest, as a fresh load does.
+      if (this.loaded && !hadAlbums && this.organizedCount > 0) this.openLargest();
+      else if (this.selected === null || this.selected.count === 0) this.selectDefault();
     }
     this.loaded = true;
   });
@@ -45,6 +48,11 @@ export class Albums {
   setSort(sort: AlbumSort): void {
     this.sort = sort;
     savePref('albumSort', sort);
+  }
+
+  private openLargest(): void {
+    const largest = [...this.list].filter((a) => a.kind !== 'unsorted').sort((a, b) => b.count - a.count)[0];
+    if (largest) this.select(largest.id);
   }
 
   /** Keeps the current album if it still exists, else opens the first non-empty one in display order. */

@@ -1,5 +1,5 @@
 /** Library status, settings and jobs (kept live from job events). */
-import type { ApiEvent, EncoderInfo, JobInfo, LibraryStatus, Settings, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import type { ApiArgs, ApiEvent, EncoderInfo, JobInfo, LibraryStatus, Settings, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import type { Alerts } from './alerts.svelte.js';
 import { coalesce } from './coalesce.js';
 import { jobTitle } from './format.js';
@@ -13,6 +13,8 @@ export class Library {
   jobs = $state.raw<JobInfo[]>([]);
   loaded = $state(false);
   organizing = $derived(this.jobs.some(isActive));
+  /** The albums are written and being refined in the background. */
+  refining = $derived(this.jobs.some((j) => isActive(j) && j.refining === true));
   hasRoots = $derived((this.status?.roots.length ?? 0) > 0);
   /** Jobs known to be over, so a status snapshot taken before their end cannot bring them back. */
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping only, never rendered
@@ -60,8 +62,9 @@ export class Library {
     return true;
   }
 
-  async organize(train: boolean): Promise<void> {
-    const started = this.alerts.unwrap('Could not start organizing', await this.api.call('organize', { train }));
+  /** First organize (`{train}`), or Re-organize (`{reorganize: true, retrain}`): the same job as the CLI's. */
+  async organize(args: ApiArgs<'organize'>): Promise<void> {
+    const started = this.alerts.unwrap('Could not start organizing', await this.api.call('organize', args));
     if (started) await this.refresh();
   }
 

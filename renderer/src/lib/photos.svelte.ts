@@ -4,6 +4,7 @@
  * Only pages the viewport needs are fetched (PageLoader); until the first page answers, the album summary's count
  * sizes the scroll area, so a 100,000-photo album opens at once at its full height.
  */
+import { SvelteMap } from 'svelte/reactivity';
 import type { ApiError, PhotoPage, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import type { Alerts } from './alerts.svelte.js';
 import { PageLoader, pagesForRange } from './paging.js';
@@ -27,8 +28,13 @@ export interface PhotoCell {
 export class AlbumPhotos {
   albumId = $state<number | null>(null);
   total = $state(0);
-  /** Bumped whenever a page arrives, so cells re-read the page cache. */
-  version = $state(0);
+  /**
+   * Per page, bumped when that page arrives: a cell depends on its own page's entry only, so a page that arrives
+   * re-renders its own cells, not the whole grid (as immich keeps its timeline's state per segment).
+   */
+  private readonly pageVersions = new SvelteMap<number, number>();
+  /** Bumped when another album opens (every cell changes). */
+  private epoch = $state(0);
   selection = $state.raw<Selection>(Selection.empty);
   /** Keyboard focus position in the grid. */
   focus = $state(0);
@@ -51,12 +57,12 @@ export class AlbumPhotos {
       maxPages: 60,
       concurrency: 3,
       fetchPage: (offset, limit) => this.fetchPage(offset, limit),
-      onPage: (_page, data) => {
-        this.total = data.total;
+      onPage: (page, data) => {
+        if (this.total !== data.total) this.total = data.total;
         this.loading = false;
         this.error = null;
         if (this.selection.size > 0) this.selection = this.selection.clamp(data.total);
-        this.version++;
+        this.pageVersions.set(page, (this.pageVersions.get(page) ?? 0) + 1);
       },
     });
   }
@@ -86,7 +92,8 @@ export class AlbumPhotos {
     this.error = null;
     this.loading = estimate > 0;
     this.window = [0, 0];
-    this.version++;
+    this.pageVersions.clear();
+    this.epoch++;
     // Start on the first page now rather than after the grid has measured itself.
     if (estimate > 0) this.loader.want([0]);
   }
@@ -120,7 +127,8 @@ export class AlbumPhotos {
   }
 
   photoAt(index: number): PhotoCell | undefined {
-    void this.version;
+    void this.epoch;
+    void this.pageVersions.get(Math.floor(index / PAGE_SIZE));
     if (index < 0 || index >= this.total) return undefined;
     const page = this.loader.pageOf(index);
     if (!page) return undefined;

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { Embedder } from '../../../electron/core/ml/embedder.js';
+import { activeEncoder, backboneEncoder } from '../../../electron/core/encoders.js';
+import { LibraryService } from '../../../electron/core/service.js';
+import * as embeddings from '../../../electron/core/embeddings.js';
+import { pseudoLabelClusters } from '../../../electron/core/stages/train.js';
+import { thumbFile } from '../../../electron/core/library/thumbs.js';
+import { validateManifest } from '../../../training/manifest.js';
+import { scenePhoto, tmpDir } from '../../helpers/images.js';
+import { requireModel } from '../../helpers/models.js';
+
+const dirs: string[] = [];
+
+test('pseudo-label clusters grow with the library as the square root of photos / 20, within [2, 256]', () => {
+  let previous = 0;
+  for (const photos of [64, 100, 500, 1800, 2000, 10_000, 30_000, 100_000, 2_000_000]) {
+    const k = pseudoLabelClusters(photos);
+    assert.ok(Number.isInteger(k) && k >= 2 && k <= 256, `${photos} photos: K ${k}`);
+    assert.ok(k >= previous, `K never shrinks as the library grows (${photos} photos: ${k} < ${previous})`);
+    previous = k;
+  }
+  assert.equal(pseudoLabelClusters(64), 2);
+  assert.equal(pseudoLabelClusters(2000), 10);
+  assert.equal(pseudoLabelClusters(30_000), 39);
+  assert.equal(pseudoLabelClusters(2_000_000), 256);
+});
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+test(
+  'training produces a new encoder version whose merged ONNX model equals adapter(backbone) on photos',
+  async () => {
+    requireModel();
+    const root = tmpDir('shoebox-train-');
+    const lib = tmpDir('shoebox-lib-');
+    dirs.push(root, lib);
+    for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 500 + i, 96);
+    const svc = new LibraryService(lib);
+    try {
+      svc.addRoot(root);
+      const info = await svc.organize({ train: true, steps: 4, device: 'cpu' }).done;
+      assert.equal(info.state, 'done', info.message);
+      const backbone = backboneEncoder(svc.db);
+      const active = activeEncoder(svc.db);
+      assert.notEqual(active.key, backbone.key, 'a fine-tuned encoder is active');
+      assert.equal(active.parent, backbone.key);
+      const manifest = validateManifest(JSON.parse(fs.readFileSync(active.manifestPath, 'utf8')));
+      assert.equal(manifest.output.dim, 256);
+      assert.equal(manifest.source.parent, backbone.key);
+      const run = svc.db.prepare(`SELECT status, out_model FROM training_runs`).get() as { status: string; out_model: string };
+      assert.deepEqual(run, { status: 'done', out_model: active.key });
+
+      // The merged model, run on photos, gives the embeddings the library stored via adapter(backbone features).
+      const matchesMerged = async (ids: number[]): Promise<void> => {
+        const stored = embeddings.load(svc.db, embeddings.embeddingKey(active.key), ids);
+        assert.deepEqual(stored.ids, ids);
+        const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
+        try {
+          const hashes = ids.map((id) => (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(id) as { hash: string }).hash);
+          let k = 0;
+          for await (const r of merged.embedFiles(hashes.map((h) => thumbFile(path.join(lib, 'cache'), h, 'thumb')))) {
+            assert.ok('vector' in r);
+            const a = r.vector;
+            const b = stored.data.subarray(r.index * 256, (r.index + 1) * 256);
+            let dot = 0;
+            let na = 0;
+            let nb = 0;
+            for (let d = 0; d < 256; d++) {
+              dot += a[d] * b[d];
+              na += a[d] * a[d];
+              nb += b[d] * b[d];
+            }
+            assert.ok(dot / Math.sqrt(na * nb) > 0.999, `photo ${ids[r.index]}: cosine ${dot / Math.sqrt(na * nb)}`);
+            k++;
+          }
+          assert.equal(k, ids.length);
+        } finally {
+          await merged.release();
+        }
+      };
+      const all = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
+      assert.equal(all.length, 72);
+      await matchesMerged(all.slice(0, 6));
+
+      // Training views (the default encoder trains on its 840 pooled activations: the clean photo and 2 augmented
+      // views) were cached as float16 rows and are reused by the next round.
+      const tf = backbone.manifest.trainFeatures;
+      assert.ok(tf, 'the default encoder names its training features');
+      const views = svc.db.prepare(`SELECT COUNT(*) AS n, MIN(dim) AS lo, MAX(dim) AS hi FROM embeddings WHERE model_key LIKE ?`).get(`${backbone.key}#tf%`) as {
+        n: number;
+        lo: number;
+        hi: number;
+      };
+      assert.deepEqual(views, { n: 72 * 3, lo: tf.dim, hi: tf.dim });
+
+      const rowsOf = (id: number): string[] =>
+        (svc.db.prepare('SELECT model_key FROM embeddings WHERE photo_id = ? ORDER BY model_key').all(id) as { model_key: string }[]).map((r) => r.model_key);
+
+      // Photos added later get the fine-tuned embedding without training again: the embed stage stores their
+      // embedding and clean training features in one pass, then the adapter is applied.
+      for (let i = 0; i < 3; i++) await scenePhoto(path.join(root, `new-${i}.jpg`), i, 9000 + i, 96);
+      const again = await svc.organize({ train: false, device: 'cpu' }).done;
+      assert.equal(again.state, 'done', again.message);
+      const added = (svc.db.prepare(`SELECT id FROM photos WHERE rel_path = 'new-0.jpg'`).get() as { id: number }).id;
+      assert.deepEqual(rowsOf(added), [backbone.key, `${backbone.key}#tf0`, active.key].sort());
+      assert.equal(activeEncoder(svc.db).key, active.key);
+      const now = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
+      assert.equal(now.length, 75);
+      await matchesMerged(now.filter((id) => !all.includes(id)));
+    } finally {
+      await svc.close();
+    }
+  },
+);
+
+test('a training round cancelled midway keeps its checkpoint and is resumed, not restarted; a later round continues from it; the time limit shortens a round', async () => {
+  requireModel();
+  const root = tmpDir('shoebox-train-');
+  const lib = tmpDir('shoebox-lib-');
+  dirs.push(root, lib);
+  for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 700 + i, 96);
+  const svc = new LibraryService(lib);
+  try {
+    svc.addRoot(root);
+    const round = { retrain: true, steps: 300, maxPasses: Infinity, device: 'cpu' as const };
+    const job = svc.organize(round);
+    const stop = svc.subscribe((e) => {
+      if (e.type === 'job-progress' && e.job.stage === 'train' && e.job.total === 300 && e.job.done >= 40) svc.jobs.cancel(job.id);
+    });
+    const cancelled = await job.done;
+    stop();
+    assert.equal(cancelled.state, 'cancelled');
+    const run = svc.db.prepare(`SELECT id, status FROM training_runs`).get() as { id: number; status: string };
+    assert.equal(run.status, 'cancelled');
+    assert.ok(fs.existsSync(path.join(lib, 'training', `run-${run.id}.ckpt`)), 'the checkpoint stays');
+    assert.ok(albumsExist(svc), 'the albums written before training stay');
+
+    const resumed = await svc.organize(round).done;
+    assert.equal(resumed.state, 'done', resumed.message);
+    const runs = svc.db.prepare(`SELECT id, status, epoch FROM training_runs ORDER BY id`).all() as { id: number; status: string; epoch: number }[];
+    assert.deepEqual(runs, [{ id: run.id, status: 'done', epoch: 300 }], 'the same run finished');
+    assert.equal(svc.report?.trained?.warm, false);
+    assert.ok(!fs.existsSync(path.join(lib, 'training', `run-${run.id}.ckpt`)));
+    assert.ok(fs.existsSync(path.join(lib, 'training', 'state.ckpt')), 'the final state is kept for the next round');
+
+    // The next round continues from that state, with the warm budget (a quarter).
+    const warm = await svc.organize({ ...round, steps: 400 }).done;
+    assert.equal(warm.state, 'done', warm.message);
+    assert.equal(svc.report?.trained?.warm, true);
+    assert.equal(svc.report?.trained?.steps, 100);
+
+    // A round that cannot fit its time limit is shortened to it.
+    const limited = await svc.organize({ ...round, steps: 50_000, warmStart: false, timeLimitSec: 4 }).done;
+    assert.equal(limited.state, 'done', limited.message);
+    assert.equal(svc.report?.trained?.limitedBy, 'deadline');
+    assert.ok((svc.report?.trained?.steps ?? 0) < 50_000);
+    // Only the active version and the one before it are kept.
+    const versions = (svc.db.prepare(`SELECT key FROM models WHERE parent IS NOT NULL`).all() as { key: string }[]).length;
+    assert.equal(versions, 2);
+  } finally {
+    await svc.close();
+  }
+});
+
+function albumsExist(svc: LibraryService): boolean {
+  return (svc.db.prepare(`SELECT COUNT(*) AS n FROM album_members`).get() as { n: number }).n === 72;
+}
