@@ -2,7 +2,7 @@
  * bench:scale — the library lifecycle at the sizes people have.
  *
  *   node dist/bench/scale.js [--sizes 10000,30000] [--large] [--source ../shared/datasets/intel-scenes]
- *        [--work <dir>] [--quality] [--keep]
+ *        [--work <dir>] [--quality] [--keep] [--generate-only]
  *
  * Builds libraries of N generated camera-size photos (1600x1200 JPEGs, some portrait, with EXIF capture dates):
  * a few hundred decoded source photos, each reused with its own crop, flip, colour and brightness, so that every
@@ -212,6 +212,7 @@ async function main(): Promise<void> {
   const sources = await loadSources(source);
   await ensurePool(pool, Math.ceil(max * 1.01) + 1, sources);
   const generateSec = (performance.now() - t0) / 1000;
+  if (process.argv.includes('--generate-only')) return;
   const runs: Record<string, unknown>[] = [];
   for (const n of sizes) {
     const dir = path.join(work, `run-${n}`);

@@ -284,6 +284,23 @@ describe('browser mode', { skip, timeout: 240_000 }, () => {
     assert.ok(existsSync(file));
   });
 
+  it('applies a new number of albums from Settings on Re-organize, keeping the albums the person shaped', async () => {
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('radio', { name: /^Exactly/ }).check();
+    await dialog.getByRole('spinbutton', { name: 'Number of albums' }).fill('6');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Re-organize' }).click();
+    const jobs = page.getByRole('region', { name: 'Jobs' });
+    await jobs.waitFor({ state: 'detached', timeout: 120_000 });
+    // Six clusters; an album the person shaped may end up empty, so five or six of them hold photos (it was three).
+    const after = await eventually('six albums', (c) => [5, 6].includes([...c.entries()].filter(([name, n]) => name !== 'Unsorted' && n > 0).length));
+    assert.ok(after.has('Holiday'), 'the album the person renamed is still there');
+    assert.equal([...after.values()].reduce((a, b) => a + b, 0), 3 * PER_GROUP);
+    await saveArtifact('browser-six-albums.png', await page.screenshot());
+  });
+
   it('never contacts anything but 127.0.0.1 and logs no errors', () => {
     assert.deepEqual([...hosts], ['127.0.0.1']);
     assert.deepEqual(problems, []);

@@ -190,31 +190,36 @@ function trainingProviders(device: Device): string[] {
   return plan.candidates.length ? plan.candidates : ['cpu'];
 }
 
-/** Run one training round; returns the new active model, or null when there is too little to train on. */
-export async function trainStage(lib: Library, backbone: Encoder, opts: TrainStageOptions, ctx: JobContext): Promise<TrainStageResult | null> {
-  const db = lib.db;
-  const started = Date.now();
-  const deadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * opts.timeLimitSec : undefined;
-  const libraryPhotos = embeddings.count(db, embeddings.embeddingKey(backbone.key));
-  let ids = trainingSample(db, backbone, TRAIN_SAMPLE_MAX);
-  if (ids.length < MIN_TRAIN_PHOTOS) return null;
+/** What a round trains on: the sample's clean features and views, labels from the person's edits, neighbours. */
+interface RoundData {
+  ids: number[];
+  dim: number;
+  views: Float32Array[];
+  pinned: Int32Array;
+  labelled: number;
+  neighbors: Int32Array;
+}
 
-  // Views (opening the backbone only when one is missing: later rounds mostly reuse cached views).
+/** Phase 1: the sample, its views (made once, cached), its labels and its approximate nearest neighbours. */
+async function prepareData(lib: Library, backbone: Encoder, opts: TrainStageOptions, ctx: JobContext): Promise<RoundData | null> {
+  const db = lib.db;
+  const sample = trainingSample(db, backbone, TRAIN_SAMPLE_MAX);
+  if (sample.length < MIN_TRAIN_PHOTOS) return null;
+  // The backbone opens only when a view is missing (later rounds mostly reuse cached views).
   let embedder: Embedder | null = null;
   const openEmbedder = async (): Promise<Embedder> => (embedder ??= await openBackbone(backbone, opts.device, 'only'));
   try {
-    for (let v = 1; v <= VIEWS; v++) await ensureView(lib, backbone, v, ids, openEmbedder, ctx);
+    for (let v = 1; v <= VIEWS; v++) await ensureView(lib, backbone, v, sample, openEmbedder, ctx);
   } finally {
     await (embedder as Embedder | null)?.release();
   }
-  const cleanView = embeddings.load(db, viewKey(backbone, 0), ids);
-  ids = cleanView.ids;
+  const cleanView = embeddings.load(db, viewKey(backbone, 0), sample);
+  const ids = cleanView.ids;
   const n = ids.length;
   if (n < MIN_TRAIN_PHOTOS) return null;
   const dim = cleanView.dim;
   const clean = cleanView.data;
-  const viewData = [clean, ...Array.from({ length: VIEWS }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), ids, clean, dim))];
-
+  const views = [clean, ...Array.from({ length: VIEWS }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), ids, clean, dim))];
   // Labels from the person's edits: pinned photos in real albums.
   const index = new Map(ids.map((id, i) => [id, i]));
   const pinned = new Int32Array(n).fill(-1);
@@ -235,42 +240,93 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
   ctx.stage('train', 0, 'Finding similar photos');
   // Neighbours in the space the adapter reads; approximate above a few thousand photos (never quadratic).
   const knn = await compute('knnApprox', [clean, n, dim, NEIGHBOURS, { seed: opts.seed }], ctx.signal);
+  return { ids, dim, views, pinned, labelled, neighbors: knn.indices };
+}
+
+/** Phase 2: the run's row, resumed when an interrupted run of the same configuration exists. */
+function runRow(db: Db, backbone: Encoder, opts: TrainStageOptions, steps: number, params: Record<string, unknown>, started: number): number {
+  const running = db
+    .prepare(
+      `SELECT id FROM training_runs WHERE status IN ('running', 'cancelled') AND base_model = ? AND method = ? AND seed = ? ORDER BY id DESC LIMIT 1`,
+    )
+    .get(backbone.key, opts.method, opts.seed) as { id: number } | undefined;
+  if (running) {
+    db.prepare(`UPDATE training_runs SET status = 'running', params_json = ?, epochs = ? WHERE id = ?`).run(JSON.stringify(params), steps, running.id);
+    return running.id;
+  }
+  return Number(
+    db
+      .prepare(`INSERT INTO training_runs(method, base_model, status, epochs, seed, params_json, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?)`)
+      .run(opts.method, backbone.key, steps, opts.seed, JSON.stringify(params), started).lastInsertRowid,
+  );
+}
+
+/** Phase 4: the result as a new encoder version (merged model, adapter, manifest), activated; old versions pruned. */
+async function publishVersion(
+  lib: Library,
+  backbone: Encoder,
+  result: TrainResult,
+  round: { runId: number; kind: StateKind; notes: string; started: number },
+): Promise<Encoder> {
+  const db = lib.db;
+  const id = `${backbone.manifest.id}-ft${round.runId}`;
+  const dir = path.join(lib.layout.models, id);
+  const files = encoderVersion(
+    { manifest: backbone.manifest, model: new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))) },
+    result.params,
+    { id, parentKey: backbone.key, runId: round.runId, notes: round.notes },
+  );
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${id}.adapter.onnx`), files.adapter);
+  fs.writeFileSync(path.join(dir, `${id}.onnx`), files.merged);
+  fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(files.manifest, null, 2) + '\n');
+  await saveTrainState(lib.layout.trainState, round.kind, result.state);
+  const model = registerEncoder(db, dir, id, backbone.key);
+  setActiveEncoder(db, model.key);
+  db.prepare(`UPDATE training_runs SET status = 'done', out_model = ?, device = ?, epoch = ?, metrics_json = ?, finished_at = ? WHERE id = ?`).run(
+    model.key,
+    result.providers.join(','),
+    result.steps,
+    JSON.stringify({ history: result.history, fallback: result.fallback ?? null, limitedBy: result.limitedBy ?? null, seconds: (Date.now() - round.started) / 1000 }),
+    Date.now(),
+    round.runId,
+  );
+  fs.rmSync(path.join(lib.layout.training, `run-${round.runId}.ckpt`), { force: true });
+  pruneVersions(lib);
+  return model;
+}
+
+/** Run one training round; returns the new active encoder, or null when there is too little to train on. */
+export async function trainStage(lib: Library, backbone: Encoder, opts: TrainStageOptions, ctx: JobContext): Promise<TrainStageResult | null> {
+  const db = lib.db;
+  const started = Date.now();
+  const deadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * opts.timeLimitSec : undefined;
+  const libraryPhotos = embeddings.count(db, embeddings.embeddingKey(backbone.key));
+  const data = await prepareData(lib, backbone, opts, ctx);
+  if (!data) return null;
+  const n = data.ids.length;
 
   // Warm start from the last round's state (same method and features), else from scratch.
-  const kind: StateKind = { method: opts.method, inputDim: dim, source: backbone.key };
+  const kind: StateKind = { method: opts.method, inputDim: data.dim, source: backbone.key };
   let warm: TrainState | undefined;
   if (opts.warmStart) {
     try {
       warm = await loadTrainState(lib.layout.trainState, kind);
     } catch {
-      warm = undefined; // a damaged state file: train from scratch (it is replaced below)
+      warm = undefined; // a damaged state file: train from scratch (it is replaced at the end)
     }
   }
   let steps = roundSteps(warm ? opts.warmSteps : opts.steps, n, opts.maxPasses);
-
-  // Resume an interrupted run of the same configuration, else start a new one.
   fs.mkdirSync(lib.layout.training, { recursive: true });
-  const params = { photos: n, libraryPhotos, views: VIEWS, steps, warm: warm !== undefined, labelled };
-  const running = db
-    .prepare(
-      `SELECT id, params_json FROM training_runs WHERE status IN ('running', 'cancelled') AND base_model = ? AND method = ? AND seed = ? ORDER BY id DESC LIMIT 1`,
-    )
-    .get(backbone.key, opts.method, opts.seed) as { id: number; params_json: string } | undefined;
-  const runId =
-    running?.id ??
-    Number(
-      db
-        .prepare(`INSERT INTO training_runs(method, base_model, status, epochs, seed, params_json, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?)`)
-        .run(opts.method, backbone.key, steps, opts.seed, JSON.stringify(params), started).lastInsertRowid,
-    );
-  if (running) db.prepare(`UPDATE training_runs SET status = 'running', params_json = ?, epochs = ? WHERE id = ?`).run(JSON.stringify(params), steps, runId);
+  const runId = runRow(db, backbone, opts, steps, { photos: n, libraryPhotos, views: VIEWS, steps, warm: warm !== undefined, labelled: data.labelled }, started);
+
+  // Phase 3: train (resuming the run's checkpoint when it has one).
   const ckpt = path.join(lib.layout.training, `run-${runId}.ckpt`);
   const providers = trainingProviders(opts.device);
-  let result: TrainResult;
   let staged = false;
   const startRun = (resume: boolean): Promise<TrainResult> =>
     new Trainer(
-      { views: viewData, dim, neighbors: knn.indices, pinned },
+      { views: data.views, dim: data.dim, neighbors: data.neighbors, pinned: data.pinned },
       {
         method: opts.method,
         steps,
@@ -290,6 +346,7 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
         },
       },
     ).run();
+  let result: TrainResult;
   try {
     try {
       result = await startRun(true);
@@ -309,37 +366,8 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
     db.prepare(`UPDATE training_runs SET status = ?, finished_at = ? WHERE id = ?`).run(ctx.signal.aborted ? 'cancelled' : 'failed', Date.now(), runId);
     throw e;
   }
-
-  // Export: merged encoder + adapter + manifest, as a new model version.
-  const id = `${backbone.manifest.id}-ft${runId}`;
-  const dir = path.join(lib.layout.models, id);
-  const files = encoderVersion(
-    { manifest: backbone.manifest, model: new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))) },
-    result.params,
-    {
-      id,
-      parentKey: backbone.key,
-      runId,
-      notes: `${opts.method} for ${result.steps} steps${warm ? ' (continuing the last round)' : ''} on ${n} of ${libraryPhotos} photos (${VIEWS} augmented views, ${labelled} pinned${backbone.manifest.trainFeatures ? `, adapter on ${dim} pooled backbone activations` : ''}), providers ${result.providers.join(',')}`,
-    },
-  );
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${id}.adapter.onnx`), files.adapter);
-  fs.writeFileSync(path.join(dir, `${id}.onnx`), files.merged);
-  fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(files.manifest, null, 2) + '\n');
-  await saveTrainState(lib.layout.trainState, kind, result.state);
-  const model = registerEncoder(db, dir, id, backbone.key);
-  setActiveEncoder(db, model.key);
-  db.prepare(`UPDATE training_runs SET status = 'done', out_model = ?, device = ?, epoch = ?, metrics_json = ?, finished_at = ? WHERE id = ?`).run(
-    model.key,
-    result.providers.join(','),
-    result.steps,
-    JSON.stringify({ history: result.history, fallback: result.fallback ?? null, limitedBy: result.limitedBy ?? null, seconds: (Date.now() - started) / 1000 }),
-    Date.now(),
-    runId,
-  );
-  fs.rmSync(ckpt, { force: true });
-  pruneVersions(lib);
+  const notes = `${opts.method} for ${result.steps} steps${warm ? ' (continuing the last round)' : ''} on ${n} of ${libraryPhotos} photos (${VIEWS} augmented views, ${data.labelled} pinned${backbone.manifest.trainFeatures ? `, adapter on ${data.dim} pooled backbone activations` : ''}), providers ${result.providers.join(',')}`;
+  const model = await publishVersion(lib, backbone, result, { runId, kind, notes, started });
   return {
     model,
     device: result.providers[0] ?? 'cpu',

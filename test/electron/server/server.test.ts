@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
+import * as albums from '../../../electron/core/albums/store.js';
 import type { ApiEvent, ApiResult } from '../../../electron/core/api/contract.js';
+import type { CoreHandle } from '../../../electron/core/handle.js';
+import { LibraryService } from '../../../electron/core/service.js';
 import { startServer, type RunningServer } from '../../../electron/server/server.js';
-import { FakeCore } from '../../../bench/fixtures/fake-core.js';
+import { jpeg } from '../../helpers/images.js';
 
 interface Reply {
   status: number;
@@ -18,7 +21,10 @@ interface Reply {
 const SECRET = 'top-secret-outside-the-renderer';
 
 let dir: string;
-let core: FakeCore;
+/** The real core, on a library of 5 scanned photos in two albums ("Beach", "Forest"). */
+let svc: LibraryService;
+/** What the server was given: the core, recording every call. */
+let core: CoreHandle & { calls: { method: string; args: unknown }[] };
 let server: RunningServer;
 
 function send(
@@ -84,10 +90,32 @@ before(async () => {
   await writeFile(path.join(rendererDir, 'assets', 'app.css'), 'body{}');
   await writeFile(path.join(dir, 'secret.txt'), SECRET);
   await symlink(path.join(dir, 'secret.txt'), path.join(rendererDir, 'assets', 'link.txt'));
-  core = await FakeCore.create({
-    cacheDir: path.join(dir, 'cache'),
-    synthetic: { albums: [{ name: 'Beach', count: 3 }, { name: 'Forest', count: 2 }] },
+  const photos = path.join(dir, 'photos');
+  for (let i = 0; i < 5; i++) await jpeg(path.join(photos, `p${i}.jpg`), { seed: i + 1, width: 120, height: 90 });
+  // The real service with stub embed and cluster stages: the transport needs photos and albums, not an encoder.
+  svc = new LibraryService(path.join(dir, 'library'), {
+    hooks: {
+      stages: {
+        embedBackbone: () => Promise.resolve({ device: null, embedded: 0, failed: 0 }),
+        cluster: () => Promise.resolve({ albums: 0, unsorted: 0, chosenK: null, assigned: 0, keptEdits: 0 }),
+      },
+    },
   });
+  svc.addRoot(photos);
+  assert.equal((await svc.organize({ train: false }).done).state, 'done');
+  albums.createAlbum(svc.db, 'Beach', [1, 2, 3]);
+  albums.createAlbum(svc.db, 'Forest', [4, 5]);
+  const calls: { method: string; args: unknown }[] = [];
+  core = {
+    calls,
+    call: (method, args) => {
+      calls.push({ method, args });
+      return svc.call(method, args);
+    },
+    subscribe: (l) => svc.subscribe(l),
+    imagePath: (id, kind) => svc.imagePath(id, kind),
+    close: () => svc.close(),
+  };
   server = await startServer({ core, port: 0, rendererDir });
 });
 
@@ -249,7 +277,7 @@ describe('API', () => {
     assert.ok(result.ok);
     assert.deepEqual(
       (result.value as { name: string }[]).map((a) => a.name),
-      ['Unsorted', 'Beach', 'Forest'],
+      ['Beach', 'Forest', 'Unsorted'],
     );
     assert.deepEqual(core.calls.at(-1), { method: 'listAlbums', args: {} });
   });
@@ -287,7 +315,7 @@ describe('images', () => {
   it('serves cached images of known photos only', async () => {
     const thumb = await send('/img/thumb/1', { headers: cookie() });
     assert.equal(thumb.status, 200);
-    assert.equal(thumb.headers['content-type'], 'image/webp');
+    assert.equal(thumb.headers['content-type'], 'image/jpeg');
     assert.ok(thumb.headers.etag);
     const again = await send('/img/thumb/1', { headers: { ...cookie(), 'If-None-Match': String(thumb.headers.etag) } });
     assert.equal(again.status, 304);
@@ -310,7 +338,7 @@ describe('events', () => {
       (ws) => new Promise<ApiEvent>((resolve) => ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString()) as ApiEvent))),
     );
     const event: ApiEvent = { type: 'library-changed', what: ['albums'] };
-    core.emit(event);
+    svc.emit(event);
     assert.deepEqual(await Promise.all(received), [event, event]);
     viaCookie.close();
     viaQuery.close();

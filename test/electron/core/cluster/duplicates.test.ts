@@ -32,6 +32,16 @@ void describe('findNearDuplicates', () => {
     assert.deepEqual(groupsAsArrays(groups), expected);
   });
 
+  void it('in a partition too large to compare pair by pair, finds the planted copies by approximate neighbours', () => {
+    // One partition of 4,000 photos (above EXACT_PARTITION), with 40 planted copies.
+    const b = makeBlobs(Array.from({ length: 20 }, () => 200), 32, 0.6, 3);
+    const sources = Array.from({ length: 40 }, (_, i) => i * 97);
+    const data = withCopies(b.data, b.n, b.dim, sources, 0.02, 4);
+    const groups = findNearDuplicates(data, b.n + sources.length, b.dim);
+    const expected = sources.map((src, r) => [src, b.n + r]).sort((x, y) => x[0] - y[0]);
+    assert.deepEqual(groupsAsArrays(groups), expected);
+  });
+
   void it('respects the threshold and links transitively', () => {
     // Unit vectors at 0, 10 and 20 degrees: neighbours have cosine cos 10 = 0.9848, the ends cos 20 = 0.9397.
     const deg = [0, 10, 20].map((a) => (a * Math.PI) / 180);
