@@ -16,8 +16,6 @@ import { cosineLr, emaMomentum } from '../optim/schedule.js';
 import type { PslNegatives } from '../losses/propos.js';
 import { readCheckpoint, writeCheckpoint, type CheckpointArray } from './checkpoint.js';
 import { adapterInferenceModelWithWeightInputs, foldAdapter } from './export.js';
-import { assignmentModel, ortAssigner } from './assign.js';
-import { sphericalKMeans } from './kmeans.js';
 import {
   adapterDims,
   cloneMlp,
@@ -32,6 +30,7 @@ import {
 import { Rng } from '../numeric/rng.js';
 import { errorMessage, openFastestCpuSession, openSession, type OpenedSession } from './session.js';
 import { buildTrainStep, type Method, type OptimizerConfig, type TrainStepModel } from './step.js';
+import { methodRuntime, type MethodRuntime } from './methods.js';
 
 export type { Method } from './step.js';
 
@@ -327,17 +326,15 @@ export class Trainer {
   private permPos: number;
   /** CPU threads of the train step when the trainer chose them. */
   private threads?: number;
-  private labels?: Int32Array;
-  private centroids?: Float32Array;
-  private queue?: Float32Array;
-  private queuePtr = 0;
+  /** What the method adds: ProPos' pseudo-labels, MoCo's queue (methods.ts). */
+  private readonly method: MethodRuntime;
   /** Whether this cycle's pseudo-labels exist, i.e. the cycle has begun. */
   private hasCycleState = false;
   private sums: Record<string, number> = {};
   private clustersUsed?: number;
   // Derived, not checkpointed.
   private readonly albums: Map<number, number[]>;
-  private readonly fixedClusters?: Int32Array;
+  readonly fixedClusters?: Int32Array;
   private step?: TrainStepModel;
   private train?: OpenedSession;
   private fallback?: string;
@@ -367,15 +364,25 @@ export class Trainer {
         }
       });
     }
+    this.method = methodRuntime({
+      options: this.options,
+      n: this.n,
+      fixedClusters: this.fixedClusters,
+      threads: userOptions.threads,
+      rng: () => this.rng,
+      buffer: (name, length) => this.buffer(name, length),
+      targetEmbeddings: () => this.embed(this.embedder!.session, this.network('target')),
+    });
   }
+
+  /** The inference session of the adapter (for embeddings during a run). */
+  private embedder?: OpenedSession;
 
   /** Train to completion (or resume a checkpoint); releases all sessions before returning or throwing. */
   async run(): Promise<TrainResult> {
     const o = this.options;
     const signal = this.userOptions.signal;
     signal?.throwIfAborted();
-    let embedder: OpenedSession | undefined;
-    let assigner: OpenedSession | undefined;
     try {
       this.step = buildTrainStep({
         method: o.method,
@@ -393,13 +400,13 @@ export class Trainer {
       const resumed = await this.tryResume();
       if (!resumed) this.initState();
       await this.openTrainSession(this.userOptions.executionProviders);
-      embedder = await openSession(adapterInferenceModelWithWeightInputs(o.adapter), { threads: this.userOptions.threads });
-      if (o.method === 'propos') assigner = await openSession(assignmentModel(o.adapter.embedDim), { threads: this.userOptions.threads });
+      this.embedder = await openSession(adapterInferenceModelWithWeightInputs(o.adapter), { threads: this.userOptions.threads });
+      await this.method.open();
       const started = performance.now();
       const startStep = this.globalStep;
       const cycles = (): number => Math.ceil(this.totalSteps / o.cycleSteps);
       while (this.globalStep < this.totalSteps) {
-        if (!this.hasCycleState) await this.beginCycle(embedder.session, assigner?.session);
+        if (!this.hasCycleState) await this.beginCycle();
         while (this.stepInCycle < o.cycleSteps && this.globalStep < this.totalSteps) {
           if (signal?.aborted) {
             await this.saveCheckpoint();
@@ -441,12 +448,13 @@ export class Trainer {
         if (done > 0) this.fitDeadline((performance.now() - started) / 1000 / done);
         await this.saveCheckpoint();
       }
-      return await this.finish(embedder.session);
+      return await this.finish(this.embedder.session);
     } finally {
       await this.train?.session.release();
       this.train = undefined;
-      await embedder?.session.release();
-      await assigner?.session.release();
+      await this.embedder?.session.release();
+      this.embedder = undefined;
+      await this.method.close();
     }
   }
 
@@ -484,15 +492,10 @@ export class Trainer {
           : Float32Array.from(nets[s.role][s.part!]);
       this.state.set(s.name, new OrtTensor('float32', data, s.shape));
     }
-    if (this.options.method === 'moco') {
-      const e = a.embedDim;
-      this.queue = new Float32Array(this.options.queueSize * e);
-      new Rng([this.options.seed, 0x9e3]).fillNormal(this.queue);
-      for (let r = 0; r < this.options.queueSize; r++) normalizeRow(this.queue.subarray(r * e, (r + 1) * e));
-    }
+    this.method.init();
   }
 
-  /** Take every state tensor (and the MoCo queue, and ProPos centroids when K matches) from an earlier run. */
+  /** Take every state tensor (and the method's: MoCo's queue, ProPos' centroids when they fit) from an earlier run. */
   private loadWarmStart(w: TrainState): void {
     for (const s of this.step!.state) {
       const data = w.tensors[s.name];
@@ -502,18 +505,7 @@ export class Trainer {
       }
       this.state.set(s.name, new OrtTensor('float32', Float32Array.from(data), s.shape));
     }
-    const e = this.options.adapter.embedDim;
-    if (w.centroids && w.centroids.length === this.options.clusters * e) this.centroids = Float32Array.from(w.centroids);
-    if (this.options.method === 'moco') {
-      if (!w.queue || w.queue.length !== this.options.queueSize * e) {
-        // A queue of another size (the library grew): start a fresh one of random unit keys.
-        this.queue = new Float32Array(this.options.queueSize * e);
-        new Rng([this.options.seed, 0x9e3]).fillNormal(this.queue);
-        for (let r = 0; r < this.options.queueSize; r++) normalizeRow(this.queue.subarray(r * e, (r + 1) * e));
-      } else {
-        this.queue = Float32Array.from(w.queue);
-      }
-    }
+    this.method.init(w);
   }
 
   private network(role: 'online' | 'target' | 'predictor'): MlpWeights {
@@ -549,36 +541,18 @@ export class Trainer {
   }
 
   /** The train step's feeds: current state, the stacked batch `x`, hyper-parameters, and the method's extras. */
-  private feedsFor(
-    x: Float32Array,
-    hyper: (name: string) => number,
-    propos?: { noise: Float32Array; labels: Float32Array; mask: Float32Array },
-  ): Record<string, OrtTensor> {
-    const o = this.options;
-    const rows = 2 * o.batchSize;
+  private feedsFor(x: Float32Array, hyper: (name: string) => number, extras: Record<string, OrtTensor>): Record<string, OrtTensor> {
+    const rows = 2 * this.options.batchSize;
     const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
     feeds.x = new OrtTensor('float32', x, [rows, this.data.dim]);
     for (const h of this.step!.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(hyper(h)), []);
-    if (o.method === 'propos') {
-      const k = o.clusters;
-      feeds.noise = new OrtTensor('float32', propos!.noise, [rows, o.adapter.embedDim]);
-      feeds.labels = new OrtTensor('float32', propos!.labels, [rows, k]);
-      feeds.mask = new OrtTensor('float32', propos!.mask, [k]);
-    } else if (o.method === 'moco') {
-      feeds.queue = new OrtTensor('float32', this.queue!, [o.queueSize, o.adapter.embedDim]);
-    }
-    return feeds;
+    return { ...feeds, ...extras };
   }
 
   /** Feeds of the right shapes for timing the step (current state, constant batch); touches no state or RNG. */
   private dryFeeds(): Record<string, OrtTensor> {
-    const o = this.options;
-    const rows = 2 * o.batchSize;
-    return this.feedsFor(new Float32Array(rows * this.data.dim).fill(0.01), (h) => (h === 'step' ? 1 : 0.5), {
-      noise: new Float32Array(rows * o.adapter.embedDim),
-      labels: new Float32Array(rows * o.clusters),
-      mask: new Float32Array(o.clusters),
-    });
+    const rows = 2 * this.options.batchSize;
+    return this.feedsFor(new Float32Array(rows * this.data.dim).fill(0.01), (h) => (h === 'step' ? 1 : 0.5), this.method.feeds(new Int32Array(rows).fill(-1), false, true));
   }
 
   /** Run the train session; if a non-CPU provider fails at run time, switch to CPU once and retry. */
@@ -598,31 +572,10 @@ export class Trainer {
   // -------------------------------------------------------------------------------------------------------------
   // Cycles and steps
 
-  /** For ProPos after warm-up: pseudo-labels by k-means on the target embeddings. */
-  private async beginCycle(embedder: InferenceSession, assigner?: InferenceSession): Promise<void> {
-    const o = this.options;
+  /** A new cycle: the method's per-cycle work (ProPos: pseudo-labels after warm-up). */
+  private async beginCycle(): Promise<void> {
     this.sums = {};
-    this.clustersUsed = undefined;
-    if (o.method === 'propos' && this.cycle >= o.warmupCycles) {
-      const e = o.adapter.embedDim;
-      const emb = await this.embed(embedder, this.network('target'));
-      const km = await sphericalKMeans(
-        emb,
-        this.n,
-        e,
-        {
-          k: o.clusters,
-          iterations: o.kmeansIterations,
-          seed: [o.seed, this.cycle, 0x6b6d],
-          init: this.centroids,
-          fixed: this.fixedClusters,
-        },
-        assigner ? ortAssigner(assigner, emb, this.n, e) : undefined,
-      );
-      this.labels = km.labels;
-      this.centroids = km.centroids;
-      this.clustersUsed = new Set(km.labels).size;
-    }
+    this.clustersUsed = await this.method.beginCycle(this.cycle);
     this.hasCycleState = true;
   }
 
@@ -697,8 +650,8 @@ export class Trainer {
       if (vb >= va) vb++;
       x.set(views[va].subarray(i * dim, (i + 1) * dim), r * dim);
       x.set(views[vb].subarray(j * dim, (j + 1) * dim), (b + r) * dim);
-      rowLabels[r] = this.labels?.[i] ?? -1;
-      rowLabels[b + r] = this.labels?.[j] ?? -1;
+      rowLabels[r] = this.method.label(i);
+      rowLabels[b + r] = this.method.label(j);
     }
     const afterWarmup = this.cycle >= o.warmupCycles;
     const hyper: Record<string, number> = {
@@ -708,23 +661,7 @@ export class Trainer {
       lambda: afterWarmup ? o.lambda : 0,
       sigma: afterWarmup ? o.sigma : 0,
     };
-    let propos: { noise: Float32Array; labels: Float32Array; mask: Float32Array } | undefined;
-    if (o.method === 'propos') {
-      const k = o.clusters;
-      const e = o.adapter.embedDim;
-      const noise = this.buffer('noise', 2 * b * e);
-      this.rng.fillNormal(noise);
-      const labels = this.buffer('labels', 2 * b * k).fill(0);
-      const seen = [new Uint8Array(k), new Uint8Array(k)];
-      rowLabels.forEach((c, r) => {
-        if (c < 0) return;
-        labels[r * k + c] = 1;
-        seen[r < b ? 0 : 1][c] = 1;
-      });
-      const mask = Float32Array.from({ length: k }, (_, c) => (afterWarmup && seen[0][c] && seen[1][c] ? 1 : 0));
-      propos = { noise, labels, mask };
-    }
-    const feeds = this.feedsFor(x, (h) => hyper[h], propos);
+    const feeds = this.feedsFor(x, (h) => hyper[h], this.method.feeds(rowLabels, afterWarmup));
     // State outputs go straight into the spare buffers (no allocation or copy), which then become the state.
     const fetches: Record<string, OrtTensor | null> = {};
     for (const s of step.state) fetches[s.output] = this.spareFor(s.name, s.shape);
@@ -735,7 +672,7 @@ export class Trainer {
       this.state.set(s.name, fetches[s.output]!);
       this.spare.set(s.name, previous);
     }
-    if (o.method === 'moco') this.enqueue(out.keys.data as Float32Array);
+    this.method.afterStep(out);
     const scalars: Record<string, number> = {};
     for (const k of step.scalars) scalars[k] = (out[k].data as Float32Array)[0];
     scalars.lr = hyper.lr;
@@ -765,16 +702,6 @@ export class Trainer {
     return t;
   }
 
-  private enqueue(keys: Float32Array): void {
-    const e = this.options.adapter.embedDim;
-    const q = this.options.queueSize;
-    const rows = keys.length / e;
-    for (let r = 0; r < rows; r++) {
-      this.queue!.set(keys.subarray(r * e, (r + 1) * e), this.queuePtr * e);
-      this.queuePtr = (this.queuePtr + 1) % q;
-    }
-  }
-
   private async finish(embedder: InferenceSession): Promise<TrainResult> {
     const online = this.adapterParams('online');
     const target = this.adapterParams('target');
@@ -785,7 +712,7 @@ export class Trainer {
       online,
       target,
       embeddings,
-      pseudoLabels: this.labels,
+      pseudoLabels: this.method.pseudoLabels(),
       history: this.history,
       steps: this.globalStep,
       ...(this.limitedBy ? { limitedBy: this.limitedBy } : {}),
@@ -801,11 +728,7 @@ export class Trainer {
   private finalState(): TrainState {
     const tensors: Record<string, Float32Array> = {};
     for (const [k, v] of this.state) tensors[k] = Float32Array.from(v.data as Float32Array);
-    return {
-      tensors,
-      ...(this.centroids ? { centroids: Float32Array.from(this.centroids) } : {}),
-      ...(this.queue ? { queue: Float32Array.from(this.queue) } : {}),
-    };
+    return { tensors, ...this.method.final() };
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -831,9 +754,8 @@ export class Trainer {
     const tensors: Record<string, CheckpointArray> = {};
     for (const [k, v] of this.state) tensors[`state/${k}`] = v.data as Float32Array;
     tensors.perm = this.perm;
-    if (this.labels) tensors.labels = this.labels;
-    if (this.centroids) tensors.centroids = this.centroids;
-    if (this.queue) tensors.queue = this.queue;
+    const method = this.method.save();
+    Object.assign(tensors, method.tensors);
     const meta: CheckpointMeta = {
       format: 'shoebox-train',
       version: 2,
@@ -845,7 +767,7 @@ export class Trainer {
       ...(this.limitedBy ? { limitedBy: this.limitedBy } : {}),
       permPos: this.permPos,
       rng: this.rng.state(),
-      queuePtr: this.queuePtr,
+      queuePtr: method.queuePtr,
       history: this.history,
       hasCycleState: this.hasCycleState,
       sums: this.sums,
@@ -876,22 +798,12 @@ export class Trainer {
     this.permPos = m.permPos;
     this.rng = Rng.fromState(m.rng);
     this.history = m.history;
-    this.queuePtr = m.queuePtr;
     this.hasCycleState = m.hasCycleState;
     this.sums = m.sums;
     this.clustersUsed = m.clustersUsed;
     this.perm = saved.tensors.perm as Int32Array;
-    this.labels = saved.tensors.labels as Int32Array | undefined;
-    this.centroids = saved.tensors.centroids as Float32Array | undefined;
-    this.queue = saved.tensors.queue as Float32Array | undefined;
+    this.method.restore(saved.tensors, m.queuePtr);
     this.log(`resumed from ${cp.path} at cycle ${m.cycle}, step ${m.globalStep}`);
     return true;
   }
-}
-
-function normalizeRow(r: Float32Array): void {
-  let s = 0;
-  for (const v of r) s += v * v;
-  const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-  for (let i = 0; i < r.length; i++) r[i] *= inv;
 }
