@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { globalAction, gridAction, gridMove, isMacPlatform, shortcutLabel, type KeyInput } from '../../renderer/src/lib/shortcuts.js';
+import { globalAction, gridAction, gridMove, isMacPlatform, listFocus, shortcutLabel, type KeyInput } from '../../renderer/src/lib/shortcuts.js';
 
 const key = (k: string, mods: Partial<KeyInput> = {}): KeyInput => ({
   key: k,
@@ -54,5 +54,20 @@ describe('grid shortcuts', () => {
     assert.equal(gridMove('PageUp'), 'pageUp');
     assert.equal(gridMove('End'), 'end');
     assert.equal(gridMove('x'), null);
+  });
+});
+
+describe('listFocus', () => {
+  it('moves through a list with the arrow keys, Home and End, and stops at its ends', () => {
+    assert.equal(listFocus('ArrowDown', -1, 4), 0);
+    assert.equal(listFocus('ArrowDown', 0, 4), 1);
+    assert.equal(listFocus('ArrowDown', 3, 4), 3);
+    assert.equal(listFocus('ArrowUp', 2, 4), 1);
+    assert.equal(listFocus('ArrowUp', 0, 4), 0);
+    assert.equal(listFocus('ArrowUp', -1, 4), 3);
+    assert.equal(listFocus('Home', 2, 4), 0);
+    assert.equal(listFocus('End', 0, 4), 3);
+    assert.equal(listFocus('Enter', 1, 4), null);
+    assert.equal(listFocus('ArrowDown', -1, 0), null);
   });
 });

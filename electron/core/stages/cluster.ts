@@ -30,6 +30,9 @@ import { unsortedAlbumId } from '../albums/store.js';
  */
 export const PINNED_WEIGHT = 5;
 
+/** A placeholder album name, given when nothing better is known. */
+const GENERIC_NAME = /^Album \d+$/;
+
 export interface ClusterStageOptions {
   k: 'auto' | number;
   mode: 'full' | 'incremental';
@@ -224,9 +227,22 @@ async function full(db: Db, s: Snapshot, opts: ClusterStageOptions, ctx: JobCont
     const autoNames = nameAlbums(
       (result?.albums ?? []).map((al) => ({ takenAt: [...al.members].map((r) => (taken.get(ids[keep[r]]) as { taken_at: number | null }).taken_at) })),
     );
-    const existingNames = new Set(
-      (db.prepare(`SELECT name FROM albums WHERE deleted_at IS NULL AND name_source = 'user'`).all() as { name: string }[]).map((r) => r.name),
+    // Names in use by the albums that stay (every live album the clusters map to, and the person's own).
+    const keptIds = new Set(albumIdOfCluster.values());
+    const usedNames = new Set(
+      (db.prepare(`SELECT id, name, name_source FROM albums WHERE deleted_at IS NULL`).all() as { id: number; name: string; name_source: string }[])
+        .filter((r) => r.name_source === 'user' || keptIds.has(r.id))
+        .map((r) => r.name),
     );
+    /** A name for a new album: its automatic one, or the first "Album N" not in use when that is all it has. */
+    const freshName = (auto: string): string => {
+      let name = auto;
+      if (GENERIC_NAME.test(auto)) for (let k = 1; usedNames.has(name); k++) name = `Album ${k}`;
+      else for (let t = 2; usedNames.has(name); t++) name = `${auto} (${t})`;
+      usedNames.add(name);
+      return name;
+    };
+    const nameRow = db.prepare('SELECT name, name_source FROM albums WHERE id = ?');
     const finalAlbumIds = new Set<number>();
     (result?.albums ?? []).forEach((al, j) => {
       let albumId = albumIdOfCluster.get(al.cluster);
@@ -237,15 +253,22 @@ async function full(db: Db, s: Snapshot, opts: ClusterStageOptions, ctx: JobCont
         for (const id of memberIds) writer.set(id, s.unsorted, NaN);
         return;
       }
-      let name = autoNames[j];
-      for (let t = 2; existingNames.has(name); t++) name = `${autoNames[j]} (${t})`;
       if (albumId === undefined) {
         albumId = Number(
-          db.prepare(`INSERT INTO albums(name, name_source, kind, created_at, updated_at) VALUES (?, 'auto', 'auto', ?, ?)`).run(name, now, now)
-            .lastInsertRowid,
+          db
+            .prepare(`INSERT INTO albums(name, name_source, kind, created_at, updated_at) VALUES (?, 'auto', 'auto', ?, ?)`)
+            .run(freshName(autoNames[j]), now, now).lastInsertRowid,
         );
       } else {
-        db.prepare(`UPDATE albums SET name = CASE WHEN name_source = 'auto' THEN ? ELSE name END, updated_at = ? WHERE id = ?`).run(name, now, albumId);
+        // An album keeps its name; only a placeholder ("Album 3") gives way to a descriptive automatic name.
+        const cur = nameRow.get(albumId) as { name: string; name_source: string };
+        if (cur.name_source === 'auto' && GENERIC_NAME.test(cur.name) && !GENERIC_NAME.test(autoNames[j]) && !usedNames.has(autoNames[j])) {
+          usedNames.delete(cur.name);
+          usedNames.add(autoNames[j]);
+          db.prepare('UPDATE albums SET name = ?, updated_at = ? WHERE id = ?').run(autoNames[j], now, albumId);
+        } else {
+          db.prepare('UPDATE albums SET updated_at = ? WHERE id = ?').run(now, albumId);
+        }
       }
       finalAlbumIds.add(albumId);
       // An album keeps its cover while the cover photo stays in it.

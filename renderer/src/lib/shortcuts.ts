@@ -64,3 +64,23 @@ const GRID_MOVES: Record<string, GridMove> = {
 export function gridMove(key: string): GridMove | null {
   return GRID_MOVES[key] ?? null;
 }
+
+/**
+ * Roving focus in a vertical list (the "Move to…" album list): the index the focus goes to for `key` from `current`
+ * (-1: nothing in the list has focus) among `count` items, or null when the key is not a list key.
+ */
+export function listFocus(key: string, current: number, count: number): number | null {
+  if (count === 0) return null;
+  switch (key) {
+    case 'ArrowDown':
+      return current < 0 ? 0 : Math.min(count - 1, current + 1);
+    case 'ArrowUp':
+      return current < 0 ? count - 1 : Math.max(0, current - 1);
+    case 'Home':
+      return 0;
+    case 'End':
+      return count - 1;
+    default:
+      return null;
+  }
+}

@@ -238,11 +238,17 @@ describe('albums first, edits win', () => {
       assert.equal((await svc.organize({ train: false, seed: 2 }).done).state, 'done');
       const ids = [0, 1, 2].map((sc) => albumOf(svc, `s${sc}-0.jpg`).album_id);
       const covers = ids.map((a) => albums.getAlbum(svc.db, a)!.cover_photo_id);
+      const names = ids.map((a) => albums.getAlbum(svc.db, a)!.name);
       assert.equal(new Set(ids).size, 3);
       // Another seed: k-means starts elsewhere, the clusters come out the same, and so must the albums.
       assert.equal((await svc.organize({ train: false, reorganize: true, seed: 9 }).done).state, 'done');
       assert.deepEqual([0, 1, 2].map((sc) => albumOf(svc, `s${sc}-1.jpg`).album_id), ids);
       assert.deepEqual(ids.map((a) => albums.getAlbum(svc.db, a)!.cover_photo_id), covers);
+      // Their names stay too (placeholders are not renumbered by the new clustering's order).
+      assert.deepEqual(
+        ids.map((a) => albums.getAlbum(svc.db, a)!.name),
+        names,
+      );
     } finally {
       await svc.close();
     }
@@ -266,6 +272,8 @@ describe('albums first, edits win', () => {
       assert.equal(albums.getAlbum(svc.db, empty)?.deleted_at, null, 'an empty album the person created is not deleted');
       const live = albums.listAlbums(svc.db).filter((a) => a.kind !== 'unsorted' && a.count > 0);
       assert.equal(live.length, 2, 'two albums with photos, as asked');
+      const all = albums.listAlbums(svc.db).map((a) => a.name);
+      assert.equal(new Set(all).size, all.length, `album names are unique: ${JSON.stringify(all)}`);
       assert.ok(live.some((a) => a.id === a2));
       assert.ok(albums.listAlbums(svc.db).some((a) => a.id === empty), 'the empty album the person made is listed');
     } finally {
