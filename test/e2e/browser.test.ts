@@ -27,7 +27,7 @@ const launch = launchCli;
 const PER_GROUP = 80;
 const skip = existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM} (apt-get install -y chromium)`;
 
-describe('browser mode', { skip, timeout: 240_000 }, () => {
+describe('browser mode', { skip, timeout: 480_000 }, () => {
   let dir: string;
   let app: BrowserMode;
   let browser: Browser;
