@@ -80,11 +80,13 @@ async function makePhoto(src: Source, i: number, file: string): Promise<void> {
   const left = Math.floor(r() * (src.width - cw + 1));
   const top = Math.floor(r() * (src.height - ch + 1));
   const taken = new Date(Date.UTC(2015, 0, 1) + Math.floor(r() * 10 * 365 * 86400) * 1000);
+  const bright = r();
   const stamp = taken.toISOString().slice(0, 19).replace('T', ' ').replace(/-/g, ':');
   let img = sharp(src.data, { raw: { width: src.width, height: src.height, channels: 3 } })
     .extract({ left, top, width: cw, height: ch })
     .resize(portrait ? HEIGHT : WIDTH, portrait ? WIDTH : HEIGHT, { fit: 'fill', kernel: 'cubic' })
-    .modulate({ brightness: 0.85 + 0.3 * r(), saturation: 0.8 + 0.4 * r(), hue: Math.round(-12 + 24 * r()) });
+    // Exposure and a colour cast as per-channel gains (a third of the cost of modulate's hue rotation).
+    .linear([0, 1, 2].map(() => (0.85 + 0.3 * bright) * (0.92 + 0.16 * r())), [0, 0, 0]);
   if (r() < 0.5) img = img.flop();
   await img
     .jpeg({ quality: 85 })

@@ -1,5 +1,5 @@
 /**
- * UI benchmark: browser mode over 100,000 synthetic photos (fake core, tiny shared thumbnails).
+ * UI benchmark: browser mode over a real library of 100,000 synthetic photos (tiny shared thumbnails).
  *
  *   1. navigation -> first album grid visible: the app's `shoebox:grid-visible` User Timing mark (first thumbnail
  *      of the first album decoded), relative to the start of navigation. Target < 1500 ms.
@@ -17,7 +17,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from '../electron/server/server.js';
 import { CHROMIUM, CHROMIUM_ARGS, REPO, RENDERER_DIR, ensureRendererBuilt } from './fixtures/browser.js';
-import { FakeCore } from './fixtures/fake-core.js';
+import { openSyntheticLibrary } from './fixtures/synthetic-library.js';
 
 const BIG_ALBUM = 100_000;
 const SMALL_ALBUMS = 5;
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     { name: 'Camera roll', count: BIG_ALBUM },
     ...Array.from({ length: SMALL_ALBUMS }, (_, i) => ({ name: `Trip ${i + 1}`, count: SMALL_ALBUM_SIZE })),
   ];
-  const core = await FakeCore.create({ cacheDir: dir, synthetic: { albums } });
+  const core = await openSyntheticLibrary(path.join(dir, 'library'), path.join(dir, 'photos'), albums);
   const server = await startServer({ core, port: 0, rendererDir: RENDERER_DIR });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {

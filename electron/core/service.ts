@@ -242,6 +242,7 @@ export class LibraryService implements CoreHandle, Library {
         },
       });
       this.lastReport = report;
+      this.db.pragma('optimize'); // statistics for the planner, after the library's shape may have changed
       this.changed(['albums', 'photos']);
       return report.message;
     });
@@ -309,7 +310,7 @@ export class LibraryService implements CoreHandle, Library {
       | undefined;
     if (!r) throw new ShoeboxError('NOT_FOUND', `Photo ${photoId} does not exist`);
     const dups = r.hash
-      ? (this.db.prepare(`SELECT id FROM photos WHERE hash = ? AND id != ? AND status = 'ok'`).all(r.hash, r.id) as { id: number }[]).map(
+      ? (this.db.prepare(`SELECT id FROM photos WHERE hash = ? AND id != ? AND +status = 'ok'`).all(r.hash, r.id) as { id: number }[]).map(
           (d) => d.id,
         )
       : [];

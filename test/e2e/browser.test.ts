@@ -118,8 +118,8 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     await page.getByRole('banner').waitFor();
     const organize = page.getByRole('button', { name: /^(Organize|Re-organize)$/ });
     const jobs = page.getByRole('region', { name: 'Jobs' });
-    // The real CLI starts organizing by itself; the fake core waits for the button. If a job already finished
-    // before we looked, organizing again still shows progress.
+    // `serve` starts organizing by itself; if that job finished before we looked, organizing again still shows
+    // progress.
     const enabled = () => organize.isEnabled({ timeout: 100 }).catch(() => false);
     await until('the library to load', async () => (await jobs.isVisible()) || (await enabled()), 60_000);
     if (!(await jobs.isVisible())) await organize.click();

@@ -61,66 +61,93 @@ function liveAlbum(db: Db, id: number): AlbumRow {
 
 export function listAlbums(db: Db): AlbumSummary[] {
   unsortedAlbumId(db);
+  // One grouped pass over the memberships (a count per album would scan the photos once per album).
+  const counts = new Map(
+    (
+      db
+        .prepare(`SELECT m.album_id AS id, COUNT(*) AS n FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE p.status = 'ok' GROUP BY m.album_id`)
+        .all() as { id: number; n: number }[]
+    ).map((r) => [r.id, r.n]),
+  );
   const rows = db
-    .prepare(
-      `SELECT a.id, a.name, a.kind, a.name_source, a.cover_photo_id, a.updated_at,
-              (SELECT COUNT(*) FROM album_members m JOIN photos p ON p.id = m.photo_id
-                WHERE m.album_id = a.id AND p.status = 'ok') AS count
-         FROM albums a WHERE a.deleted_at IS NULL`,
-    )
-    .all() as (Omit<AlbumRow, 'created_at' | 'deleted_at'> & { count: number })[];
+    .prepare(`SELECT a.id, a.name, a.kind, a.name_source, a.cover_photo_id, a.updated_at FROM albums a WHERE a.deleted_at IS NULL`)
+    .all() as Omit<AlbumRow, 'created_at' | 'deleted_at'>[];
   return rows
-    .map((r) => ({
-      id: r.id,
-      name: r.name,
-      kind: r.kind,
-      nameSource: r.name_source,
-      count: r.count,
-      coverPhotoId: r.cover_photo_id ?? firstPhoto(db, r.id),
-      updatedAt: r.updated_at,
-    }))
+    .map((r) => {
+      const count = counts.get(r.id) ?? 0;
+      return {
+        id: r.id,
+        name: r.name,
+        kind: r.kind,
+        nameSource: r.name_source,
+        count,
+        coverPhotoId: r.cover_photo_id ?? (count > 0 ? firstPhoto(db, r.id) : null),
+        updatedAt: r.updated_at,
+      };
+    })
     .filter((a) => a.count > 0 || a.kind !== 'auto')
     .sort((a, b) => (a.kind === 'unsorted' ? 1 : 0) - (b.kind === 'unsorted' ? 1 : 0) || b.count - a.count || a.name.localeCompare(b.name));
 }
 
 function firstPhoto(db: Db, albumId: number): number | null {
   const r = db
-    .prepare(`SELECT m.photo_id AS id FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE m.album_id = ? AND p.status = 'ok' LIMIT 1`)
+    .prepare(`SELECT m.photo_id AS id FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE m.album_id = ? AND +p.status = 'ok' LIMIT 1`)
     .get(albumId) as { id: number } | undefined;
   return r?.id ?? null;
+}
+
+/** Each album's photo ids in capture order, kept until anything is written on this connection (total_changes()). */
+const orders = new WeakMap<Db, { changes: number; albums: Map<number, number[]> }>();
+
+/** An album's photo ids in capture order (undated photos last): sorted once, then every page is a slice. */
+export function albumOrder(db: Db, albumId: number): number[] {
+  const changes = (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  let cache = orders.get(db);
+  if (cache?.changes !== changes) {
+    cache = { changes, albums: new Map() };
+    orders.set(db, cache);
+  }
+  let ids = cache.albums.get(albumId);
+  if (ids === undefined) {
+    ids = db
+      .prepare(
+        `SELECT p.id FROM album_members m JOIN photos p ON p.id = m.photo_id
+          WHERE m.album_id = ? AND +p.status = 'ok' ORDER BY p.taken_at IS NULL, p.taken_at, p.id`,
+      )
+      .pluck()
+      .all(albumId) as number[];
+    cache.albums.set(albumId, ids);
+  }
+  return ids;
 }
 
 /** One page of an album's photos in capture order (undated photos last), columnar. */
 export function albumPage(db: Db, albumId: number, offset: number, limit: number): PhotoPage {
   liveAlbum(db, albumId);
-  const total = (
-    db
-      .prepare(`SELECT COUNT(*) AS n FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE m.album_id = ? AND p.status = 'ok'`)
-      .get(albumId) as { n: number }
-  ).n;
-  const rows = db
-    .prepare(
-      `SELECT p.id, p.rel_path, p.width, p.height, p.taken_at, m.pinned,
-              COALESCE(p.near_dup_of,
-                (SELECT MIN(q.id) FROM photos q WHERE q.hash = p.hash AND q.status = 'ok' AND q.id < p.id)) AS dup
-         FROM album_members m JOIN photos p ON p.id = m.photo_id
-        WHERE m.album_id = ? AND p.status = 'ok'
-        ORDER BY p.taken_at IS NULL, p.taken_at, p.id
-        LIMIT ? OFFSET ?`,
-    )
-    .all(albumId, limit, offset) as {
-    id: number;
-    rel_path: string;
-    width: number | null;
-    height: number | null;
-    taken_at: number | null;
-    pinned: number;
-    dup: number | null;
-  }[];
+  const order = albumOrder(db, albumId);
+  const row = db.prepare(
+    `SELECT p.id, p.rel_path, p.width, p.height, p.taken_at, m.pinned,
+            COALESCE(p.near_dup_of,
+              (SELECT MIN(q.id) FROM photos q WHERE q.hash = p.hash AND +q.status = 'ok' AND q.id < p.id)) AS dup
+       FROM photos p JOIN album_members m ON m.photo_id = p.id
+      WHERE p.id = ?`,
+  );
+  const rows = order.slice(offset, offset + limit).map(
+    (id) =>
+      row.get(id) as {
+        id: number;
+        rel_path: string;
+        width: number | null;
+        height: number | null;
+        taken_at: number | null;
+        pinned: number;
+        dup: number | null;
+      },
+  );
   return {
     albumId,
     offset,
-    total,
+    total: order.length,
     ids: rows.map((r) => r.id),
     names: rows.map((r) => r.rel_path.slice(r.rel_path.lastIndexOf('/') + 1)),
     widths: rows.map((r) => r.width ?? 0),

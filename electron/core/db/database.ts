@@ -29,6 +29,9 @@ export function openDatabase(libraryDir: string, opts: OpenOptions = {}): Db {
   if (!opts.readonly) {
     try {
       migrate(db);
+      // Planner statistics (refreshed only when stale): without them SQLite walks photos_status, which every photo
+      // shares, inside per-photo subqueries, and album pages turn quadratic in the library size.
+      db.pragma('optimize = 0x10002');
     } catch (e) {
       db.close();
       throw e;

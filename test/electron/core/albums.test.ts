@@ -112,4 +112,22 @@ describe('album edits', () => {
     assert.deepEqual(p1.names, ['p0.jpg', 'p1.jpg', 'p2.jpg']);
     assert.equal(p1.pinned.length, 3);
   });
+
+  test('pages follow every write: a move, an undo, a photo gone missing, a changed capture date', () => {
+    const { db, a, b, photos } = library(10);
+    assert.deepEqual(albums.albumPage(db, a, 0, 10).ids, photos.slice(0, 5));
+    albums.movePhotos(db, [photos[1]], b);
+    assert.deepEqual(albums.albumPage(db, a, 0, 10).ids, [photos[0], ...photos.slice(2, 5)]);
+    assert.equal(albums.albumPage(db, b, 0, 10).total, 6);
+    albums.undo(db);
+    assert.deepEqual(albums.albumPage(db, a, 0, 10).ids, photos.slice(0, 5));
+    db.prepare(`UPDATE photos SET status = 'missing' WHERE id = ?`).run(photos[0]);
+    assert.deepEqual(albums.albumPage(db, a, 0, 10).ids, photos.slice(1, 5));
+    // A write that changes nothing still counts as a write; the order is rebuilt and stays right.
+    db.prepare(`UPDATE photos SET taken_at = 0 WHERE id = ?`).run(photos[4]);
+    const page = albums.albumPage(db, a, 0, 2);
+    assert.deepEqual(page.ids, [photos[4], photos[1]]);
+    assert.equal(page.total, 4);
+    assert.equal(albums.albumPage(db, a, 4, 2).ids.length, 0, 'a page past the end is empty');
+  });
 });
