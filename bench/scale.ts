@@ -2,7 +2,7 @@
  * bench:scale — the library lifecycle at the sizes people have.
  *
  *   node dist/bench/scale.js [--sizes 10000,30000] [--large] [--source ../shared/datasets/intel-scenes]
- *        [--work <dir>] [--quality] [--keep] [--generate-only]
+ *        [--work <dir>] [--quality] [--keep] [--generate-only] [--tag <name>]
  *
  * Builds libraries of N generated camera-size photos (1600x1200 JPEGs, some portrait, with EXIF capture dates):
  * a few hundred decoded source photos, each reused with its own crop, flip, colour and brightness, so that every
@@ -240,7 +240,8 @@ async function main(): Promise<void> {
     const file = q.stdout.trim().split('\n').at(-1)!;
     quality = { file: path.relative(REPO, file), summary: (JSON.parse(fs.readFileSync(file, 'utf8')) as { summary: unknown }).summary };
   }
-  writeResult(large ? 'scale-large' : 'scale', {
+  const tag = argValue('--tag', '');
+  writeResult(`${large ? 'scale-large' : 'scale'}${tag ? `-${tag}` : ''}`, {
     inputs: {
       sizes,
       photo: `${WIDTH}x${HEIGHT} JPEG q85 (10% portrait), from ${SOURCES} sources of ${path.basename(source)}`,

@@ -7,6 +7,8 @@
  * 2. Views: {@link VIEWS} augmented views of each sampled photo (random resized crop, flip, colour jitter,
  *    grayscale, blur; training/augment.ts) pass once through the frozen backbone and are cached as float16 rows, so
  *    steps are cheap and a crash loses nothing. View 0 is the clean photo's features, stored by the embed stage.
+ *    Views may take {@link VIEW_TIME_SHARE} of the time limit: a round trains on the sampled photos whose views are
+ *    done, and the next round adds views for more of the sample.
  * 3. Labels: photos the person pinned into an album are positives of each other (and their album's prototype is
  *    fixed); approximate nearest neighbours in the features the adapter reads are extra positives.
  * 4. The trainer (training/train) runs the method's train-step graph for the step budget, shortened if the time
@@ -57,6 +59,8 @@ export const TRAINING = {
 export const VIEWS = 2;
 /** Photos trained on at most: the sample's views cost one backbone pass each, the rest of the library none. */
 export const TRAIN_SAMPLE_MAX = 8000;
+/** Share of the time limit that making views may take; the rest is for the train steps. */
+export const VIEW_TIME_SHARE = 0.4;
 /** Neighbours per photo used as extra positives. */
 const NEIGHBOURS = 5;
 /** Photos per train step; docs/results.md, "Batch size". */
@@ -120,28 +124,41 @@ export function trainingSample(db: Db, backbone: Encoder, max: number): number[]
         WHERE p.status = 'ok' ORDER BY labelled DESC, p.hash LIMIT ?`,
     )
     .all(clean, max) as { id: number }[];
-  return rows.map((r) => r.id).sort((a, b) => a - b);
+  return rows.map((r) => r.id);
 }
 
-/** Make and store view `v` (augmented, v >= 1) for the photos of `ids` that lack it. */
-async function ensureView(lib: Library, backbone: Encoder, v: number, ids: number[], openEmbedder: () => Promise<Embedder>, ctx: JobContext): Promise<void> {
+/**
+ * Make and store the augmented views (1..VIEWS) that the photos of `ids` lack, in the order given, until
+ * `deadline`; returns the photos of `ids` that then have every view (the next round makes the rest).
+ */
+export async function ensureViews(
+  lib: Library,
+  backbone: Encoder,
+  ids: number[],
+  openEmbedder: () => Promise<Embedder>,
+  ctx: JobContext,
+  deadline?: number,
+): Promise<number[]> {
   const db = lib.db;
-  const key = viewKey(backbone, v);
-  const missing = new Set(embeddings.pending(db, key).map((p) => p.id));
-  const todo = ids.filter((id) => missing.has(id));
-  if (todo.length === 0) return;
+  const keys = Array.from({ length: VIEWS }, (_, k) => viewKey(backbone, k + 1));
+  const missing = keys.map((key) => new Set(embeddings.pending(db, key).map((p) => p.id)));
+  const todo = ids.flatMap((id) => keys.flatMap((_, k) => (missing[k].has(id) ? [{ id, k }] : [])));
+  if (todo.length === 0) return ids;
   const embedder = await openEmbedder();
-  ctx.stage('train', todo.length, `Preparing training view ${v} of ${VIEWS} for ${todo.length} photos`);
+  const photos = new Set(todo.map((t) => t.id)).size;
+  ctx.stage('train', todo.length, `Preparing training views of ${photos} photos`);
   const m = backbone.manifest;
   const normalize = createNormalizer(m);
   const size = m.input.width * m.input.height * 3;
+  const dim = embedder.manifest.output.dim;
   const info = db.prepare(`SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`);
   const batch = 32;
   const workers = Math.max(1, os.availableParallelism());
   for (let i = 0; i < todo.length; i += batch) {
     ctx.signal.throwIfAborted();
+    if (deadline !== undefined && Date.now() > deadline) break;
     const chunk = todo.slice(i, i + batch);
-    const rows = chunk.map((id) => ({ id, ...(info.get(id) as { hash: string; width: number; height: number }) }));
+    const rows = chunk.map((t) => ({ ...t, ...(info.get(t.id) as { hash: string; width: number; height: number }) }));
     const input = new Float32Array(rows.length * size);
     const ok: boolean[] = new Array<boolean>(rows.length).fill(false);
     let next = 0;
@@ -151,7 +168,7 @@ async function ensureView(lib: Library, backbone: Encoder, v: number, ids: numbe
           const r = next++;
           const row = rows[r];
           // Deterministic per photo, view and content: the same view is rebuilt identically after a crash.
-          const seed = createHash('sha256').update(`${row.hash}:${v}`).digest().readUInt32LE(0);
+          const seed = createHash('sha256').update(`${row.hash}:${row.k + 1}`).digest().readUInt32LE(0);
           const rng = new Rng(seed);
           try {
             const file = thumbFile(lib.layout.cache, row.hash, 'thumb');
@@ -165,15 +182,18 @@ async function ensureView(lib: Library, backbone: Encoder, v: number, ids: numbe
       }),
     );
     const out = await embedder.embedTensors(input, batch);
-    const dim = embedder.manifest.output.dim;
-    embeddings.store(
-      db,
-      key,
-      embedder.provider,
-      rows.flatMap((row, r) => (ok[r] ? [{ id: row.id, hash: row.hash, vector: out.subarray(r * dim, (r + 1) * dim) }] : [])),
+    keys.forEach((key, k) =>
+      embeddings.store(
+        db,
+        key,
+        embedder.provider,
+        rows.flatMap((row, r) => (ok[r] && row.k === k ? [{ id: row.id, hash: row.hash, vector: out.subarray(r * dim, (r + 1) * dim) }] : [])),
+      ),
     );
+    for (const row of rows) missing[row.k].delete(row.id); // tried: a failed view is not retried this round
     ctx.progress(Math.min(todo.length, i + batch));
   }
+  return ids.filter((id) => missing.every((set) => !set.has(id)));
 }
 
 /** Rows of view `key` for `ids` in that order; photos lacking the view get their clean features instead. */
@@ -201,18 +221,21 @@ interface RoundData {
 }
 
 /** Phase 1: the sample, its views (made once, cached), its labels and its approximate nearest neighbours. */
-async function prepareData(lib: Library, backbone: Encoder, opts: TrainStageOptions, ctx: JobContext): Promise<RoundData | null> {
+async function prepareData(lib: Library, backbone: Encoder, opts: TrainStageOptions, ctx: JobContext, started: number): Promise<RoundData | null> {
   const db = lib.db;
-  const sample = trainingSample(db, backbone, TRAIN_SAMPLE_MAX);
+  const viewDeadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * VIEW_TIME_SHARE * opts.timeLimitSec : undefined;
+  let sample = trainingSample(db, backbone, TRAIN_SAMPLE_MAX);
   if (sample.length < MIN_TRAIN_PHOTOS) return null;
-  // The backbone opens only when a view is missing (later rounds mostly reuse cached views).
+  // The backbone opens only when a view is missing (later rounds mostly reuse cached views). Views get a share of
+  // the time limit; a large library trains on the photos whose views are done, and the next round makes more.
   let embedder: Embedder | null = null;
   const openEmbedder = async (): Promise<Embedder> => (embedder ??= await openBackbone(backbone, opts.device, 'only'));
   try {
-    for (let v = 1; v <= VIEWS; v++) await ensureView(lib, backbone, v, sample, openEmbedder, ctx);
+    sample = await ensureViews(lib, backbone, sample, openEmbedder, ctx, viewDeadline);
   } finally {
     await (embedder as Embedder | null)?.release();
   }
+  sample.sort((a, b) => a - b);
   const cleanView = embeddings.load(db, viewKey(backbone, 0), sample);
   const ids = cleanView.ids;
   const n = ids.length;
@@ -302,7 +325,7 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
   const started = Date.now();
   const deadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * opts.timeLimitSec : undefined;
   const libraryPhotos = embeddings.count(db, embeddings.embeddingKey(backbone.key));
-  const data = await prepareData(lib, backbone, opts, ctx);
+  const data = await prepareData(lib, backbone, opts, ctx, started);
   if (!data) return null;
   const n = data.ids.length;
 

@@ -6,7 +6,8 @@ import { Embedder } from '../../../electron/core/ml/embedder.js';
 import { activeEncoder, backboneEncoder } from '../../../electron/core/encoders.js';
 import { LibraryService } from '../../../electron/core/service.js';
 import * as embeddings from '../../../electron/core/embeddings.js';
-import { pseudoLabelClusters } from '../../../electron/core/stages/train.js';
+import { openBackbone } from '../../../electron/core/stages/embed.js';
+import { TRAIN_SAMPLE_MAX, ensureViews, pseudoLabelClusters, trainingSample } from '../../../electron/core/stages/train.js';
 import { thumbFile } from '../../../electron/core/library/thumbs.js';
 import { validateManifest } from '../../../training/manifest.js';
 import { scenePhoto, tmpDir } from '../../helpers/images.js';
@@ -159,6 +160,46 @@ test('a training round cancelled midway keeps its checkpoint and is resumed, not
     // Only the active version and the one before it are kept.
     const versions = (svc.db.prepare(`SELECT key FROM models WHERE parent IS NOT NULL`).all() as { key: string }[]).length;
     assert.equal(versions, 2);
+  } finally {
+    await svc.close();
+  }
+});
+
+test('views stop at their deadline; a round trains on the photos whose views are done, and the next makes the rest', async () => {
+  requireModel();
+  const root = tmpDir('shoebox-train-');
+  const lib = tmpDir('shoebox-lib-');
+  dirs.push(root, lib);
+  for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 900 + i, 96);
+  const svc = new LibraryService(lib);
+  try {
+    svc.addRoot(root);
+    assert.equal((await svc.organize({ train: false, device: 'cpu' }).done).state, 'done');
+    const backbone = backboneEncoder(svc.db);
+    const sample = trainingSample(svc.db, backbone, TRAIN_SAMPLE_MAX);
+    assert.equal(sample.length, 72);
+    const views = (): number[] => [1, 2].map((v) => embeddings.count(svc.db, embeddings.trainFeaturesKey(backbone.key, v)));
+    const made: number[][] = [];
+    const job = svc.jobs.start('train', {}, async (ctx) => {
+      let embedder: Embedder | undefined;
+      const open = async (): Promise<Embedder> => (embedder ??= await openBackbone(backbone, 'cpu', 'only'));
+      try {
+        made.push(await ensureViews(svc, backbone, sample.slice(0, 10), open, ctx));
+        // A passed deadline makes nothing new: only the photos that have both views are returned, in order.
+        made.push(await ensureViews(svc, backbone, sample, open, ctx, Date.now() - 1));
+      } finally {
+        await embedder?.release();
+      }
+    });
+    assert.equal((await job.done).state, 'done');
+    assert.deepEqual(made, [sample.slice(0, 10), sample.slice(0, 10)]);
+    assert.deepEqual(views(), [10, 10]);
+
+    // A round without a time limit makes the missing views and trains on all 72 photos.
+    const round = await svc.organize({ retrain: true, steps: 8, device: 'cpu' }).done;
+    assert.equal(round.state, 'done', round.message);
+    assert.equal(svc.report?.trained?.photos, 72);
+    assert.deepEqual(views(), [72, 72]);
   } finally {
     await svc.close();
   }
