@@ -19,7 +19,7 @@ import { FileError, fileErrorFromFs } from '../errors.js';
 import type { JobContext } from '../jobs.js';
 import { readExif } from './exif.js';
 import { makeThumbnail, probe, thumbFile } from './thumbs.js';
-import { walkRoot, type FoundFile } from './walk.js';
+import { walkRoot, type FoundFile, type WalkProblem } from './walk.js';
 
 export interface ScanSummary {
   roots: number;
@@ -41,6 +41,7 @@ interface ExistingRow {
   mtime_ms: number;
   hash: string | null;
   status: string;
+  error_code: string | null;
 }
 
 type Outcome =
@@ -201,10 +202,11 @@ async function walkRoots(db: Db, roots: Root[], opts: ScanOptions, summary: Scan
   const seen = new Map<number, Set<string>>();
   for (const root of roots) {
     let found: FoundFile[];
+    let problems: WalkProblem[];
     try {
       const res = await walkRoot(root.path, ctx.signal);
       found = res.files;
-      for (const p of res.problems) recordWalkProblem(db, root.id, p.relPath, p.code, p.message);
+      problems = res.problems;
     } catch (e) {
       if (ctx.signal.aborted) throw e;
       const code = (e as NodeJS.ErrnoException).code;
@@ -213,15 +215,28 @@ async function walkRoots(db: Db, roots: Root[], opts: ScanOptions, summary: Scan
         code === 'ENOTDIR' ? `library folder ${root.path} is not a folder` : `library folder ${root.path} cannot be opened (${code ?? String(e)})`,
       );
     }
+    if (problems.some((p) => p.relPath === '.')) {
+      throw new FileError('UNREADABLE', `library folder ${root.path} cannot be read (${problems.find((p) => p.relPath === '.')!.message})`);
+    }
     summary.found += found.length;
-    const rows = db.prepare('SELECT id, rel_path, size, mtime_ms, hash, status FROM photos WHERE root_id = ?').all(root.id) as ExistingRow[];
+    const rows = db.prepare('SELECT id, rel_path, size, mtime_ms, hash, status, error_code FROM photos WHERE root_id = ?').all(root.id) as ExistingRow[];
     const byPath = new Map(rows.map((r) => [r.rel_path, r]));
     const seenHere = new Set<string>();
+    // An unreadable folder or file is an error with its reason; what was known inside a folder that cannot be
+    // read now is left as it was (it is out of reach, not gone).
+    for (const p of problems) {
+      recordWalkProblem(db, root.id, p.relPath, p.code, p.message);
+      summary.errors++;
+      seenHere.add(p.relPath);
+      if (p.kind === 'folder') for (const r of rows) if (r.rel_path.startsWith(`${p.relPath}/`)) seenHere.add(r.rel_path);
+    }
     for (const f of found) {
       seenHere.add(f.relPath);
       const row = byPath.get(f.relPath);
       const same = row && row.size === f.size && row.mtime_ms === f.mtimeMs;
-      const finished = row && (row.status === 'ok' || row.status === 'error' || row.status === 'unsupported');
+      // A file that could not be opened is tried again (permissions change without touching mtime); one that
+      // could not be decoded is not, until it changes.
+      const finished = row && (row.status === 'ok' || (row.status === 'error' && row.error_code !== 'UNREADABLE') || row.status === 'unsupported');
       if (same && finished && (row.status !== 'ok' || (row.hash && fs.existsSync(thumbFile(opts.cacheDir, row.hash, 'thumb'))))) {
         summary.unchanged++;
         continue;
@@ -229,6 +244,10 @@ async function walkRoots(db: Db, roots: Root[], opts: ScanOptions, summary: Scan
       work.push({ rootId: root.id, rootPath: root.path, file: f });
     }
     seen.set(root.id, seenHere);
+    // Errors about paths that are gone now (a folder readable again, a vanished unreadable file) are dropped, not
+    // kept as missing photos: they never had content in the library.
+    const drop = db.prepare('DELETE FROM photos WHERE id = ?');
+    for (const r of rows) if (r.status === 'error' && r.hash === null && !seenHere.has(r.rel_path)) drop.run(r.id);
   }
   return { work, seen };
 }

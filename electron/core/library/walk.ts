@@ -25,6 +25,7 @@ export interface FoundFile {
 
 export interface WalkProblem {
   relPath: string;
+  kind: 'folder' | 'file';
   code: 'UNREADABLE' | 'NOT_FOUND';
   message: string;
 }
@@ -65,6 +66,7 @@ export async function walkRoot(root: string, signal?: AbortSignal): Promise<Walk
       const code = (e as NodeJS.ErrnoException).code;
       problems.push({
         relPath: rel || '.',
+        kind: 'folder',
         code: code === 'ENOENT' ? 'NOT_FOUND' : 'UNREADABLE',
         message: code === 'ENOENT' ? 'folder vanished during the scan' : `folder cannot be read (${code ?? 'error'})`,
       });
@@ -104,6 +106,7 @@ export async function walkRoot(root: string, signal?: AbortSignal): Promise<Walk
           const code = (e as NodeJS.ErrnoException).code;
           problems.push({
             relPath: childRel,
+            kind: 'file',
             code: code === 'ENOENT' ? 'NOT_FOUND' : 'UNREADABLE',
             message: code === 'ENOENT' ? 'file vanished during the scan' : `file cannot be read (${code ?? 'error'})`,
           });

@@ -201,48 +201,79 @@ describe('scanner', () => {
     assert.equal(after1.hash, before.hash);
   });
 
-  test('unreadable files (permissions) are recorded and skipped', async (t) => {
+  test('unreadable files and folders (permissions) are errors with their reason; photos known inside stay as they were', async (t) => {
     const { root, db, scan, lib } = setup();
     await jpeg(path.join(root, 'ok.jpg'));
+    fs.mkdirSync(path.join(root, 'private'));
+    await jpeg(path.join(root, 'private', 'p.jpg'), { seed: 4 });
+    await scan();
+    assert.equal(byPath(db, 'private/p.jpg')!.status, 'ok');
     await jpeg(path.join(root, 'locked.jpg'), { seed: 3 });
     fs.chmodSync(path.join(root, 'locked.jpg'), 0o000);
-    if (process.getuid?.() === 0) {
-      // root reads anything: run the scan as an unprivileged user in a child process instead.
-      for (const d of [root, lib]) fs.chmodSync(d, 0o777);
-      fs.chmodSync(path.join(lib, 'library.db'), 0o666);
-      for (const f of fs.readdirSync(lib)) fs.chmodSync(path.join(lib, f), 0o777);
-      db.close();
-      const script = `
-        import { openDatabase } from ${JSON.stringify(path.join(DIST, 'electron/core/db/database.js'))};
-        import { scanLibrary } from ${JSON.stringify(path.join(DIST, 'electron/core/library/scanner.js'))};
-        import { JobContext } from ${JSON.stringify(path.join(DIST, 'electron/core/jobs.js'))};
-        const db = openDatabase(${JSON.stringify(lib)});
-        const ctx = new JobContext({ id: 'x', kind: 'scan', state: 'running', stage: null, done: 0, total: 0, rate: 0, etaSec: null, message: '', startedAt: 0, finishedAt: null }, new AbortController(), () => {});
-        const s = await scanLibrary(db, { cacheDir: ${JSON.stringify(path.join(lib, 'cache'))} }, ctx);
-        console.log(JSON.stringify(db.prepare("SELECT rel_path, status, error_code FROM photos ORDER BY rel_path").all()));`;
-      const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, cwd: '/' });
-        let stdout = '';
-        let stderr = '';
-        p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        p.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
-      if (out.code !== 0 && /EACCES|permission/i.test(out.stderr) && !/locked/.test(out.stderr)) {
-        t.skip(`cannot run an unprivileged child here: ${out.stderr.split('\n')[0]}`);
-        return;
+    fs.chmodSync(path.join(root, 'private'), 0o000);
+    let got: { rows: { rel_path: string; status: string; error_code: string | null }[]; errors: number; missing: number };
+    const rowsNow = (d: Db) => d.prepare('SELECT rel_path, status, error_code FROM photos ORDER BY rel_path').all() as typeof got.rows;
+    try {
+      if (process.getuid?.() === 0) {
+        // root reads anything: run the scan as an unprivileged user in a child process instead.
+        for (const d of [root, lib]) fs.chmodSync(d, 0o777);
+        fs.chmodSync(path.join(lib, 'library.db'), 0o666);
+        for (const f of fs.readdirSync(lib)) fs.chmodSync(path.join(lib, f), 0o777);
+        fs.chmodSync(path.join(lib, 'cache'), 0o777);
+        for (const f of fs.readdirSync(path.join(lib, 'cache'), { recursive: true })) fs.chmodSync(path.join(lib, 'cache', String(f)), 0o777);
+        db.close();
+        const script = `
+          import { openDatabase } from ${JSON.stringify(path.join(DIST, 'electron/core/db/database.js'))};
+          import { scanLibrary } from ${JSON.stringify(path.join(DIST, 'electron/core/library/scanner.js'))};
+          import { JobContext } from ${JSON.stringify(path.join(DIST, 'electron/core/jobs.js'))};
+          const db = openDatabase(${JSON.stringify(lib)});
+          const ctx = new JobContext({ id: 'x', kind: 'scan', state: 'running', stage: null, done: 0, total: 0, rate: 0, etaSec: null, message: '', startedAt: 0, finishedAt: null }, new AbortController(), () => {});
+          const s = await scanLibrary(db, { cacheDir: ${JSON.stringify(path.join(lib, 'cache'))} }, ctx);
+          console.log(JSON.stringify({ rows: db.prepare("SELECT rel_path, status, error_code FROM photos ORDER BY rel_path").all(), errors: s.errors, missing: s.missing }));`;
+        const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const p = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, cwd: '/' });
+          let stdout = '';
+          let stderr = '';
+          p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          p.on('close', (code) => resolve({ code, stdout, stderr }));
+        });
+        if (out.code !== 0 && /EACCES|permission/i.test(out.stderr) && !/locked|private/.test(out.stderr)) {
+          t.skip(`cannot run an unprivileged child here: ${out.stderr.split('\n')[0]}`);
+          return;
+        }
+        assert.equal(out.code, 0, out.stderr);
+        got = JSON.parse(out.stdout.trim().split('\n').pop()!) as typeof got;
+      } else {
+        const s = await scan();
+        got = { rows: rowsNow(db), errors: s.errors, missing: s.missing };
       }
-      assert.equal(out.code, 0, out.stderr);
-      const got = JSON.parse(out.stdout.trim().split('\n').pop()!) as { rel_path: string; status: string; error_code: string | null }[];
-      assert.deepEqual(got.map((r) => [r.rel_path, r.status, r.error_code]), [
-        ['locked.jpg', 'error', 'UNREADABLE'],
-        ['ok.jpg', 'ok', null],
-      ]);
-      return;
+    } finally {
+      fs.chmodSync(path.join(root, 'private'), 0o755);
     }
-    await scan();
-    assert.equal(byPath(db, 'locked.jpg')!.error_code, 'UNREADABLE');
-    assert.equal(byPath(db, 'ok.jpg')!.status, 'ok');
+    assert.deepEqual(got.rows.map((r) => [r.rel_path, r.status, r.error_code]), [
+      ['locked.jpg', 'error', 'UNREADABLE'],
+      ['ok.jpg', 'ok', null],
+      ['private', 'error', 'UNREADABLE'],
+      ['private/p.jpg', 'ok', null],
+    ]);
+    assert.equal(got.errors, 2);
+    assert.equal(got.missing, 0, 'an unreadable folder is not counted as missing photos');
+
+    // Readable again: the folder's error is gone, its photo is still the same row.
+    const db2 = openDatabase(lib);
+    try {
+      fs.chmodSync(path.join(root, 'locked.jpg'), 0o644);
+      const s = await scanLibrary(db2, { cacheDir: path.join(lib, 'cache') }, ctx());
+      assert.equal(s.missing, 0);
+      assert.deepEqual(rowsNow(db2).map((r) => [r.rel_path, r.status]), [
+        ['locked.jpg', 'ok'],
+        ['ok.jpg', 'ok'],
+        ['private/p.jpg', 'ok'],
+      ]);
+    } finally {
+      db2.close();
+    }
   });
 
   test('progress events are throttled and carry counts', async () => {
