@@ -52,6 +52,8 @@ export interface EncoderManifest {
    * average pools of these graph tensors [N, C, H, W], concatenated into `dim` features.
    */
   trainFeatures?: TrainFeatures;
+  /** One sentence for the person choosing an encoder in Settings: what it means for their albums. */
+  summary?: string;
   /** Free-form notes: how it was made. */
   notes?: string;
 }
@@ -115,6 +117,7 @@ export function validateManifest(raw: unknown): EncoderManifest {
   req(source, 'package', 'source.', isStr, 'a string');
   req(source, 'version', 'source.', isStr, 'a string');
   req(source, 'license', 'source.', isStr, 'a string');
+  if (raw.summary !== undefined) req(raw, 'summary', '', isStr, 'a string');
   if (raw.trainFeatures !== undefined) {
     const features = req(raw, 'trainFeatures', '', isObj, 'an object');
     req(features, 'pooled', 'trainFeatures.', (v): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr), 'a non-empty list of tensor names');

@@ -148,6 +148,7 @@ export function listEncoders(modelsDir = bundledModelsDir()): EncoderInfo[] {
       source: `${m.source.package} ${m.source.version}`,
       license: m.source.license,
       weightsLicense: m.source.weightsLicense ?? null,
+      summary: m.summary ?? null,
       isDefault: m.id === DEFAULT_ENCODER_ID,
     });
   }

@@ -28,6 +28,7 @@ import { makePreview, makeThumbnail, thumbFile } from './library/thumbs.js';
 import { LibraryLock } from './lock.js';
 import { isInside, libraryLayout, type LibraryLayout } from './paths.js';
 import { backboneEncoder, DEFAULT_ENCODER_ID, listEncoders } from './encoders.js';
+import { detectEnvironment, deviceChoices } from './ml/providers.js';
 import { runOrganize, type OrganizeHooks, type OrganizeOptions, type OrganizeReport } from './pipeline.js';
 import { TRAINING } from './stages/train.js';
 import { cleanStaleFiles } from './versions.js';
@@ -99,6 +100,7 @@ const HANDLERS: Handlers = {
   redo: edit((db) => albums.redo(db)),
   getSettings: (svc) => svc.settings(),
   listEncoders: () => listEncoders(),
+  listDevices: () => deviceChoices(detectEnvironment()),
   setSettings: (svc, a) => {
     const next = { ...svc.settings(), ...a };
     // An encoder must exist and have a valid manifest before it is saved (throws a clear UNAVAILABLE otherwise).

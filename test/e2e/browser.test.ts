@@ -259,10 +259,17 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     let dialog = await openSettings();
     const select = dialog.getByRole('combobox', { name: 'Image encoder' });
     const options = await select.locator('option').allInnerTexts();
-    assert.ok(options.some((o) => o.startsWith(`${DEFAULT_ENCODER_ID} `) && o.includes('(default)')), JSON.stringify(options));
+    assert.ok(options.includes(`Recommended: ${DEFAULT_ENCODER_ID}`), JSON.stringify(options));
     assert.equal(await select.inputValue(), DEFAULT_ENCODER_ID);
-    const other = options.map((o) => o.split(' ')[0]).find((id) => id !== DEFAULT_ENCODER_ID);
+    await dialog.getByText(/^Recommended: made to find the things in a photo/).waitFor();
+    const other = options.map((o) => o.split(': ')[1]).find((id) => id !== DEFAULT_ENCODER_ID);
     assert.ok(other, `a second encoder is listed: ${JSON.stringify(options)}`);
+    // Devices: only what this OS can have, the unavailable ones saying why, and where the last job ran.
+    const devices = await dialog.getByRole('combobox', { name: 'Compute device' }).locator('option').allInnerTexts();
+    assert.ok(devices.includes('CPU') && devices.some((d) => d.startsWith('Automatic')), JSON.stringify(devices));
+    if (process.platform === 'linux') assert.ok(!devices.some((d) => /DirectML|Core ML/.test(d)), JSON.stringify(devices));
+    assert.ok(devices.filter((d) => d.includes('not available')).every((d) => /\(not available: .+\)$/.test(d)), JSON.stringify(devices));
+    await dialog.getByText(/^The last job ran on /).waitFor();
     await select.selectOption(other);
     await dialog.getByText(/Switching embeds every photo again/).waitFor();
     await dialog.getByRole('button', { name: 'Save' }).click();

@@ -36,6 +36,8 @@ export interface EncoderSpec {
   weightsLicense?: string;
   /** What the adapter trains on instead of the embedding, recorded in the manifest; see training/train/features.ts. */
   trainFeatures?: TrainFeatures;
+  /** For Settings: what choosing it means for the person (manifest `summary`). */
+  summary: string;
   notes: string;
 }
 
@@ -55,6 +57,7 @@ export const MOBILENET_V2_MID: EncoderSpec = {
   preprocess: { resize: 'cover', range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] },
   stripPrefix: NSFWJS_PREFIX,
   weightsLicense: 'Apache-2.0 (TF-Hub MobileNetV2 1.4 feature vector), fine-tuned by nsfwjs (MIT)',
+  summary: 'A general-purpose image model with larger features; it grouped the test photo sets less well than the recommended one. Try it if your albums mix things up.',
   notes:
     'TF-Hub MobileNetV2-1.4/224 feature vector fine-tuned by nsfwjs (5-class NSFW head dropped), uint8-quantized ' +
     'weights dequantized to float32. Cut before the classifier at feature_vector/SpatialSqueeze: the 7x7 average-' +
@@ -84,6 +87,7 @@ export const CENTERNET_MNV3: EncoderSpec = {
   // block's output is a per-image gated 1x1 projection of the first plus the second, so the pools of these two hold
   // everything the pooled embedding is made of, before the projection narrows it to 120 (docs/results.md).
   trainFeatures: { pooled: [`${CENTERNET_BLOCK}/depthwise/hard_swish/mul_1`, 'MobilenetV3/expanded_conv_13/add'], dim: 840 },
+  summary: 'Recommended: made to find the things in a photo (people, animals, vehicles, food), which tells scenes and subjects apart well.',
   notes:
     'MobileNetV3 backbone of the mb3-centernet COCO object detector (github.com/610265158/mobilenetv3_centernet, ' +
     'converted to tfjs by Vladimir Mandic), float16 weights widened to float32. Cut at the last inverted-residual ' +
@@ -186,6 +190,7 @@ export function convertEncoder(spec: EncoderSpec, source: TfjsGraphModel, pkg: P
       ...(spec.weightsLicense ? { weightsLicense: spec.weightsLicense } : {}),
     },
     ...(spec.trainFeatures ? { trainFeatures: spec.trainFeatures } : {}),
+    summary: spec.summary,
     notes: spec.notes,
   };
   return { manifest: validateManifest(manifest), onnx };

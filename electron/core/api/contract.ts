@@ -119,6 +119,14 @@ export interface Settings {
 }
 
 /** An image encoder the person can choose (a valid manifest with its ONNX file in the models folder). */
+/** A compute device Settings can offer on this machine. */
+export interface DeviceChoice {
+  device: Device;
+  /** Whether it can run here; when not, why (e.g. its libraries are not installed). */
+  available: boolean;
+  reason: string | null;
+}
+
 export interface EncoderInfo {
   id: string;
   version: string;
@@ -129,6 +137,8 @@ export interface EncoderInfo {
   license: string;
   /** The weights' own licence terms when they differ from the package's. */
   weightsLicense: string | null;
+  /** What choosing it means for the person, in a sentence (null for encoders without one). */
+  summary: string | null;
   isDefault: boolean;
 }
 
@@ -198,6 +208,7 @@ export interface ApiSpec {
   redo: { args: Record<string, never>; result: EditState };
   getSettings: { args: Record<string, never>; result: Settings };
   listEncoders: { args: Record<string, never>; result: EncoderInfo[] };
+  listDevices: { args: Record<string, never>; result: DeviceChoice[] };
   setSettings: { args: Partial<Settings>; result: Settings };
   showInFolder: { args: { photoId: number }; result: { shown: boolean } };
 }

@@ -128,6 +128,7 @@ const VALIDATORS: Validators = {
   redo: none,
   getSettings: none,
   listEncoders: none,
+  listDevices: none,
   setSettings: settings,
   showInFolder: (o) => ({ photoId: id(o, 'photoId') }),
 };

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InferenceSession, Tensor, listSupportedBackends } from 'onnxruntime-node';
 
-import type { Device } from '../api/contract.js';
+import type { Device, DeviceChoice } from '../api/contract.js';
 
 /** A user-facing device setting (the API contract's); `auto` picks the best available provider. */
 export type { Device } from '../api/contract.js';
@@ -63,6 +63,19 @@ export function preferredOrder(platform: NodeJS.Platform): Provider[] {
     default:
       return ['cuda', 'webgpu', 'cpu'];
   }
+}
+
+/** What Settings offers: automatic, the CPU, then each provider this OS can have, with why one cannot run here. */
+export function deviceChoices(env: ProviderEnvironment): DeviceChoice[] {
+  const providers = preferredOrder(env.platform).filter((p) => p !== 'cpu');
+  return [
+    { device: 'auto', available: true, reason: null },
+    { device: 'cpu', available: true, reason: null },
+    ...providers.map((p): DeviceChoice => {
+      const reason = unavailableReason(p, env);
+      return { device: p, available: reason === null, reason };
+    }),
+  ];
 }
 
 /** Why `provider` cannot run in `env`, or null if it can. */

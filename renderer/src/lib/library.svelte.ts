@@ -1,5 +1,5 @@
 /** Library status, settings and jobs (kept live from job events). */
-import type { ApiArgs, ApiEvent, EncoderInfo, JobInfo, LibraryStatus, Settings, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import type { ApiArgs, ApiEvent, DeviceChoice, EncoderInfo, JobInfo, LibraryStatus, Settings, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import type { Alerts } from './alerts.svelte.js';
 import { coalesce } from './coalesce.js';
 import { jobTitle } from './format.js';
@@ -47,6 +47,11 @@ export class Library {
   /** The encoders the person can choose from (empty when they cannot be listed). */
   async listEncoders(): Promise<EncoderInfo[]> {
     return this.alerts.unwrap('Could not list the image encoders', await this.api.call('listEncoders', {})) ?? [];
+  }
+
+  /** The compute devices this machine can offer, and why one cannot run (empty when they cannot be listed). */
+  async listDevices(): Promise<DeviceChoice[]> {
+    return this.alerts.unwrap('Could not list the compute devices', await this.api.call('listDevices', {})) ?? [];
   }
 
   async saveSettings(change: Partial<Settings>): Promise<boolean> {

@@ -5,6 +5,7 @@ import {
   NoProviderError,
   createSessionWithFallback,
   detectEnvironment,
+  deviceChoices,
   planProviders,
   preferredOrder,
   sessionOptionsFor,
@@ -26,6 +27,21 @@ const BACKENDS: Record<string, BackendInfo[]> = {
 function env(platform: NodeJS.Platform, over: Partial<ProviderEnvironment> = {}): ProviderEnvironment {
   return { platform, backends: BACKENDS[platform], installed: new Set(), hardwareGpu: true, ...over };
 }
+
+void describe('deviceChoices', () => {
+  it('offers automatic, the CPU and the providers of this OS only, saying why one cannot run', () => {
+    const linux = deviceChoices(env('linux'));
+    assert.deepEqual(linux.map((d) => d.device), ['auto', 'cpu', 'cuda', 'webgpu']);
+    assert.equal(linux.find((d) => d.device === 'cuda')?.available, false);
+    assert.match(linux.find((d) => d.device === 'cuda')?.reason ?? '', /not installed/);
+    assert.equal(linux.find((d) => d.device === 'webgpu')?.available, true);
+    assert.equal(deviceChoices(env('linux', { installed: new Set(['cuda']) })).find((d) => d.device === 'cuda')?.available, true);
+    assert.deepEqual(deviceChoices(env('win32')).map((d) => d.device), ['auto', 'cpu', 'cuda', 'dml', 'webgpu']);
+    assert.deepEqual(deviceChoices(env('darwin')).map((d) => d.device), ['auto', 'cpu', 'coreml', 'webgpu']);
+    // This machine: whatever it has, the CPU runs.
+    assert.equal(deviceChoices(detectEnvironment()).find((d) => d.device === 'cpu')?.available, true);
+  });
+});
 
 void describe('planProviders', () => {
   void it('orders auto per OS and intersects with the binding', () => {
