@@ -16,7 +16,7 @@
  */
 import type { Db } from '../db/database.js';
 import { tx } from '../db/database.js';
-import { assignToNearest, nameAlbums, outlierThreshold, type AlbumPrototype, type AlbumsResult } from '../cluster/index.js';
+import { assignToNearest, nameAlbums, outlierThreshold, type AlbumOptions, type AlbumPrototype, type AlbumsResult } from '../cluster/index.js';
 import { centerRows, dot, gatherRows, unitRows } from '../../../training/numeric/linalg.js';
 import { compute } from '../compute/client.js';
 import * as embeddings from '../embeddings.js';
@@ -131,13 +131,23 @@ function isShaped(m: Pick<MemberRow, 'kind' | 'name_source'>, pinned: boolean): 
   return m.kind !== 'unsorted' && (pinned || m.kind === 'user' || m.name_source === 'user');
 }
 
-async function full(db: Db, s: Snapshot, opts: ClusterStageOptions, ctx: JobContext): Promise<ClusterStageResult> {
-  const { ids, dim, x, raw, members } = s;
-  const n = ids.length;
+/** What the person's edits say to the clustering: shaped albums as fixed clusters 0..P-1, pins, cannot-links. */
+interface Plan {
+  /** Rows of the snapshot that are clustered (photos pinned to Unsorted are left out: "no album"). */
+  keep: number[];
+  /** Shaped albums in cluster order. */
+  protectedAlbums: number[];
+  shaped: Set<number>;
+  k: number | 'auto';
+  constraints: ClusterConstraints;
+}
+
+type ClusterConstraints = NonNullable<AlbumOptions['constraints']>;
+
+function plan(s: Snapshot, opts: ClusterStageOptions): Plan {
+  const { ids, dim, x, members } = s;
   const index = new Map(ids.map((id, i) => [id, i]));
   const memberOf = new Map(members.map((m) => [m.photo_id, m]));
-
-  // --- Inputs: shaped albums are fixed clusters 0..P-1 -----------------------------------------------------------
   const shaped = new Set<number>();
   for (const m of members) if (isShaped(m, m.pinned === 1) && index.has(m.photo_id)) shaped.add(m.album_id);
   const protectedAlbums = [...shaped].sort((a, b) => a - b);
@@ -165,137 +175,145 @@ async function full(db: Db, s: Snapshot, opts: ClusterStageOptions, ctx: JobCont
     const i = index.get(m.photo_id);
     if (i !== undefined && clusterOfAlbum.has(m.album_id)) rowsOf.set(m.album_id, [...(rowsOf.get(m.album_id) ?? []), i]);
   }
+  return {
+    keep,
+    protectedAlbums,
+    shaped,
+    k,
+    constraints: {
+      pinned: pinned.filter(([i]) => subIndex.has(i)).map(([i, c]) => [subIndex.get(i)!, c] as [number, number]),
+      cannotLink,
+      // A shaped album starts from the mean of everything in it now, the photos the person placed counting
+      // PINNED_WEIGHT times; it then re-forms like any cluster, so photos like the ones the person moved
+      // follow them, while one moved photo does not redefine what a big album is about.
+      seeded: protectedAlbums.map((a, c) => ({
+        cluster: c,
+        centroid: meanOf(x, dim, rowsOf.get(a) ?? [], (r) => (memberOf.get(ids[r])?.pinned ? PINNED_WEIGHT : 1)),
+      })),
+      pinnedWeight: PINNED_WEIGHT,
+    },
+  };
+}
 
-  // --- Compute (worker thread) -----------------------------------------------------------------------------------
-  const result: AlbumsResult | null = keep.length
+async function full(db: Db, s: Snapshot, opts: ClusterStageOptions, ctx: JobContext): Promise<ClusterStageResult> {
+  const { dim, x, raw } = s;
+  const p = plan(s, opts);
+  const result: AlbumsResult | null = p.keep.length
     ? await compute(
         'clusterIntoAlbums',
-        [
-          gatherRows(x, dim, keep),
-          keep.length,
-          dim,
-          {
-            k,
-            seed: opts.seed,
-            duplicateVectors: gatherRows(raw, dim, keep),
-            constraints: {
-              pinned: pinned.filter(([i]) => subIndex.has(i)).map(([i, c]) => [subIndex.get(i)!, c] as [number, number]),
-              cannotLink,
-              // A shaped album starts from the mean of everything in it now, the photos the person placed counting
-              // PINNED_WEIGHT times; it then re-forms like any cluster, so photos like the ones the person moved
-              // follow them, while one moved photo does not redefine what a big album is about.
-              seeded: protectedAlbums.map((a, c) => ({
-                cluster: c,
-                centroid: meanOf(x, dim, rowsOf.get(a) ?? [], (r) => (memberOf.get(ids[r])?.pinned ? PINNED_WEIGHT : 1)),
-              })),
-              pinnedWeight: PINNED_WEIGHT,
-            },
-          },
-        ],
+        [gatherRows(x, dim, p.keep), p.keep.length, dim, { k: p.k, seed: opts.seed, duplicateVectors: gatherRows(raw, dim, p.keep), constraints: p.constraints }],
         ctx.signal,
       )
     : null;
-  ctx.progress(Math.floor(n / 2));
+  ctx.progress(Math.floor(s.ids.length / 2));
   await opts.beforeWrite?.();
   ctx.signal.throwIfAborted();
+  const out = tx(db, () => write(db, s, p, result));
+  ctx.progress(s.ids.length);
+  return out;
+}
 
-  // --- Write, against the memberships as they are now ------------------------------------------------------------
+/** Clusters -> album ids: shaped clusters keep theirs; the others take over the automatic album they overlap most. */
+function matchAlbums(s: Snapshot, p: Plan, result: AlbumsResult | null, current: Map<number, MemberRow>): Map<number, number> {
+  const P = p.protectedAlbums.length;
+  const albumIdOfCluster = new Map<number, number>();
+  p.protectedAlbums.forEach((a, c) => albumIdOfCluster.set(c, a));
+  const overlap = new Map<string, number>();
+  for (const al of result?.albums ?? []) {
+    if (al.cluster < P) continue;
+    for (const r of al.members) {
+      const m = current.get(s.ids[p.keep[r]]);
+      if (m && m.kind === 'auto' && m.name_source === 'auto') overlap.set(`${al.cluster}:${m.album_id}`, (overlap.get(`${al.cluster}:${m.album_id}`) ?? 0) + 1);
+    }
+  }
+  const pairs = [...overlap.entries()].map(([key, v]) => [...key.split(':').map(Number), v] as [number, number, number]).sort((a, b) => b[2] - a[2]);
+  const usedAlbums = new Set<number>(p.protectedAlbums);
+  for (const [cluster, album] of pairs) {
+    if (albumIdOfCluster.has(cluster) || usedAlbums.has(album)) continue;
+    albumIdOfCluster.set(cluster, album);
+    usedAlbums.add(album);
+  }
+  return albumIdOfCluster;
+}
+
+/** Write the clusters, against the memberships as they are now (an edit made meanwhile is left as it is). */
+function write(db: Db, s: Snapshot, p: Plan, result: AlbumsResult | null): ClusterStageResult {
+  const { ids } = s;
+  const { keep, shaped } = p;
   const taken = db.prepare('SELECT taken_at FROM photos WHERE id = ?');
   const albumRow = db.prepare('SELECT id, kind, name_source, deleted_at, cover_photo_id FROM albums WHERE id = ?');
-  const write = (): ClusterStageResult => {
-    const now = Date.now();
-    const current = new Map(liveMembers(db).map((m) => [m.photo_id, m]));
-    const writer = new MembershipWriter(db, current, s.snapshotAt, now);
-    // Clusters -> album ids: shaped clusters keep theirs; others take over the automatic album they overlap most.
-    const albumIdOfCluster = new Map<number, number>();
-    protectedAlbums.forEach((a, c) => albumIdOfCluster.set(c, a));
-    const overlap = new Map<string, number>();
-    for (const al of result?.albums ?? []) {
-      if (al.cluster < P) continue;
-      for (const r of al.members) {
-        const m = current.get(ids[keep[r]]);
-        if (m && m.kind === 'auto' && m.name_source === 'auto') overlap.set(`${al.cluster}:${m.album_id}`, (overlap.get(`${al.cluster}:${m.album_id}`) ?? 0) + 1);
-      }
-    }
-    const pairs = [...overlap.entries()].map(([key, v]) => [...key.split(':').map(Number), v] as [number, number, number]).sort((a, b) => b[2] - a[2]);
-    const usedAlbums = new Set<number>(protectedAlbums);
-    for (const [cluster, album] of pairs) {
-      if (albumIdOfCluster.has(cluster) || usedAlbums.has(album)) continue;
-      albumIdOfCluster.set(cluster, album);
-      usedAlbums.add(album);
-    }
-    const autoNames = nameAlbums(
-      (result?.albums ?? []).map((al) => ({ takenAt: [...al.members].map((r) => (taken.get(ids[keep[r]]) as { taken_at: number | null }).taken_at) })),
-    );
-    // Names in use by the albums that stay (every live album the clusters map to, and the person's own).
-    const keptIds = new Set(albumIdOfCluster.values());
-    const usedNames = new Set(
-      (db.prepare(`SELECT id, name, name_source FROM albums WHERE deleted_at IS NULL`).all() as { id: number; name: string; name_source: string }[])
-        .filter((r) => r.name_source === 'user' || keptIds.has(r.id))
-        .map((r) => r.name),
-    );
-    /** A name for a new album: its automatic one, or the first "Album N" not in use when that is all it has. */
-    const freshName = (auto: string): string => {
-      let name = auto;
-      if (GENERIC_NAME.test(auto)) for (let k = 1; usedNames.has(name); k++) name = `Album ${k}`;
-      else for (let t = 2; usedNames.has(name); t++) name = `${auto} (${t})`;
-      usedNames.add(name);
-      return name;
-    };
-    const nameRow = db.prepare('SELECT name, name_source FROM albums WHERE id = ?');
-    const finalAlbumIds = new Set<number>();
-    (result?.albums ?? []).forEach((al, j) => {
-      let albumId = albumIdOfCluster.get(al.cluster);
-      const row = albumId === undefined ? undefined : (albumRow.get(albumId) as { deleted_at: number | null; cover_photo_id: number | null } | undefined);
-      const memberIds = [...al.members].map((r) => ids[keep[r]]);
-      if (row && row.deleted_at !== null) {
-        // The person deleted this album while the stage ran: its photos do not go back into it, nor into a copy.
-        for (const id of memberIds) writer.set(id, s.unsorted, NaN);
-        return;
-      }
-      if (albumId === undefined) {
-        albumId = Number(
-          db
-            .prepare(`INSERT INTO albums(name, name_source, kind, created_at, updated_at) VALUES (?, 'auto', 'auto', ?, ?)`)
-            .run(freshName(autoNames[j]), now, now).lastInsertRowid,
-        );
-      } else {
-        // An album keeps its name; only a placeholder ("Album 3") gives way to a descriptive automatic name.
-        const cur = nameRow.get(albumId) as { name: string; name_source: string };
-        if (cur.name_source === 'auto' && GENERIC_NAME.test(cur.name) && !GENERIC_NAME.test(autoNames[j]) && !usedNames.has(autoNames[j])) {
-          usedNames.delete(cur.name);
-          usedNames.add(autoNames[j]);
-          db.prepare('UPDATE albums SET name = ?, updated_at = ? WHERE id = ?').run(autoNames[j], now, albumId);
-        } else {
-          db.prepare('UPDATE albums SET updated_at = ? WHERE id = ?').run(now, albumId);
-        }
-      }
-      finalAlbumIds.add(albumId);
-      // An album keeps its cover while the cover photo stays in it.
-      const members = new Set(memberIds);
-      if (!(row?.cover_photo_id && members.has(row.cover_photo_id))) {
-        db.prepare('UPDATE albums SET cover_photo_id = ? WHERE id = ?').run(al.cover >= 0 ? ids[keep[al.cover]] : null, albumId);
-      }
-      al.members.forEach((r) => writer.set(ids[keep[r]], albumId, result!.similarity[r]));
-    });
-    for (const r of result?.unsorted ?? []) writer.set(ids[keep[r]], s.unsorted, NaN);
-    // Automatic albums that no cluster took over are retired (hidden; undo of older edits can bring them back).
-    // Albums the person created, renamed or merged into are never retired.
-    for (const a of db.prepare(`SELECT id FROM albums WHERE kind = 'auto' AND name_source = 'auto' AND deleted_at IS NULL`).all() as { id: number }[]) {
-      if (!finalAlbumIds.has(a.id) && !shaped.has(a.id)) db.prepare('UPDATE albums SET deleted_at = ? WHERE id = ?').run(now, a.id);
-    }
-    // Near-duplicate groups: every member points at the group's first photo.
-    db.prepare('UPDATE photos SET near_dup_of = NULL WHERE near_dup_of IS NOT NULL').run();
-    const dup = db.prepare('UPDATE photos SET near_dup_of = ? WHERE id = ?');
-    for (const g of result?.duplicates ?? []) {
-      const ms = [...g].map((r) => ids[keep[r]]).sort((a, b) => a - b);
-      for (const id of ms.slice(1)) dup.run(ms[0], id);
-    }
-    return { albums: finalAlbumIds.size, unsorted: result?.unsorted.length ?? 0, chosenK: result?.k ?? null, assigned: writer.written, keptEdits: writer.kept };
+  const now = Date.now();
+  const current = new Map(liveMembers(db).map((m) => [m.photo_id, m]));
+  const writer = new MembershipWriter(db, current, s.snapshotAt, now);
+  const albumIdOfCluster = matchAlbums(s, p, result, current);
+  const autoNames = nameAlbums(
+    (result?.albums ?? []).map((al) => ({ takenAt: [...al.members].map((r) => (taken.get(ids[keep[r]]) as { taken_at: number | null }).taken_at) })),
+  );
+  // Names in use by the albums that stay (every live album the clusters map to, and the person's own).
+  const keptIds = new Set(albumIdOfCluster.values());
+  const usedNames = new Set(
+    (db.prepare(`SELECT id, name, name_source FROM albums WHERE deleted_at IS NULL`).all() as { id: number; name: string; name_source: string }[])
+      .filter((r) => r.name_source === 'user' || keptIds.has(r.id))
+      .map((r) => r.name),
+  );
+  /** A name for a new album: its automatic one, or the first "Album N" not in use when that is all it has. */
+  const freshName = (auto: string): string => {
+    let name = auto;
+    if (GENERIC_NAME.test(auto)) for (let k = 1; usedNames.has(name); k++) name = `Album ${k}`;
+    else for (let t = 2; usedNames.has(name); t++) name = `${auto} (${t})`;
+    usedNames.add(name);
+    return name;
   };
-  const out = tx(db, write);
-  ctx.progress(n);
-  return out;
+  const nameRow = db.prepare('SELECT name, name_source FROM albums WHERE id = ?');
+  const finalAlbumIds = new Set<number>();
+  (result?.albums ?? []).forEach((al, j) => {
+    let albumId = albumIdOfCluster.get(al.cluster);
+    const row = albumId === undefined ? undefined : (albumRow.get(albumId) as { deleted_at: number | null; cover_photo_id: number | null } | undefined);
+    const memberIds = [...al.members].map((r) => ids[keep[r]]);
+    if (row && row.deleted_at !== null) {
+      // The person deleted this album while the stage ran: its photos do not go back into it, nor into a copy.
+      for (const id of memberIds) writer.set(id, s.unsorted, NaN);
+      return;
+    }
+    if (albumId === undefined) {
+      albumId = Number(
+        db
+          .prepare(`INSERT INTO albums(name, name_source, kind, created_at, updated_at) VALUES (?, 'auto', 'auto', ?, ?)`)
+          .run(freshName(autoNames[j]), now, now).lastInsertRowid,
+      );
+    } else {
+      // An album keeps its name; only a placeholder ("Album 3") gives way to a descriptive automatic name.
+      const cur = nameRow.get(albumId) as { name: string; name_source: string };
+      if (cur.name_source === 'auto' && GENERIC_NAME.test(cur.name) && !GENERIC_NAME.test(autoNames[j]) && !usedNames.has(autoNames[j])) {
+        usedNames.delete(cur.name);
+        usedNames.add(autoNames[j]);
+        db.prepare('UPDATE albums SET name = ?, updated_at = ? WHERE id = ?').run(autoNames[j], now, albumId);
+      } else {
+        db.prepare('UPDATE albums SET updated_at = ? WHERE id = ?').run(now, albumId);
+      }
+    }
+    finalAlbumIds.add(albumId);
+    // An album keeps its cover while the cover photo stays in it.
+    const members = new Set(memberIds);
+    if (!(row?.cover_photo_id && members.has(row.cover_photo_id))) {
+      db.prepare('UPDATE albums SET cover_photo_id = ? WHERE id = ?').run(al.cover >= 0 ? ids[keep[al.cover]] : null, albumId);
+    }
+    al.members.forEach((r) => writer.set(ids[keep[r]], albumId, result!.similarity[r]));
+  });
+  for (const r of result?.unsorted ?? []) writer.set(ids[keep[r]], s.unsorted, NaN);
+  // Automatic albums that no cluster took over are retired (hidden; undo of older edits can bring them back).
+  // Albums the person created, renamed or merged into are never retired.
+  for (const a of db.prepare(`SELECT id FROM albums WHERE kind = 'auto' AND name_source = 'auto' AND deleted_at IS NULL`).all() as { id: number }[]) {
+    if (!finalAlbumIds.has(a.id) && !shaped.has(a.id)) db.prepare('UPDATE albums SET deleted_at = ? WHERE id = ?').run(now, a.id);
+  }
+  // Near-duplicate groups: every member points at the group's first photo.
+  db.prepare('UPDATE photos SET near_dup_of = NULL WHERE near_dup_of IS NOT NULL').run();
+  const dup = db.prepare('UPDATE photos SET near_dup_of = ? WHERE id = ?');
+  for (const g of result?.duplicates ?? []) {
+    const ms = [...g].map((r) => ids[keep[r]]).sort((a, b) => a - b);
+    for (const id of ms.slice(1)) dup.run(ms[0], id);
+  }
+  return { albums: finalAlbumIds.size, unsorted: result?.unsorted.length ?? 0, chosenK: result?.k ?? null, assigned: writer.written, keptEdits: writer.kept };
 }
 
 /**
