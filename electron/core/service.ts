@@ -69,6 +69,7 @@ const HANDLERS: Handlers = {
   getStatus: (svc) => svc.status(),
   listRoots: (svc) => svc.roots(),
   addRoot: (svc, a) => svc.addRoot(a.path),
+  removeRoot: (svc, a) => svc.removeRoot(a.rootId),
   listErrors: (svc, a) => {
     const total = (svc.db.prepare(`SELECT COUNT(*) AS n FROM photos WHERE status IN ('error', 'unsupported')`).get() as { n: number }).n;
     const rows = svc.db
@@ -187,6 +188,29 @@ export class LibraryService implements CoreHandle, Library {
     this.db.prepare('INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)').run(real, Date.now());
     this.changed(['roots']);
     return this.roots().find((r) => r.path === real)!;
+  }
+
+  /**
+   * Take a folder out of the library: its photos leave every album (the files stay where they are), and their
+   * thumbnails are deleted unless another photo has the same content. Refused while organizing runs.
+   */
+  removeRoot(id: number): { removed: number } {
+    if (this.organizing) throw new ShoeboxError('BUSY', 'Organizing is running: wait for it to finish (or cancel it), then remove the folder');
+    const root = this.db.prepare('SELECT id, path FROM roots WHERE id = ?').get(id) as { id: number; path: string } | undefined;
+    if (!root) throw new ShoeboxError('NOT_FOUND', `Folder ${id} is not in the library`);
+    const hashes = this.db.prepare(`SELECT DISTINCT hash FROM photos WHERE root_id = ? AND hash IS NOT NULL`).pluck().all(id) as string[];
+    const removed = this.db.transaction(() => {
+      const n = (this.db.prepare('SELECT COUNT(*) AS n FROM photos WHERE root_id = ?').get(id) as { n: number }).n;
+      this.db.prepare('DELETE FROM roots WHERE id = ?').run(id); // photos, memberships, vectors, cannot-links cascade
+      return n;
+    })();
+    const stillUsed = this.db.prepare('SELECT 1 FROM photos WHERE hash = ? LIMIT 1').pluck();
+    for (const h of hashes) {
+      if (stillUsed.get(h) !== undefined) continue;
+      for (const kind of ['thumb', 'preview'] as const) fs.rmSync(thumbFile(this.layout.cache, h, kind), { force: true });
+    }
+    this.changed(['roots', 'albums', 'photos']);
+    return { removed };
   }
 
   roots(): RootInfo[] {

@@ -270,6 +270,11 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     if (process.platform === 'linux') assert.ok(!devices.some((d) => /DirectML|Core ML/.test(d)), JSON.stringify(devices));
     assert.ok(devices.filter((d) => d.includes('not available')).every((d) => /\(not available: .+\)$/.test(d)), JSON.stringify(devices));
     await dialog.getByText(/^The last job ran on /).waitFor();
+    // Folders: each with its photo count and a Remove that asks once more (not confirmed here).
+    await dialog.getByText(/^\d+ photos$/).first().waitFor();
+    await dialog.getByRole('button', { name: /^Remove \// }).first().click();
+    await dialog.getByRole('button', { name: /^Confirm removing \// }).waitFor();
+    await dialog.getByText(/the files on disk stay/).waitFor();
     await select.selectOption(other);
     await dialog.getByText(/Switching embeds every photo again/).waitFor();
     await dialog.getByRole('button', { name: 'Save' }).click();

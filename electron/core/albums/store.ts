@@ -197,13 +197,16 @@ function writeAlbum(db: Db, id: number, row: AlbumRow | null): void {
 
 function apply(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
   const albums = dir === 'forward' ? p.albums : [...p.albums].reverse();
+  // Photos gone from the library since (their folder was removed) are skipped: the rest of the edit still applies.
+  const exists = db.prepare('SELECT 1 FROM photos WHERE id = ?').pluck();
   // Albums first when going forward (new albums must exist before members point at them); resurrect any album a
   // membership points to so a journal entry never dangles.
   for (const a of albums) {
     const row = dir === 'forward' ? a.after : a.before;
-    if (row) writeAlbum(db, a.id, row);
+    if (row) writeAlbum(db, a.id, row.cover_photo_id !== null && exists.get(row.cover_photo_id) === undefined ? { ...row, cover_photo_id: null } : row);
   }
   for (const m of p.members) {
+    if (exists.get(m.photoId) === undefined) continue;
     const target = dir === 'forward' ? m.after : m.before;
     if (target) {
       const album = getAlbum(db, target.albumId);
@@ -218,6 +221,7 @@ function apply(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
   const addLink = db.prepare('INSERT OR IGNORE INTO cannot_link(photo_id, album_id, created_at) VALUES (?, ?, ?)');
   const dropLink = db.prepare('DELETE FROM cannot_link WHERE photo_id = ? AND album_id = ?');
   for (const [photo, album] of p.cannotLink) {
+    if (exists.get(photo) === undefined) continue;
     if (dir === 'forward') addLink.run(photo, album, Date.now());
     else dropLink.run(photo, album);
   }

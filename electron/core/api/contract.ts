@@ -188,6 +188,7 @@ export interface ApiSpec {
   getStatus: { args: Record<string, never>; result: LibraryStatus };
   listRoots: { args: Record<string, never>; result: RootInfo[] };
   addRoot: { args: { path: string }; result: RootInfo };
+  removeRoot: { args: { rootId: number }; result: { removed: number } };
   listErrors: { args: { offset: number; limit: number }; result: { total: number; rows: ErrorRow[] } };
   listJobs: { args: Record<string, never>; result: JobInfo[] };
   /**

@@ -109,6 +109,7 @@ const VALIDATORS: Validators = {
   getStatus: none,
   listRoots: none,
   addRoot: (o) => ({ path: str(o, 'path') }),
+  removeRoot: (o) => ({ rootId: id(o, 'rootId') }),
   listErrors: (o) => ({ offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 1000) }),
   listJobs: none,
   organize: (o) => {

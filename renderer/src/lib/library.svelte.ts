@@ -67,6 +67,14 @@ export class Library {
     return true;
   }
 
+  /** Take a folder out of the library (its files stay); false when refused (the alert says why). */
+  async removeRoot(rootId: number): Promise<boolean> {
+    const done = this.alerts.unwrap('Could not remove the folder', await this.api.call('removeRoot', { rootId }));
+    if (!done) return false;
+    await this.refresh();
+    return true;
+  }
+
   /** First organize (`{train}`), or Re-organize (`{reorganize: true, retrain}`): the same job as the CLI's. */
   async organize(args: ApiArgs<'organize'>): Promise<void> {
     const started = this.alerts.unwrap('Could not start organizing', await this.api.call('organize', args));

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import type { ApiEvent } from '../../../electron/core/api/contract.js';
 import { JobManager } from '../../../electron/core/jobs.js';
 import { DEFAULT_ENCODER_ID, listEncoders } from '../../../electron/core/encoders.js';
+import { thumbFile } from '../../../electron/core/library/thumbs.js';
 import { isInside } from '../../../electron/core/paths.js';
 import { LibraryService, openCore } from '../../../electron/core/service.js';
 import { jpeg, tmpDir } from '../../helpers/images.js';
@@ -81,6 +82,54 @@ describe('API boundary', () => {
     assert.equal(isInside('/lib/cache', '/lib/cache/../library.db'), false);
     assert.equal(isInside('/lib/cache', '/etc/passwd'), false);
     assert.equal(isInside('/lib/cache', '/lib/cache2/x'), false);
+  });
+});
+
+describe('folders', () => {
+  test('removing a folder takes its photos out of every album and deletes their thumbnails; the files, the other folder and undo stay', async () => {
+    const svc = new LibraryService(mk());
+    try {
+      const [a, b] = [mk(), mk()];
+      for (const [dir, name] of [[a, 'a.jpg'], [b, 'b.jpg']]) await jpeg(path.join(dir, name));
+      const ra = svc.addRoot(a);
+      const rb = svc.addRoot(b);
+      const now = Date.now();
+      const photo = (root: number, rel: string, hash: string): number => {
+        const id = Number(svc.db.prepare(`INSERT INTO photos(root_id, rel_path, status, hash, taken_at) VALUES (?, ?, 'ok', ?, ?)`).run(root, rel, hash, now).lastInsertRowid);
+        for (const kind of ['thumb', 'preview'] as const) {
+          const f = thumbFile(svc.layout.cache, hash, kind);
+          fs.mkdirSync(path.dirname(f), { recursive: true });
+          fs.writeFileSync(f, 'x');
+        }
+        return id;
+      };
+      const pa = photo(ra.id, 'a.jpg', 'aa11');
+      const shared = photo(ra.id, 'copy.jpg', 'cc33');
+      const pb = photo(rb.id, 'b.jpg', 'bb22');
+      photo(rb.id, 'copy.jpg', 'cc33');
+      const album = Number(svc.db.prepare(`INSERT INTO albums(name, kind, created_at, updated_at) VALUES ('Trip', 'auto', ?, ?)`).run(now, now).lastInsertRowid);
+      for (const p of [pa, shared, pb]) svc.db.prepare(`INSERT INTO album_members(photo_id, album_id, source, updated_at) VALUES (?, ?, 'auto', ?)`).run(p, album, now);
+      const other = await svc.call('createAlbum', { name: 'Mine' });
+      assert.ok(other.ok);
+      assert.ok((await svc.call('movePhotos', { photoIds: [pa, pb], toAlbumId: other.value.albumId })).ok);
+
+      const res = await svc.call('removeRoot', { rootId: ra.id });
+      assert.deepEqual(res, { ok: true, value: { removed: 2 } });
+      assert.deepEqual(svc.roots().map((r) => r.path), [rb.path]);
+      const left = svc.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
+      assert.ok(!left.includes(pa) && !left.includes(shared) && left.includes(pb));
+      assert.equal(svc.db.prepare('SELECT COUNT(*) FROM album_members WHERE photo_id IN (?, ?)').pluck().get(pa, shared), 0);
+      assert.ok(!fs.existsSync(thumbFile(svc.layout.cache, 'aa11', 'thumb')) && !fs.existsSync(thumbFile(svc.layout.cache, 'aa11', 'preview')));
+      assert.ok(fs.existsSync(thumbFile(svc.layout.cache, 'cc33', 'thumb')), 'a thumbnail another photo shares stays');
+      assert.ok(fs.existsSync(path.join(a, 'a.jpg')), 'the files stay');
+      // The move made before still undoes, for the photo that is still in the library.
+      const undo = await svc.call('undo', {});
+      assert.ok(undo.ok, JSON.stringify(undo));
+      assert.equal(svc.db.prepare('SELECT album_id FROM album_members WHERE photo_id = ?').pluck().get(pb), album);
+      assert.deepEqual((await svc.call('removeRoot', { rootId: ra.id })).ok, false, 'a folder no longer there is refused');
+    } finally {
+      await svc.close();
+    }
   });
 });
 
