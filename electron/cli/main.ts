@@ -5,6 +5,7 @@
  *                             [--train-steps <n>] [--albums auto|<n>] [--method propos|byol|moco] [--reorganize] [--wait]
  *   shoebox serve <folder> [--library <dir>] [--port <n>] [--device <d>]
  *   shoebox check [--library <dir>]
+ *   shoebox export <album> <folder> [--library <dir>] [--link] [--xmp] [--wait]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +26,7 @@ const USAGE = `Usage:
   shoebox organize <folder> [options]   scan and embed a photo folder, group it into albums, then refine them
   shoebox serve <folder> [options]      open the Shoebox UI in your browser (127.0.0.1 only)
   shoebox check [--library <dir>]       check the library database and show what the library folder holds
+  shoebox export <album> <folder>       copy an album's photos (by name or id) into a folder; originals stay as they are
 
 Options:
   --library <dir>        where Shoebox keeps its index, thumbnails and models
@@ -41,6 +43,8 @@ Options:
   --reorganize           organize: re-cluster everything that is not pinned by your edits
   --wait                 organize: wait for another Shoebox using the library to finish, instead of exiting
   --port <n>             serve: port on 127.0.0.1 (0 picks a free one; default 0)
+  --link                 export: hard links instead of copies where the folder is on the same disk
+  --xmp                  export: write an XMP sidecar per photo with the album's name as a keyword
   -h, --help             this help
   -v, --version          print the version`;
 
@@ -72,6 +76,8 @@ function parseOpts(argv: string[]) {
       encoder: { type: 'string' },
       reorganize: { type: 'boolean' },
       port: { type: 'string' },
+      link: { type: 'boolean' },
+      xmp: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -301,6 +307,39 @@ async function check(args: ReturnType<typeof parse>): Promise<number> {
   }
 }
 
+/** `shoebox export <album> <folder>`: the album by id or by name (case-insensitive; a unique prefix will do). */
+async function exportAlbum(args: ReturnType<typeof parse>): Promise<number> {
+  const [albumArg, folder] = args.positionals.slice(1);
+  if (!albumArg || !folder) throw new UsageError('export needs an album and a folder: shoebox export <album> <folder>');
+  const libraryDir = path.resolve(args.values.library ?? defaultLibraryDir());
+  if (!fs.existsSync(path.join(libraryDir, 'library.db'))) throw new ShoeboxError('NOT_FOUND', `No library at ${libraryDir}`);
+  if (args.values.wait) {
+    await waitForLock(libraryLayout(libraryDir).lock, 24 * 3600 * 1000, (h) => process.stderr.write(`Waiting for ${describeHolder(h)} to finish with ${libraryDir}…\n`));
+  }
+  const svc = new LibraryService(libraryDir, { command: 'shoebox export' });
+  try {
+    const list = (await svc.call('listAlbums', {})) as { ok: true; value: { id: number; name: string; count: number }[] };
+    const all = list.value;
+    const lower = albumArg.toLowerCase();
+    const exact = all.filter((a) => String(a.id) === albumArg || a.name.toLowerCase() === lower);
+    const matches = exact.length > 0 ? exact : all.filter((a) => a.name.toLowerCase().startsWith(lower));
+    if (matches.length === 0) throw new ShoeboxError('NOT_FOUND', `No album called “${albumArg}”. Albums: ${all.map((a) => a.name).join(', ')}`);
+    if (matches.length > 1) throw new ShoeboxError('INVALID_INPUT', `“${albumArg}” could be ${matches.map((a) => `“${a.name}” (${a.id})`).join(', ')}: give its full name or id`);
+    const job = svc.exportAlbum({ albumId: matches[0].id, folder: path.resolve(folder), mode: args.values.link ? 'link' : 'copy', xmp: args.values.xmp ?? false });
+    const printer = new ProgressPrinter(process.stderr);
+    const unsubscribe = svc.subscribe((e: ApiEvent) => {
+      if (e.type === 'job-progress' && e.job.id === job.id) printer.update(e.job);
+    });
+    const info = await job.done;
+    unsubscribe();
+    printer.done();
+    process.stdout.write(`${info.message}\n`);
+    return info.state === 'done' ? 0 : 1;
+  } finally {
+    await svc.close();
+  }
+}
+
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -332,6 +371,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(args);
       case 'check':
         return await check(args);
+      case 'export':
+        return await exportAlbum(args);
       default:
         throw new UsageError(`unknown command ${cmd}`);
     }

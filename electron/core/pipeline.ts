@@ -1,7 +1,7 @@
 /**
  * The organize pipeline. Albums first, refinement after:
  *
- *   scan -> embed -> albums (published) -> [refine: train -> apply the new encoder -> albums again (published)]
+ *   scan -> places -> embed -> albums (published) -> [refine: train -> apply the new encoder -> albums again (published)]
  *
  * The first albums come from the active encoder (the frozen backbone on a new library) as soon as the photos are
  * embedded. Training runs only when it is warranted (stages/train-policy.ts) and within a step budget and a time
@@ -19,6 +19,8 @@ import { clusterStage, type ClusterStageOptions, type ClusterStageResult } from 
 import { embedBackbone, embedWithAdapter } from './stages/embed.js';
 import { decideTraining, type TrainingDecision } from './stages/train-policy.js';
 import { trainStage, type TrainStageOptions, type TrainStageResult } from './stages/train.js';
+import { placesStage } from './stages/places.js';
+import { refreshAlbumNames } from './albums/names.js';
 
 export interface OrganizeOptions {
   /** Training allowed (the Settings switch); a round still runs only when warranted. */
@@ -59,13 +61,14 @@ export interface OrganizeReport {
 /** The stages, replaceable (tests run the real service with stubs). */
 export interface Stages {
   scan: typeof scanLibrary;
+  places: typeof placesStage;
   embedBackbone: typeof embedBackbone;
   embedWithAdapter: typeof embedWithAdapter;
   cluster: typeof clusterStage;
   train: typeof trainStage;
 }
 
-export const DEFAULT_STAGES: Stages = { scan: scanLibrary, embedBackbone, embedWithAdapter, cluster: clusterStage, train: trainStage };
+export const DEFAULT_STAGES: Stages = { scan: scanLibrary, places: placesStage, embedBackbone, embedWithAdapter, cluster: clusterStage, train: trainStage };
 
 export interface OrganizeHooks {
   stages?: Partial<Stages>;
@@ -96,6 +99,10 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
   let t = t0;
   const scan = await st.scan(lib.db, { cacheDir: lib.layout.cache }, ctx);
   t = lap('scan', t);
+  const places = await st.places(lib.db, ctx);
+  // New places can rename albums even when no photo needs filing (which is all the cluster stage would do).
+  if (places.looked > 0) lib.db.transaction(() => refreshAlbumNames(lib.db))();
+  t = lap('places', t);
   const backbone = backboneEncoder(lib.db, opts.encoder ?? DEFAULT_ENCODER_ID);
   let active = encoderFor(lib, backbone);
   const emb = await st.embedBackbone(lib, backbone, opts.device, ctx);

@@ -20,6 +20,8 @@ import type {
 } from './api/contract.js';
 import { validateCall } from './api/validate.js';
 import * as albums from './albums/store.js';
+import * as views from './albums/views.js';
+import { exportPhotos, type ExportItem } from './library/export.js';
 import { getSetting, openDatabase, setSetting, type Db } from './db/database.js';
 import { ShoeboxError, toApiError } from './errors.js';
 import { JobManager } from './jobs.js';
@@ -50,6 +52,7 @@ export const DEFAULT_SETTINGS: Settings = {
   trainSteps: TRAINING.steps,
   method: 'propos',
   encoder: DEFAULT_ENCODER_ID,
+  sortOrder: 'oldest',
 };
 
 type Handlers = { [M in ApiMethod]: (svc: LibraryService, args: ApiArgs<M>) => ApiValue<M> };
@@ -90,7 +93,14 @@ const HANDLERS: Handlers = {
   }),
   cancelJob: (svc, a) => ({ cancelled: svc.jobs.cancel(a.jobId) }),
   listAlbums: (svc) => albums.listAlbums(svc.db),
-  getAlbumPhotos: (svc, a) => albums.albumPage(svc.db, a.albumId, a.offset, a.limit),
+  getAlbumPhotos: (svc, a) => albums.albumPage(svc.db, a.albumId, a.offset, a.limit, svc.settings().sortOrder),
+  getPhotos: (svc, a) => {
+    if (a.view.kind === 'album') return albums.albumPage(svc.db, a.view.albumId, a.offset, a.limit, svc.settings().sortOrder);
+    return views.viewPage(svc.db, a.view, svc.settings().sortOrder, a.offset, a.limit);
+  },
+  getTimelineMonths: (svc) => views.timelineMonths(svc.db, svc.settings().sortOrder),
+  search: (svc, a) => views.search(svc.db, a.query),
+  exportAlbum: (svc, a) => ({ jobId: svc.exportAlbum(a).id }),
   getPhoto: (svc, a) => svc.photoDetails(a.photoId),
   movePhotos: edit((db, a: ApiArgs<'movePhotos'>) => albums.movePhotos(db, a.photoIds, a.toAlbumId)),
   createAlbum: edit((db, a: ApiArgs<'createAlbum'>) => albums.createAlbum(db, a.name, a.photoIds)),
@@ -106,8 +116,9 @@ const HANDLERS: Handlers = {
     const next = { ...svc.settings(), ...a };
     // An encoder must exist and have a valid manifest before it is saved (throws a clear UNAVAILABLE otherwise).
     if (next.encoder !== svc.settings().encoder) backboneEncoder(svc.db, next.encoder);
+    const reordered = next.sortOrder !== svc.settings().sortOrder;
     setSetting(svc.db, 'settings', next);
-    svc.changed(['settings']);
+    svc.changed(reordered ? ['settings', 'photos'] : ['settings']);
     return next;
   },
   // Only the Electron shell can reveal a file; it resolves the path itself via getPhoto.
@@ -279,6 +290,52 @@ export class LibraryService implements CoreHandle, Library {
     return job;
   }
 
+  /**
+   * Export an album's photos into a folder as a job: copies or hard links, optionally XMP sidecars with the album's
+   * name as a keyword. The originals are only read. Its finished message sums up what was written.
+   */
+  exportAlbum(a: ApiArgs<'exportAlbum'>): { id: string; done: Promise<JobInfo> } {
+    if (!path.isAbsolute(a.folder)) throw new ShoeboxError('INVALID_INPUT', `${a.folder} is not an absolute path: give the folder's full path`);
+    const album = this.db.prepare('SELECT id, name FROM albums WHERE id = ? AND deleted_at IS NULL').get(a.albumId) as { id: number; name: string } | undefined;
+    if (!album) throw new ShoeboxError('NOT_FOUND', `Album ${a.albumId} does not exist`);
+    const items = (
+      this.db
+        .prepare(
+          `SELECT p.id, r.path AS root, p.rel_path, p.taken_local, p.size, p.mtime_ms FROM album_members m
+             JOIN photos p ON p.id = m.photo_id JOIN roots r ON r.id = p.root_id
+            WHERE m.album_id = ? AND +p.status = 'ok' ORDER BY p.taken_local IS NULL, p.taken_local, p.rel_path`,
+        )
+        .all(album.id) as { id: number; root: string; rel_path: string; taken_local: number | null; size: number; mtime_ms: number }[]
+    ).map(
+      (r): ExportItem => ({
+        photoId: r.id,
+        sourcePath: path.join(r.root, ...r.rel_path.split('/')),
+        name: r.rel_path.slice(r.rel_path.lastIndexOf('/') + 1),
+        takenLocal: r.taken_local,
+        size: r.size,
+        mtimeMs: r.mtime_ms,
+      }),
+    );
+    const folder = path.resolve(a.folder);
+    for (const root of this.roots()) {
+      if (isInside(root.path, folder)) throw new ShoeboxError('INVALID_INPUT', `${folder} is inside the library folder ${root.path}: choose a folder outside it`);
+    }
+    return this.jobs.start('export', { albumId: album.id, folder, mode: a.mode, xmp: a.xmp }, async (ctx) => {
+      ctx.stage('export', items.length, `Exporting “${album.name}”`);
+      const r = await exportPhotos(items, {
+        folder,
+        mode: a.mode,
+        xmp: a.xmp ? { keywords: [album.name] } : null,
+        signal: ctx.signal,
+        onProgress: (done, total) => ctx.progress(done, total),
+      });
+      const parts = [`Exported ${r.exported} of ${items.length} photos of “${album.name}” to ${r.folder}`];
+      if (r.skipped > 0) parts.push(`${r.skipped} were already there`);
+      if (r.failed.length > 0) parts.push(`${r.failed.length} could not be read (${r.failed[0].name}: ${r.failed[0].message})`);
+      return parts.join('; ');
+    });
+  }
+
   get report(): OrganizeReport | null {
     return this.lastReport;
   }
@@ -308,8 +365,8 @@ export class LibraryService implements CoreHandle, Library {
   photoDetails(photoId: number): PhotoDetails {
     const r = this.db
       .prepare(
-        `SELECT p.*, r.path AS root_path, m.album_id, m.pinned FROM photos p JOIN roots r ON r.id = p.root_id
-           LEFT JOIN album_members m ON m.photo_id = p.id WHERE p.id = ?`,
+        `SELECT p.*, r.path AS root_path, m.album_id, m.pinned, a.name AS album_name FROM photos p JOIN roots r ON r.id = p.root_id
+           LEFT JOIN album_members m ON m.photo_id = p.id LEFT JOIN albums a ON a.id = m.album_id WHERE p.id = ?`,
       )
       .get(photoId) as
       | {
@@ -320,8 +377,13 @@ export class LibraryService implements CoreHandle, Library {
           width: number | null;
           height: number | null;
           format: string | null;
-          taken_at: number | null;
+          taken_local: number | null;
+          taken_source: 'exif' | 'file' | null;
           tz: string | null;
+          city: string | null;
+          region: string | null;
+          country: string | null;
+          album_name: string | null;
           camera: string | null;
           lat: number | null;
           lon: number | null;
@@ -349,10 +411,14 @@ export class LibraryService implements CoreHandle, Library {
       width: r.width,
       height: r.height,
       format: r.format,
-      takenAt: r.taken_at,
+      takenAt: r.taken_local,
+      takenSource: r.taken_source,
       timezone: r.tz,
       camera: r.camera,
       gps: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
+      place: r.country !== null ? { city: r.city, region: r.region, country: r.country } : null,
+      objects: this.db.prepare('SELECT label FROM photo_objects WHERE photo_id = ? ORDER BY score DESC').pluck().all(r.id) as string[],
+      albumName: r.album_name,
       orientation: r.orientation,
       albumId: r.album_id,
       pinned: r.pinned === 1,

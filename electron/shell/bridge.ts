@@ -10,6 +10,7 @@ import type { CoreHandle } from '../transport/core-handle.js';
 import { isAppUrl } from './protocol.js';
 
 export const CALL_CHANNEL = 'shoebox:call';
+export const PICK_FOLDER_CHANNEL = 'shoebox:pick-folder';
 export const EVENT_CHANNEL = 'shoebox:event';
 
 export interface BridgeHost {

@@ -13,7 +13,7 @@ import type { ApiEvent } from '../core/api/contract.js';
 import { openCore } from '../core/service.js';
 import type { CoreHandle } from '../transport/core-handle.js';
 import { mimeType, openStaticRoot, type StaticRoot } from '../transport/static-files.js';
-import { Bridge, CALL_CHANNEL, EVENT_CHANNEL } from './bridge.js';
+import { Bridge, CALL_CHANNEL, EVENT_CHANNEL, PICK_FOLDER_CHANNEL } from './bridge.js';
 import { APP_CSP, APP_ORIGIN, APP_SCHEME, IMAGE_SCHEME, imageRequest, servedAppFile } from './protocol.js';
 import { refuseNavigation, windowPreferences } from './window.js';
 import { NO_PROGRESS, TaskbarProgress } from './progress.js';
@@ -128,6 +128,13 @@ async function start(): Promise<void> {
   ipcMain.handle(CALL_CHANNEL, (event, method: unknown, args: unknown) =>
     bridge.call(event.sender === win?.webContents ? event.senderFrame?.url : undefined, method, args),
   );
+
+  // The export dialog's folder chooser: only for the app's own window.
+  ipcMain.handle(PICK_FOLDER_CHANNEL, async (event) => {
+    if (!win || event.sender !== win.webContents) return null;
+    const choice = await dialog.showOpenDialog(win, { title: 'Export to folder', properties: ['openDirectory', 'createDirectory'] });
+    return choice.canceled ? null : (choice.filePaths[0] ?? null);
+  });
 
   const progress = new TaskbarProgress();
   core.subscribe((event: ApiEvent) => {

@@ -8,6 +8,7 @@ import type { ApiEvent, ShoeboxApi } from '../core/api/contract.js';
 // Duplicated from bridge.ts/protocol.ts: a sandboxed preload can only require('electron').
 const CALL_CHANNEL = 'shoebox:call';
 const EVENT_CHANNEL = 'shoebox:event';
+const PICK_FOLDER_CHANNEL = 'shoebox:pick-folder';
 const IMAGE_SCHEME = 'shoebox-img';
 
 const listeners = new Set<(event: ApiEvent) => void>();
@@ -26,6 +27,7 @@ const api: ShoeboxApi = {
     };
   },
   imageUrl: (photoId, kind) => `${IMAGE_SCHEME}://${kind}/${photoId}`,
+  pickFolder: () => ipcRenderer.invoke(PICK_FOLDER_CHANNEL) as Promise<string | null>,
 };
 
 contextBridge.exposeInMainWorld('shoebox', api);

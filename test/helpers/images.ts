@@ -125,3 +125,39 @@ export async function scenePhoto(file: string, scene: number, seed: number, size
   fs.mkdirSync(path.dirname(file), { recursive: true });
   await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 88 }).toFile(file);
 }
+
+export interface PhotoMeta {
+  /** "YYYY:MM:DD HH:MM:SS" */
+  date?: string;
+  offset?: string;
+  gps?: { lat: number; lon: number };
+  make?: string;
+  model?: string;
+}
+
+const dms = (v: number): string => {
+  const a = Math.abs(v);
+  const d = Math.floor(a);
+  const m = Math.floor((a - d) * 60);
+  const s = Math.round(((a - d) * 60 - m) * 60 * 100);
+  return `${d}/1 ${m}/1 ${s}/100`;
+};
+
+/** Rewrites a JPEG with EXIF: capture date (and offset), camera, GPS. */
+export async function withMeta(file: string, meta: PhotoMeta): Promise<void> {
+  const exif: Record<string, Record<string, string>> = { IFD0: {}, IFD2: {}, IFD3: {} };
+  if (meta.make) exif.IFD0.Make = meta.make;
+  if (meta.model) exif.IFD0.Model = meta.model;
+  if (meta.date) exif.IFD2.DateTimeOriginal = meta.date;
+  if (meta.offset) exif.IFD2.OffsetTimeOriginal = meta.offset;
+  if (meta.gps) {
+    exif.IFD3 = {
+      GPSLatitudeRef: meta.gps.lat >= 0 ? 'N' : 'S',
+      GPSLatitude: dms(meta.gps.lat),
+      GPSLongitudeRef: meta.gps.lon >= 0 ? 'E' : 'W',
+      GPSLongitude: dms(meta.gps.lon),
+    };
+  }
+  const buf = await sharp(fs.readFileSync(file)).jpeg({ quality: 90 }).withExif(exif).toBuffer();
+  fs.writeFileSync(file, buf);
+}

@@ -4,7 +4,7 @@ import type { AlbumSummary } from '../../electron/core/api/contract.js';
 import { albumLabel, cleanAlbumName, sortAlbums, uniqueName } from '../../renderer/src/lib/albums.js';
 
 function album(id: number, name: string, count: number, kind: AlbumSummary['kind'] = 'auto'): AlbumSummary {
-  return { id, name, kind, nameSource: 'auto', count, coverPhotoId: null, updatedAt: 0 };
+  return { id, name, kind, nameSource: 'auto', nameReason: null, count, coverPhotoId: null, updatedAt: 0 };
 }
 
 const list = [album(1, 'Unsorted', 500, 'unsorted'), album(2, 'Beach', 10), album(3, 'album 10', 30), album(4, 'album 9', 30), album(5, 'Zoo', 99)];

@@ -9,6 +9,7 @@ import type { AlbumSummary, EditState, PhotoPage } from '../api/contract.js';
 import type { Db } from '../db/database.js';
 import { tx } from '../db/database.js';
 import { ShoeboxError } from '../errors.js';
+import { viewPage, type SortOrder } from './views.js';
 
 export interface AlbumRow {
   id: number;
@@ -70,8 +71,8 @@ export function listAlbums(db: Db): AlbumSummary[] {
     ).map((r) => [r.id, r.n]),
   );
   const rows = db
-    .prepare(`SELECT a.id, a.name, a.kind, a.name_source, a.cover_photo_id, a.updated_at FROM albums a WHERE a.deleted_at IS NULL`)
-    .all() as Omit<AlbumRow, 'created_at' | 'deleted_at'>[];
+    .prepare(`SELECT a.id, a.name, a.kind, a.name_source, a.name_reason, a.cover_photo_id, a.updated_at FROM albums a WHERE a.deleted_at IS NULL`)
+    .all() as (Omit<AlbumRow, 'created_at' | 'deleted_at'> & { name_reason: string | null })[];
   return rows
     .map((r) => {
       const count = counts.get(r.id) ?? 0;
@@ -80,6 +81,7 @@ export function listAlbums(db: Db): AlbumSummary[] {
         name: r.name,
         kind: r.kind,
         nameSource: r.name_source,
+        nameReason: r.name_source === 'auto' && r.kind === 'auto' ? r.name_reason : null,
         count,
         coverPhotoId: r.cover_photo_id ?? (count > 0 ? firstPhoto(db, r.id) : null),
         updatedAt: r.updated_at,
@@ -96,66 +98,10 @@ function firstPhoto(db: Db, albumId: number): number | null {
   return r?.id ?? null;
 }
 
-/** Each album's photo ids in capture order, kept until anything is written on this connection (total_changes()). */
-const orders = new WeakMap<Db, { changes: number; albums: Map<number, number[]> }>();
-
-/** An album's photo ids in capture order (undated photos last): sorted once, then every page is a slice. */
-export function albumOrder(db: Db, albumId: number): number[] {
-  const changes = (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
-  let cache = orders.get(db);
-  if (cache?.changes !== changes) {
-    cache = { changes, albums: new Map() };
-    orders.set(db, cache);
-  }
-  let ids = cache.albums.get(albumId);
-  if (ids === undefined) {
-    ids = db
-      .prepare(
-        `SELECT p.id FROM album_members m JOIN photos p ON p.id = m.photo_id
-          WHERE m.album_id = ? AND +p.status = 'ok' ORDER BY p.taken_at IS NULL, p.taken_at, p.id`,
-      )
-      .pluck()
-      .all(albumId) as number[];
-    cache.albums.set(albumId, ids);
-  }
-  return ids;
-}
-
-/** One page of an album's photos in capture order (undated photos last), columnar. */
-export function albumPage(db: Db, albumId: number, offset: number, limit: number): PhotoPage {
+/** One page of an album's photos by date taken (undated photos last), columnar. */
+export function albumPage(db: Db, albumId: number, offset: number, limit: number, order: SortOrder = 'oldest'): PhotoPage {
   liveAlbum(db, albumId);
-  const order = albumOrder(db, albumId);
-  const row = db.prepare(
-    `SELECT p.id, p.rel_path, p.width, p.height, p.taken_at, m.pinned,
-            COALESCE(p.near_dup_of,
-              (SELECT MIN(q.id) FROM photos q WHERE q.hash = p.hash AND +q.status = 'ok' AND q.id < p.id)) AS dup
-       FROM photos p JOIN album_members m ON m.photo_id = p.id
-      WHERE p.id = ?`,
-  );
-  const rows = order.slice(offset, offset + limit).map(
-    (id) =>
-      row.get(id) as {
-        id: number;
-        rel_path: string;
-        width: number | null;
-        height: number | null;
-        taken_at: number | null;
-        pinned: number;
-        dup: number | null;
-      },
-  );
-  return {
-    albumId,
-    offset,
-    total: order.length,
-    ids: rows.map((r) => r.id),
-    names: rows.map((r) => r.rel_path.slice(r.rel_path.lastIndexOf('/') + 1)),
-    widths: rows.map((r) => r.width ?? 0),
-    heights: rows.map((r) => r.height ?? 0),
-    takenAt: rows.map((r) => r.taken_at),
-    pinned: rows.map((r) => r.pinned === 1),
-    duplicateOf: rows.map((r) => r.dup),
-  };
+  return viewPage(db, { kind: 'album', albumId }, order, offset, limit);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -311,9 +257,18 @@ export function movePhotos(db: Db, photoIds: number[], toAlbumId: number): EditS
   return editState(db);
 }
 
+/** Refuses a name another live album has (case-insensitively), so two albums never read the same. */
+function assertNameFree(db: Db, name: string, except: number | null): void {
+  const other = db
+    .prepare(`SELECT id, name FROM albums WHERE deleted_at IS NULL AND name = ? COLLATE NOCASE AND id IS NOT ?`)
+    .get(name.trim(), except) as { id: number; name: string } | undefined;
+  if (other) throw new ShoeboxError('CONFLICT', `There is already an album called “${other.name}”. Choose another name.`);
+}
+
 export function createAlbum(db: Db, name: string, photoIds: number[] = []): { albumId: number; edits: EditState } {
   let albumId = 0;
   tx(db, () => {
+    assertNameFree(db, name, null);
     const ids = okPhotoIds(db, photoIds);
     const now = Date.now();
     albumId = Number(
@@ -332,6 +287,7 @@ export function renameAlbum(db: Db, albumId: number, name: string): EditState {
   tx(db, () => {
     const before = liveAlbum(db, albumId);
     if (before.kind === 'unsorted') throw new ShoeboxError('INVALID_INPUT', 'Unsorted cannot be renamed');
+    assertNameFree(db, name, albumId);
     const after: AlbumRow = { ...before, name, name_source: 'user', updated_at: Date.now() };
     const p: EditPayload = { albums: [{ id: albumId, before, after }], members: [], cannotLink: [] };
     apply(db, p, 'forward');

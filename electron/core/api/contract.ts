@@ -25,7 +25,7 @@ export interface ApiError {
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiError };
 
 export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export type JobKind = 'organize' | 'scan' | 'embed' | 'train' | 'cluster';
+export type JobKind = 'organize' | 'scan' | 'embed' | 'train' | 'cluster' | 'places' | 'objects' | 'export';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobInfo {
@@ -65,20 +65,38 @@ export interface AlbumSummary {
   kind: AlbumKind;
   /** 'user' once the person renamed it; auto names may change on re-organize. */
   nameSource: 'auto' | 'user';
+  /** Why an automatic album has its name ("All 42 photos taken near Lisbon, most between 3 and 9 June 2024"). */
+  nameReason: string | null;
   count: number;
   coverPhotoId: number | null;
   updatedAt: number;
 }
 
-/** A page of an album's photos, columnar (one array per field) to keep large pages cheap. */
+/**
+ * What a grid shows: an album, every photo by date (the timeline), the photos most like some photos, or the photos
+ * a search result names.
+ */
+export type PhotoView =
+  | { kind: 'album'; albumId: number }
+  | { kind: 'timeline' }
+  | { kind: 'similar'; photoIds: number[] }
+  | { kind: 'place'; country: string; region?: string; city?: string }
+  | { kind: 'date'; year?: number; month?: number }
+  | { kind: 'camera'; camera: string }
+  | { kind: 'object'; label: string }
+  | { kind: 'file'; text: string };
+
+/** A page of a view's photos, columnar (one array per field) to keep large pages cheap. */
 export interface PhotoPage {
-  albumId: number;
+  /** The album shown; null for the other views. */
+  albumId: number | null;
   offset: number;
   total: number;
   ids: number[];
   names: string[];
   widths: number[];
   heights: number[];
+  /** When taken, as the photographer's clock showed it (ms, read as UTC); null when unknown. */
   takenAt: (number | null)[];
   pinned: boolean[];
   /** Photo id of the group's first member when the photo is an exact or near duplicate, else null. */
@@ -94,10 +112,17 @@ export interface PhotoDetails {
   width: number | null;
   height: number | null;
   format: string | null;
+  /** When taken, as the photographer's clock showed it (ms, read as UTC); null when unknown. */
   takenAt: number | null;
+  /** Where that time comes from: the camera's metadata, or the file's modification time (a guess). */
+  takenSource: 'exif' | 'file' | null;
   timezone: string | null;
   camera: string | null;
   gps: { lat: number; lon: number } | null;
+  place: { city: string | null; region: string | null; country: string } | null;
+  /** What the detector saw, most confident first (e.g. ["dog", "person"]). */
+  objects: string[];
+  albumName: string | null;
   orientation: number | null;
   albumId: number | null;
   pinned: boolean;
@@ -116,6 +141,30 @@ export interface Settings {
   method: 'propos' | 'byol' | 'moco';
   /** Id of the backbone encoder (a manifest `models/<id>.json`); the bundled default unless the person picks another. */
   encoder: string;
+  /** Order of photos in albums and the timeline, by date taken. */
+  sortOrder: 'oldest' | 'newest';
+}
+
+/** A month of the timeline, in display order; `offset` is its first photo's position. Undated photos: year null. */
+export interface TimelineMonth {
+  year: number | null;
+  month: number | null;
+  count: number;
+  offset: number;
+}
+
+/** What a search found, by kind; each entry (but an album or a file) opens as a PhotoView. */
+export interface SearchResults {
+  query: string;
+  albums: { id: number; name: string; count: number }[];
+  places: { label: string; count: number; view: PhotoView }[];
+  dates: { label: string; count: number; view: PhotoView }[];
+  cameras: { label: string; count: number; view: PhotoView }[];
+  objects: { label: string; count: number; view: PhotoView }[];
+  files: { photoId: number; name: string; albumId: number | null }[];
+  /** Every file name match, with `view` to see them all. */
+  fileCount: number;
+  fileView: PhotoView | null;
 }
 
 /** An image encoder the person can choose (a valid manifest with its ONNX file in the models folder). */
@@ -199,6 +248,12 @@ export interface ApiSpec {
   cancelJob: { args: { jobId: string }; result: { cancelled: boolean } };
   listAlbums: { args: Record<string, never>; result: AlbumSummary[] };
   getAlbumPhotos: { args: { albumId: number; offset: number; limit: number }; result: PhotoPage };
+  /** A page of any view: the timeline, "more like this", a search result (and albums too). */
+  getPhotos: { args: { view: PhotoView; offset: number; limit: number }; result: PhotoPage };
+  getTimelineMonths: { args: Record<string, never>; result: TimelineMonth[] };
+  search: { args: { query: string }; result: SearchResults };
+  /** Copy (or hard-link) an album's photos into a folder, optionally with XMP sidecars naming the album. A job. */
+  exportAlbum: { args: { albumId: number; folder: string; mode: 'copy' | 'link'; xmp: boolean }; result: { jobId: string } };
   getPhoto: { args: { photoId: number }; result: PhotoDetails };
   movePhotos: { args: { photoIds: number[]; toAlbumId: number }; result: EditState };
   createAlbum: { args: { name: string; photoIds?: number[] }; result: { albumId: number; edits: EditState } };
@@ -230,6 +285,8 @@ export interface ShoeboxApi {
   subscribe(listener: (event: ApiEvent) => void): () => void;
   /** URL of a photo's thumbnail ('thumb', ~256 px) or preview ('preview', ~1600 px). */
   imageUrl(photoId: number, kind: 'thumb' | 'preview'): string;
+  /** The desktop app's native folder chooser (absent in browser mode, where the person types a path). */
+  pickFolder?(): Promise<string | null>;
   /** Which transport is in use, for UI differences such as "show in folder". */
   readonly transport: 'electron' | 'http';
 }

@@ -2,7 +2,7 @@
  * Validation of untrusted API arguments at the boundary (IPC or HTTP). Each validator returns the typed args or
  * throws ShoeboxError('INVALID_INPUT') with a message naming the bad field.
  */
-import type { ApiArgs, ApiMethod, Device, Settings } from './contract.js';
+import type { ApiArgs, ApiMethod, Device, PhotoView, Settings } from './contract.js';
 import { ShoeboxError } from '../errors.js';
 
 type Obj = Record<string, unknown>;
@@ -66,7 +66,7 @@ export const ENCODER_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 /** Every device setting (the API, the CLI and Settings accept these). */
 export const DEVICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly Device[];
 
-const SETTINGS: readonly string[] = ['device', 'albums', 'train', 'trainSteps', 'method', 'encoder'] satisfies (keyof Settings)[];
+const SETTINGS: readonly string[] = ['device', 'albums', 'train', 'trainSteps', 'method', 'encoder', 'sortOrder'] satisfies (keyof Settings)[];
 
 /** Bounds of the training step budget (the API, the CLI and the Settings form use these). */
 export const TRAIN_STEPS_MIN = 100;
@@ -94,7 +94,64 @@ function settings(o: Obj): Partial<Settings> {
     }
     out.encoder = o.encoder;
   }
+  if (o.sortOrder !== undefined) {
+    if (o.sortOrder !== 'oldest' && o.sortOrder !== 'newest') throw new ShoeboxError('INVALID_INPUT', 'sortOrder must be oldest or newest');
+    out.sortOrder = o.sortOrder;
+  }
   return out;
+}
+
+function text(o: Obj, k: string, max: number): string {
+  const v = o[k];
+  if (typeof v !== 'string' || v.length > max) throw new ShoeboxError('INVALID_INPUT', `${k} must be a string of at most ${max} characters`);
+  return v;
+}
+
+function optText(o: Obj, k: string): string | undefined {
+  return o[k] === undefined ? undefined : text(o, k, 200);
+}
+
+/** A PhotoView (see the contract); "more like this" takes at most 1,000 seed photos. */
+function view(v: unknown): PhotoView {
+  const o = obj(v);
+  switch (o.kind) {
+    case 'album':
+      known(o, ['kind', 'albumId']);
+      return { kind: 'album', albumId: id(o, 'albumId') };
+    case 'timeline':
+      known(o, ['kind']);
+      return { kind: 'timeline' };
+    case 'similar': {
+      known(o, ['kind', 'photoIds']);
+      const photoIds = ids(o, 'photoIds');
+      if (photoIds.length === 0 || photoIds.length > 1000) throw new ShoeboxError('INVALID_INPUT', 'photoIds must hold 1 to 1,000 photo ids');
+      return { kind: 'similar', photoIds };
+    }
+    case 'place': {
+      known(o, ['kind', 'country', 'region', 'city']);
+      const region = optText(o, 'region');
+      const city = optText(o, 'city');
+      return { kind: 'place', country: text(o, 'country', 200), ...(region !== undefined ? { region } : {}), ...(city !== undefined ? { city } : {}) };
+    }
+    case 'date': {
+      known(o, ['kind', 'year', 'month']);
+      const year = o.year === undefined ? undefined : int(o, 'year', 1800, 3000);
+      const month = o.month === undefined ? undefined : int(o, 'month', 1, 12);
+      if (year === undefined && month === undefined) throw new ShoeboxError('INVALID_INPUT', 'a date view needs a year, a month or both');
+      return { kind: 'date', ...(year !== undefined ? { year } : {}), ...(month !== undefined ? { month } : {}) };
+    }
+    case 'camera':
+      known(o, ['kind', 'camera']);
+      return { kind: 'camera', camera: text(o, 'camera', 200) };
+    case 'object':
+      known(o, ['kind', 'label']);
+      return { kind: 'object', label: text(o, 'label', 100) };
+    case 'file':
+      known(o, ['kind', 'text']);
+      return { kind: 'file', text: name(o, 'text') };
+    default:
+      throw new ShoeboxError('INVALID_INPUT', 'view.kind must be album, timeline, similar, place, date, camera, object or file');
+  }
 }
 
 type Validators = { [M in ApiMethod]: (o: Obj) => ApiArgs<M> };
@@ -119,6 +176,14 @@ const VALIDATORS: Validators = {
   cancelJob: (o) => ({ jobId: str(o, 'jobId') }),
   listAlbums: none,
   getAlbumPhotos: (o) => ({ albumId: id(o, 'albumId'), offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 2000) }),
+  getPhotos: (o) => ({ view: view(o.view), offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 2000) }),
+  getTimelineMonths: none,
+  search: (o) => ({ query: text(o, 'query', 200) }),
+  exportAlbum: (o) => {
+    known(o, ['albumId', 'folder', 'mode', 'xmp']);
+    if (o.mode !== 'copy' && o.mode !== 'link') throw new ShoeboxError('INVALID_INPUT', 'mode must be copy or link');
+    return { albumId: id(o, 'albumId'), folder: str(o, 'folder'), mode: o.mode, xmp: bool(o, 'xmp') ?? false };
+  },
   getPhoto: (o) => ({ photoId: id(o, 'photoId') }),
   movePhotos: (o) => ({ photoIds: ids(o, 'photoIds'), toAlbumId: id(o, 'toAlbumId') }),
   createAlbum: (o) => ({ name: name(o, 'name'), photoIds: ids(o, 'photoIds', true) }),

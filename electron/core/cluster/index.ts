@@ -30,6 +30,6 @@ export {
 export type { ClusteringScores } from './metrics.js';
 export { applyAlbumRules, outlierThreshold } from './outliers.js';
 export type { AlbumRules, OutlierOptions } from './outliers.js';
-export { albumName, dateRangeLabel, mostCommonPlace, nameAlbums, uniqueNames } from './naming.js';
-export type { AlbumNameInput, NamingOptions } from './naming.js';
+export { distinctiveObjects, nameAlbum, placeLabel, pluralLabel, timeLabel, uniqueNames } from './naming.js';
+export type { AlbumNameInput, AlbumNaming, LibraryContext, NamedPlace } from './naming.js';
 export { Rng } from '../../../training/numeric/rng.js';

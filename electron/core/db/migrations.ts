@@ -160,4 +160,38 @@ export const MIGRATIONS: readonly string[] = [
   DELETE FROM embeddings WHERE model_key LIKE '%#view%';
   DROP TABLE checkpoints;
   `,
+  /* v4: where a capture time came from; the place (reverse geocoded from GPS); objects found by the detector; why an
+     album got its automatic name */ `
+  ALTER TABLE photos ADD COLUMN taken_source TEXT CHECK (taken_source IN ('exif', 'file'));
+  ALTER TABLE photos ADD COLUMN city TEXT;
+  ALTER TABLE photos ADD COLUMN region TEXT;
+  ALTER TABLE photos ADD COLUMN country TEXT;
+  ALTER TABLE photos ADD COLUMN place_key TEXT;             -- geocoder data version the place was looked up with
+  -- The capture time as the photographer's clock showed it, read as UTC (what dates, names and the timeline use).
+  ALTER TABLE photos ADD COLUMN taken_local INTEGER;
+  UPDATE photos SET taken_source = 'exif', taken_local = taken_at + CASE WHEN tz IS NULL THEN 0 ELSE
+    (CASE substr(tz, 1, 1) WHEN '-' THEN -1 ELSE 1 END) *
+    (CAST(substr(tz, 2, 2) AS INTEGER) * 60 + CAST(substr(tz, 5, 2) AS INTEGER)) * 60000 END
+    WHERE taken_at IS NOT NULL;
+  -- Photos indexed before without a date get their file's time (in UTC: the machine's zone is unknown to SQL).
+  UPDATE photos SET taken_source = 'file', taken_at = mtime_ms, taken_local = mtime_ms
+    WHERE taken_at IS NULL AND hash IS NOT NULL AND mtime_ms > 0;
+  CREATE INDEX photos_taken ON photos(taken_local, id);
+
+  CREATE TABLE photo_objects (
+    photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    label      TEXT NOT NULL,
+    score      REAL NOT NULL,
+    PRIMARY KEY (photo_id, label)
+  );
+  CREATE INDEX photo_objects_label ON photo_objects(label);
+  -- Photos the detector has looked at (with the detector's key), so a photo with no objects is not run again.
+  CREATE TABLE objects_done (
+    photo_id   INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    hash       TEXT NOT NULL,
+    model_key  TEXT NOT NULL
+  );
+
+  ALTER TABLE albums ADD COLUMN name_reason TEXT;
+  `,
 ];

@@ -274,25 +274,45 @@ function vanishedPhotos(db: Db, roots: Root[], seen: Map<number, Set<string>>): 
   return { byHash, ids };
 }
 
+/**
+ * When a photo was taken: EXIF's time (with its offset when recorded), else the file's modification time, marked
+ * 'file'. `takenLocal` is the clock the photographer saw, read as UTC; for a file time that is this machine's zone.
+ */
+export function takenFields(exif: { takenAt: number | null; tz: string | null }, mtimeMs: number): {
+  takenAt: number | null;
+  tz: string | null;
+  takenLocal: number | null;
+  takenSource: 'exif' | 'file' | null;
+} {
+  if (exif.takenAt !== null) {
+    const o = exif.tz ? /^([+-])(\d{2}):(\d{2})$/.exec(exif.tz) : null;
+    const offsetMin = o ? (Number(o[2]) * 60 + Number(o[3])) * (o[1] === '-' ? -1 : 1) : 0;
+    return { takenAt: exif.takenAt, tz: exif.tz, takenLocal: exif.takenAt + offsetMin * 60_000, takenSource: 'exif' };
+  }
+  if (!(mtimeMs > 0)) return { takenAt: null, tz: null, takenLocal: null, takenSource: null };
+  const local = mtimeMs - new Date(mtimeMs).getTimezoneOffset() * 60_000;
+  return { takenAt: local, tz: null, takenLocal: local, takenSource: 'file' };
+}
+
 /** Phase 3: read new and changed files in parallel and write the results in small transactions; returns the moved ids. */
 async function readFiles(db: Db, work: Work, vanished: Map<string, number[]>, opts: ScanOptions, summary: ScanSummary, ctx: JobContext): Promise<Set<number>> {
   ctx.stage('scan', work.length, `Reading ${work.length} new or changed photos`);
   const upsert = db.prepare(`
-    INSERT INTO photos(root_id, rel_path, size, mtime_ms, hash, width, height, format, taken_at, tz, camera, lat, lon,
-                       orientation, status, error_code, error_message, scanned_at)
-    VALUES (@rootId, @relPath, @size, @mtime, @hash, @width, @height, @format, @takenAt, @tz, @camera, @lat, @lon,
-            @orientation, @status, @errorCode, @errorMessage, @now)
+    INSERT INTO photos(root_id, rel_path, size, mtime_ms, hash, width, height, format, taken_at, tz, taken_local,
+                       taken_source, camera, lat, lon, orientation, status, error_code, error_message, scanned_at)
+    VALUES (@rootId, @relPath, @size, @mtime, @hash, @width, @height, @format, @takenAt, @tz, @takenLocal,
+            @takenSource, @camera, @lat, @lon, @orientation, @status, @errorCode, @errorMessage, @now)
     ON CONFLICT(root_id, rel_path) DO UPDATE SET
       size = excluded.size, mtime_ms = excluded.mtime_ms, hash = excluded.hash, width = excluded.width,
       height = excluded.height, format = excluded.format, taken_at = excluded.taken_at, tz = excluded.tz,
-      camera = excluded.camera, lat = excluded.lat, lon = excluded.lon, orientation = excluded.orientation,
+      taken_local = excluded.taken_local, taken_source = excluded.taken_source, camera = excluded.camera, lat = excluded.lat, lon = excluded.lon, orientation = excluded.orientation,
       status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message,
-      scanned_at = excluded.scanned_at
+      scanned_at = excluded.scanned_at, city = NULL, region = NULL, country = NULL, place_key = NULL
     RETURNING id`);
   const moveRow = db.prepare(`
     UPDATE photos SET root_id = @rootId, rel_path = @relPath, size = @size, mtime_ms = @mtime, width = @width,
-      height = @height, format = @format, taken_at = @takenAt, tz = @tz, camera = @camera, lat = @lat, lon = @lon,
-      orientation = @orientation, status = 'ok', error_code = NULL, error_message = NULL, scanned_at = @now
+      height = @height, format = @format, taken_at = @takenAt, tz = @tz, taken_local = @takenLocal,
+      taken_source = @takenSource, camera = @camera, lat = @lat, lon = @lon, orientation = @orientation, city = NULL, region = NULL, country = NULL, place_key = NULL, status = 'ok', error_code = NULL, error_message = NULL, scanned_at = @now
     WHERE id = @id`);
   const existsAt = db.prepare('SELECT id FROM photos WHERE root_id = ? AND rel_path = ?');
   const putThumb = db.prepare(`
@@ -315,6 +335,8 @@ async function readFiles(db: Db, work: Work, vanished: Map<string, number[]>, op
             format: null,
             takenAt: null,
             tz: null,
+            takenLocal: null,
+            takenSource: null,
             camera: null,
             lat: null,
             lon: null,
@@ -332,8 +354,7 @@ async function readFiles(db: Db, work: Work, vanished: Map<string, number[]>, op
           width: o.width,
           height: o.height,
           format: o.format,
-          takenAt: o.exif.takenAt,
-          tz: o.exif.tz,
+          ...takenFields(o.exif, o.file.mtimeMs),
           camera: o.exif.camera,
           lat: o.exif.lat,
           lon: o.exif.lon,

@@ -16,22 +16,20 @@
  */
 import type { Db } from '../db/database.js';
 import { tx } from '../db/database.js';
-import { assignToNearest, nameAlbums, outlierThreshold, type AlbumOptions, type AlbumPrototype, type AlbumsResult } from '../cluster/index.js';
+import { assignToNearest, outlierThreshold, type AlbumOptions, type AlbumPrototype, type AlbumsResult } from '../cluster/index.js';
 import { centerRows, dot, gatherRows, unitRows } from '../../../training/numeric/linalg.js';
 import { compute } from '../compute/client.js';
 import * as embeddings from '../embeddings.js';
 import type { JobContext } from '../jobs.js';
 import type { Library } from '../library.js';
 import { unsortedAlbumId } from '../albums/store.js';
+import { refreshAlbumNames } from '../albums/names.js';
 
 /**
  * Weight of a photo the person placed in its album's prototype. On intel-scenes (simulated corrections: 2% of each
  * class moved into its album, centred centernet features) weight 5 did best; docs/results.md, "Corrections".
  */
 export const PINNED_WEIGHT = 5;
-
-/** A placeholder album name, given when nothing better is known. */
-const GENERIC_NAME = /^Album \d+$/;
 
 export interface ClusterStageOptions {
   k: 'auto' | number;
@@ -240,33 +238,21 @@ function matchAlbums(s: Snapshot, p: Plan, result: AlbumsResult | null, current:
 function write(db: Db, s: Snapshot, p: Plan, result: AlbumsResult | null): ClusterStageResult {
   const { ids } = s;
   const { keep, shaped } = p;
-  const taken = db.prepare('SELECT taken_at FROM photos WHERE id = ?');
   const albumRow = db.prepare('SELECT id, kind, name_source, deleted_at, cover_photo_id FROM albums WHERE id = ?');
   const now = Date.now();
   const current = new Map(liveMembers(db).map((m) => [m.photo_id, m]));
   const writer = new MembershipWriter(db, current, s.snapshotAt, now);
   const albumIdOfCluster = matchAlbums(s, p, result, current);
-  const autoNames = nameAlbums(
-    (result?.albums ?? []).map((al) => ({ takenAt: [...al.members].map((r) => (taken.get(ids[keep[r]]) as { taken_at: number | null }).taken_at) })),
-  );
-  // Names in use by the albums that stay (every live album the clusters map to, and the person's own).
-  const keptIds = new Set(albumIdOfCluster.values());
-  const usedNames = new Set(
-    (db.prepare(`SELECT id, name, name_source FROM albums WHERE deleted_at IS NULL`).all() as { id: number; name: string; name_source: string }[])
-      .filter((r) => r.name_source === 'user' || keptIds.has(r.id))
-      .map((r) => r.name),
-  );
-  /** A name for a new album: its automatic one, or the first "Album N" not in use when that is all it has. */
-  const freshName = (auto: string): string => {
-    let name = auto;
-    if (GENERIC_NAME.test(auto)) for (let k = 1; usedNames.has(name); k++) name = `Album ${k}`;
-    else for (let t = 2; usedNames.has(name); t++) name = `${auto} (${t})`;
-    usedNames.add(name);
-    return name;
+  // A new album starts as a placeholder; refreshAlbumNames names every automatic album once the members are written.
+  const usedNames = new Set((db.prepare(`SELECT name FROM albums WHERE deleted_at IS NULL`).pluck().all() as string[]));
+  const freshName = (): string => {
+    let k = 1;
+    while (usedNames.has(`Album ${k}`)) k++;
+    usedNames.add(`Album ${k}`);
+    return `Album ${k}`;
   };
-  const nameRow = db.prepare('SELECT name, name_source FROM albums WHERE id = ?');
   const finalAlbumIds = new Set<number>();
-  (result?.albums ?? []).forEach((al, j) => {
+  (result?.albums ?? []).forEach((al) => {
     let albumId = albumIdOfCluster.get(al.cluster);
     const row = albumId === undefined ? undefined : (albumRow.get(albumId) as { deleted_at: number | null; cover_photo_id: number | null } | undefined);
     const memberIds = [...al.members].map((r) => ids[keep[r]]);
@@ -279,18 +265,10 @@ function write(db: Db, s: Snapshot, p: Plan, result: AlbumsResult | null): Clust
       albumId = Number(
         db
           .prepare(`INSERT INTO albums(name, name_source, kind, created_at, updated_at) VALUES (?, 'auto', 'auto', ?, ?)`)
-          .run(freshName(autoNames[j]), now, now).lastInsertRowid,
+          .run(freshName(), now, now).lastInsertRowid,
       );
     } else {
-      // An album keeps its name; only a placeholder ("Album 3") gives way to a descriptive automatic name.
-      const cur = nameRow.get(albumId) as { name: string; name_source: string };
-      if (cur.name_source === 'auto' && GENERIC_NAME.test(cur.name) && !GENERIC_NAME.test(autoNames[j]) && !usedNames.has(autoNames[j])) {
-        usedNames.delete(cur.name);
-        usedNames.add(autoNames[j]);
-        db.prepare('UPDATE albums SET name = ?, updated_at = ? WHERE id = ?').run(autoNames[j], now, albumId);
-      } else {
-        db.prepare('UPDATE albums SET updated_at = ? WHERE id = ?').run(now, albumId);
-      }
+      db.prepare('UPDATE albums SET updated_at = ? WHERE id = ?').run(now, albumId);
     }
     finalAlbumIds.add(albumId);
     // An album keeps its cover while the cover photo stays in it.
@@ -313,6 +291,7 @@ function write(db: Db, s: Snapshot, p: Plan, result: AlbumsResult | null): Clust
     const ms = [...g].map((r) => ids[keep[r]]).sort((a, b) => a - b);
     for (const id of ms.slice(1)) dup.run(ms[0], id);
   }
+  refreshAlbumNames(db);
   return { albums: finalAlbumIds.size, unsorted: result?.unsorted.length ?? 0, chosenK: result?.k ?? null, assigned: writer.written, keptEdits: writer.kept };
 }
 
@@ -408,6 +387,7 @@ function incremental(db: Db, s: Snapshot, opts: ClusterStageOptions, ctx: JobCon
         if (album === s.unsorted) toUnsorted++;
         writer.set(id, album, res!.similarity[r]);
       });
+      if (writer.written > 0) refreshAlbumNames(db);
       return { albums: albumIds.length, unsorted: toUnsorted, chosenK: null, assigned: writer.written, keptEdits: writer.kept };
     });
     ctx.progress(ids.length);

@@ -3,20 +3,30 @@
  * Owns the managers and routes core events to them.
  */
 import { getContext } from 'svelte';
-import type { ApiEvent, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import type { ApiEvent, PhotoView, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import { Albums } from './albums.svelte.js';
 import { Alerts } from './alerts.svelte.js';
 import type { DragPayload } from './drag.js';
 import { Editor } from './editor.svelte.js';
 import { Library } from './library.svelte.js';
-import { AlbumPhotos } from './photos.svelte.js';
+import { AlbumPhotos, RESULT_ID, SIMILAR_ID, TIMELINE_ID } from './photos.svelte.js';
 import { Selection, type Range } from './selection.js';
 
 export type Dialog =
   | { kind: 'settings' }
   | { kind: 'move'; count: number }
   | { kind: 'merge'; sourceId: number; targetId: number }
-  | { kind: 'delete'; albumId: number };
+  | { kind: 'delete'; albumId: number }
+  | { kind: 'export'; albumId: number };
+
+/** A grid that is not an album: the timeline, "more like this", or a search result. */
+export interface SpecialView {
+  id: number;
+  title: string;
+  view: PhotoView;
+  /** Count to size the grid with until the first page answers. */
+  estimate: number;
+}
 
 export class ShoeboxApp {
   readonly alerts = new Alerts();
@@ -27,6 +37,8 @@ export class ShoeboxApp {
   /** The drag in progress in this window (see drag.ts). */
   drag = $state.raw<DragPayload | null>(null);
   dialog = $state.raw<Dialog | null>(null);
+  /** Shown instead of the selected album while set. */
+  special = $state.raw<SpecialView | null>(null);
 
   constructor(readonly api: ShoeboxApi) {
     this.library = new Library(api, this.alerts);
@@ -59,6 +71,28 @@ export class ShoeboxApp {
     this.photos.reload();
     await Promise.all([this.albums.refresh(), this.library.refresh()]);
     if (this.library.status) this.editor.sync(this.library.status.edits);
+  }
+
+  showTimeline(): void {
+    this.special = { id: TIMELINE_ID, title: 'All photos', view: { kind: 'timeline' }, estimate: this.library.status?.photoCount ?? 1 };
+  }
+
+  /** "More like this": the photos nearest to these, from the whole library. */
+  showSimilar(photoIds: number[]): void {
+    if (photoIds.length === 0) return;
+    const title = photoIds.length === 1 ? 'More like this photo' : `More like these ${photoIds.length} photos`;
+    this.photos.viewing = null;
+    this.special = { id: SIMILAR_ID, title, view: { kind: 'similar', photoIds: photoIds.slice(0, 1000) }, estimate: 1 };
+  }
+
+  showResult(title: string, view: PhotoView, count: number): void {
+    this.special = { id: RESULT_ID, title, view, estimate: Math.max(1, count) };
+  }
+
+  /** Back to the albums (the selected one opens again). */
+  selectAlbum(id: number): void {
+    this.special = null;
+    this.albums.select(id);
   }
 
   /** Moves photos at `ranges` of the open album `fromAlbumId` to another album; clears the selection. */

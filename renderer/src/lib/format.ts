@@ -49,7 +49,27 @@ const JOB_NAMES: Record<JobKind, string> = {
   embed: 'Computing embeddings',
   train: 'Training',
   cluster: 'Grouping into albums',
+  places: 'Finding places',
+  objects: 'Recognizing what is in the photos',
+  export: 'Exporting',
 };
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** "June 2024"; "Unknown date" for undated photos. */
+export function monthLabel(year: number | null, month: number | null): string {
+  if (year === null || month === null) return 'Unknown date';
+  return `${MONTHS[month - 1]} ${year}`;
+}
+
+/** A capture time (wall clock read as UTC) as "3 June 2024, 10:11"; fixed English, like the album names. */
+export function formatTaken(takenAt: number | null): string | null {
+  if (takenAt === null) return null;
+  const d = new Date(takenAt);
+  const hh = String(d.getUTCHours()).padStart(2, '0');
+  const mm = String(d.getUTCMinutes()).padStart(2, '0');
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}, ${hh}:${mm}`;
+}
 
 export function jobTitle(job: Pick<JobInfo, 'kind' | 'stage'>): string {
   const name = JOB_NAMES[job.kind];

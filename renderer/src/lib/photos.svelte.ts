@@ -5,7 +5,7 @@
  * sizes the scroll area, so a 100,000-photo album opens at once at its full height.
  */
 import { SvelteMap } from 'svelte/reactivity';
-import type { ApiError, PhotoPage, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import type { ApiError, PhotoPage, PhotoView, ShoeboxApi, TimelineMonth } from '../../../electron/core/api/contract.js';
 import type { Alerts } from './alerts.svelte.js';
 import { PageLoader, pagesForRange } from './paging.js';
 import { isNumber, loadPref, savePref } from './prefs.js';
@@ -25,8 +25,17 @@ export interface PhotoCell {
   pinned: boolean;
 }
 
+/** Grid ids of the views that are not albums (album ids are positive). */
+export const TIMELINE_ID = -1;
+export const SIMILAR_ID = -2;
+export const RESULT_ID = -3;
+
 export class AlbumPhotos {
+  /** The open grid: an album's id, or TIMELINE_ID, SIMILAR_ID or RESULT_ID. */
   albumId = $state<number | null>(null);
+  view = $state.raw<PhotoView | null>(null);
+  /** The timeline's months (its section headers and scrubber); null for other views. */
+  months = $state.raw<TimelineMonth[] | null>(null);
   total = $state(0);
   /**
    * Per page, bumped when that page arrives: a cell depends on its own page's entry only, so a page that arrives
@@ -69,8 +78,9 @@ export class AlbumPhotos {
 
   private async fetchPage(offset: number, limit: number): Promise<PhotoPage | null> {
     const albumId = this.albumId;
-    if (albumId === null) return null;
-    const result = await this.api.call('getAlbumPhotos', { albumId, offset, limit });
+    const view = this.view;
+    if (albumId === null || view === null) return null;
+    const result = await this.api.call('getPhotos', { view, offset, limit });
     if (result.ok) return result.value;
     if (albumId === this.albumId) {
       this.loading = false;
@@ -80,11 +90,14 @@ export class AlbumPhotos {
     return null;
   }
 
-  /** Opens an album; `estimate` (its summary count) sizes the grid until the first page answers. */
-  open(albumId: number, estimate: number): void {
-    if (albumId === this.albumId) return;
+  /** Opens an album (or another view); `estimate` (its summary count) sizes the grid until the first page answers. */
+  open(albumId: number, estimate: number, view: PhotoView = { kind: 'album', albumId }): void {
+    if (albumId === this.albumId && JSON.stringify(view) === JSON.stringify(this.view)) return;
     this.loader.reset();
     this.albumId = albumId;
+    this.view = view;
+    this.months = null;
+    if (view.kind === 'timeline') void this.loadMonths();
     this.total = estimate;
     this.selection = Selection.empty;
     this.focus = 0;
@@ -98,9 +111,16 @@ export class AlbumPhotos {
     if (estimate > 0) this.loader.want([0]);
   }
 
+  private async loadMonths(): Promise<void> {
+    const result = await this.api.call('getTimelineMonths', {});
+    if (result.ok && this.view?.kind === 'timeline') this.months = result.value;
+  }
+
   close(): void {
     this.loader.reset();
     this.albumId = null;
+    this.view = null;
+    this.months = null;
     this.total = 0;
     this.selection = Selection.empty;
     this.viewing = null;
@@ -109,6 +129,7 @@ export class AlbumPhotos {
   /** The album's contents changed: refetch what is visible, keep showing the old pages meanwhile. */
   reload(): void {
     if (this.albumId === null) return;
+    if (this.view?.kind === 'timeline') void this.loadMonths();
     this.loader.invalidate();
     this.request();
   }

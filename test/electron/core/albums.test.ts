@@ -17,7 +17,7 @@ function library(n = 6): { db: Db; dir: string; a: number; b: number; photos: nu
   db.prepare('INSERT INTO roots(id, path, added_at) VALUES (1, ?, ?)').run('/photos', now);
   const photos: number[] = [];
   for (let i = 0; i < n; i++) {
-    photos.push(Number(db.prepare(`INSERT INTO photos(root_id, rel_path, status, hash, taken_at) VALUES (1, ?, 'ok', ?, ?)`).run(`p${i}.jpg`, `h${i}`, now + i).lastInsertRowid));
+    photos.push(Number(db.prepare(`INSERT INTO photos(root_id, rel_path, status, hash, taken_at, taken_local) VALUES (1, ?, 'ok', ?, ?, ?)`).run(`p${i}.jpg`, `h${i}`, now + i, now + i).lastInsertRowid));
   }
   const mk = (name: string): number => Number(db.prepare(`INSERT INTO albums(name, kind, created_at, updated_at) VALUES (?, 'auto', ?, ?)`).run(name, now, now).lastInsertRowid);
   const a = mk('A');
@@ -124,7 +124,7 @@ describe('album edits', () => {
     db.prepare(`UPDATE photos SET status = 'missing' WHERE id = ?`).run(photos[0]);
     assert.deepEqual(albums.albumPage(db, a, 0, 10).ids, photos.slice(1, 5));
     // A write that changes nothing still counts as a write; the order is rebuilt and stays right.
-    db.prepare(`UPDATE photos SET taken_at = 0 WHERE id = ?`).run(photos[4]);
+    db.prepare(`UPDATE photos SET taken_local = 0 WHERE id = ?`).run(photos[4]);
     const page = albums.albumPage(db, a, 0, 2);
     assert.deepEqual(page.ids, [photos[4], photos[1]]);
     assert.equal(page.total, 4);
