@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { citiesSource, createGeocoder, decodeCities, EARTH_RADIUS_KM, loadGeocoder, MAX_DISTANCE_KM, SKIPPED_FEATURE_CODES, type Geocoder } from '../electron/core/places/geocode.js';
 import { argValue, writeResult } from './common.js';
+import { Rng } from '../training/numeric/rng.js';
 
 const require = createRequire(import.meta.url);
 const truthCount = Number(argValue('--truth', '300'));
@@ -38,14 +39,10 @@ interface Probe {
   countryCode: string;
 }
 
+/** A seeded uniform [0, 1) stream. */
 function rng(s: number): () => number {
-  let x = s >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const r = new Rng(s);
+  return () => r.next();
 }
 
 /** The point `km` away from (lat, lon) on `bearing` (radians). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gridLayout, moveIndex, revealScrollTop, rowPoolSize, rowSlots, rowTop, visibleWindow } from '../../renderer/src/lib/virtual-grid.js';
+import { gridLayout, moveIndex, revealScrollTop, rowOffset, rowPoolSize, rowRange, rowSlots, rowTop, sectionTop, visibleWindow } from '../../renderer/src/lib/virtual-grid.js';
 
 describe('gridLayout', () => {
   it('fits as many columns as the thumbnail size allows and stretches cells to fill the width', () => {
@@ -110,5 +110,37 @@ describe('row recycling', () => {
     const after = rowSlots(visibleWindow(layout, 52 * layout.rowHeight, 600, 2).firstRow, pool, layout.rows);
     const changed = before.filter((r, s) => r !== after[s]).length;
     assert.equal(changed, 2);
+  });
+});
+
+describe('gridLayout with sections (the timeline)', () => {
+  const layout = gridLayout({ width: 1000, thumbSize: 160, gap: 4, total: 0, sections: [3, 13, 6], headerHeight: 40 });
+  it('starts each section on a new row below its header', () => {
+    assert.equal(layout.columns, 6);
+    assert.equal(layout.total, 22);
+    assert.deepEqual(layout.sectionRow, [0, 1, 4]);
+    assert.equal(layout.rows, 5);
+    assert.equal(layout.height, 5 * layout.rowHeight - 4 + 3 * 40);
+    assert.deepEqual(rowRange(layout, 0), [0, 3]);
+    assert.deepEqual(rowRange(layout, 3), [15, 16]);
+    assert.deepEqual(rowRange(layout, 4), [16, 22]);
+    assert.equal(sectionTop(layout, 1), layout.rowHeight + 40);
+    assert.equal(rowOffset(layout, 1), layout.rowHeight + 80);
+    assert.equal(rowTop(layout, 16), 4 * layout.rowHeight + 120);
+  });
+
+  it('finds the rows on screen by their offsets, headers included', () => {
+    for (let y = 0; y < layout.height; y += 37) {
+      const w = visibleWindow(layout, y, 10, 0);
+      assert.ok(w.firstRow === 0 || rowOffset(layout, w.firstRow) <= y, `row ${w.firstRow} starts above ${y}`);
+      assert.ok(w.firstRow === layout.rows - 1 || rowOffset(layout, w.firstRow + 1) > y);
+    }
+  });
+
+  it('moves up and down by column within and across sections', () => {
+    assert.equal(moveIndex(layout, 2, 'down', 500), 5, 'from a short row: the same column below');
+    assert.equal(moveIndex(layout, 15, 'down', 500), 16);
+    assert.equal(moveIndex(layout, 21, 'up', 500), 15, 'to a shorter row: its last photo');
+    assert.equal(moveIndex(layout, 1, 'up', 500), 1);
   });
 });

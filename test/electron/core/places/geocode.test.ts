@@ -15,15 +15,12 @@ import {
   type Cities,
 } from '../../../../electron/core/places/geocode.js';
 import { KdTree } from '../../../../electron/core/places/kdtree.js';
+import { Rng } from '../../../../training/numeric/rng.js';
 
+/** A seeded uniform [0, 1) stream. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const d2 = (a: ArrayLike<number>, ai: number, b: ArrayLike<number>, dim: number): number => {
