@@ -18,6 +18,7 @@ import { getSetting, setSetting, type Db } from '../db/database.js';
 import { FileError, fileErrorFromFs } from '../errors.js';
 import type { JobContext } from '../jobs.js';
 import { readExif } from './exif.js';
+import { HEIC_DECODER_MISSING, readHeifExif } from './heic.js';
 import { makeThumbnail, probe, thumbFile } from './thumbs.js';
 import { walkRoot, type FoundFile, type WalkProblem } from './walk.js';
 
@@ -42,6 +43,7 @@ interface ExistingRow {
   hash: string | null;
   status: string;
   error_code: string | null;
+  error_message: string | null;
 }
 
 type Outcome =
@@ -70,6 +72,11 @@ export interface ScanOptions {
 /** Files larger than this are not read (a photo is read whole, to hash and decode it once). */
 export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
+/** HEIC refused only because no HEVC decoder was there (older builds, or libheif-js missing): read again. */
+function noHevcDecoder(message: string | null): boolean {
+  return message !== null && (message.startsWith(HEIC_DECODER_MISSING) || message.startsWith('HEIC/HEIF photos encoded with HEVC cannot be decoded by this build'));
+}
+
 /** Process one file: read it once, hash, probe, EXIF, thumbnail. Never throws (errors become outcomes). */
 async function processFile(rootPath: string, rootId: number, file: FoundFile, cacheDir: string): Promise<Outcome> {
   const abs = path.join(rootPath, ...file.relPath.split('/'));
@@ -89,7 +96,8 @@ async function processFile(rootPath: string, rootId: number, file: FoundFile, ca
     const cur = { ...file, size: buf.length };
     const hash = createHash('sha256').update(buf).digest('hex');
     const info = await probe(buf);
-    const exif = await readExif(buf);
+    // HEIF: exifr misses some encoders' Exif items, and EXIF orientation must not rotate what irot already did.
+    const exif = info.format === 'heif' ? await readHeifExif(buf) : await readExif(buf);
     const thumbPath = thumbFile(cacheDir, hash, 'thumb');
     let thumb: { width: number; height: number };
     const existing = await sharpSizeIfExists(thumbPath);
@@ -108,11 +116,8 @@ async function processFile(rootPath: string, rootId: number, file: FoundFile, ca
       thumbH: thumb.height,
     };
   } catch (e) {
-    let error = e instanceof FileError ? e : new FileError('DECODE_FAILED', e instanceof Error ? e.message : String(e));
-    if ((error.code === 'DECODE_FAILED' || error.code === 'UNSUPPORTED') && /\.hei[cf]$/i.test(file.relPath)) {
-      // sharp's bundled libheif decodes AVIF but not HEVC, which iPhone HEIC photos use.
-      error = new FileError('UNSUPPORTED', 'HEIC/HEIF photos encoded with HEVC cannot be decoded by this build; export them as JPEG to include them');
-    }
+    // HEIC errors come from heic.ts with libheif's reason ("HEIC variant not supported: ...", corrupt, too large).
+    const error = e instanceof FileError ? e : new FileError('DECODE_FAILED', e instanceof Error ? e.message : String(e));
     return { kind: 'error', rootId, file, error };
   }
 }
@@ -219,7 +224,7 @@ async function walkRoots(db: Db, roots: Root[], opts: ScanOptions, summary: Scan
       throw new FileError('UNREADABLE', `library folder ${root.path} cannot be read (${problems.find((p) => p.relPath === '.')!.message})`);
     }
     summary.found += found.length;
-    const rows = db.prepare('SELECT id, rel_path, size, mtime_ms, hash, status, error_code FROM photos WHERE root_id = ?').all(root.id) as ExistingRow[];
+    const rows = db.prepare('SELECT id, rel_path, size, mtime_ms, hash, status, error_code, error_message FROM photos WHERE root_id = ?').all(root.id) as ExistingRow[];
     const byPath = new Map(rows.map((r) => [r.rel_path, r]));
     const seenHere = new Set<string>();
     // An unreadable folder or file is an error with its reason; what was known inside a folder that cannot be
@@ -236,7 +241,8 @@ async function walkRoots(db: Db, roots: Root[], opts: ScanOptions, summary: Scan
       const same = row && row.size === f.size && row.mtime_ms === f.mtimeMs;
       // A file that could not be opened is tried again (permissions change without touching mtime); one that
       // could not be decoded is not, until it changes.
-      const finished = row && (row.status === 'ok' || (row.status === 'error' && row.error_code !== 'UNREADABLE') || row.status === 'unsupported');
+      const finished =
+        row && (row.status === 'ok' || (row.status === 'error' && row.error_code !== 'UNREADABLE') || (row.status === 'unsupported' && !noHevcDecoder(row.error_message)));
       if (same && finished && (row.status !== 'ok' || (row.hash && fs.existsSync(thumbFile(opts.cacheDir, row.hash, 'thumb'))))) {
         summary.unchanged++;
         continue;

@@ -1,13 +1,15 @@
 /**
  * Decoding and thumbnails with sharp. Thumbnails live in the library's cache folder, keyed by content hash, so
  * moved/renamed files and exact duplicates share them. EXIF orientation is applied. Input pixels are bounded so
- * decompression bombs fail fast instead of eating memory.
+ * decompression bombs fail fast instead of eating memory. HEVC-coded HEIC is decoded by heic.ts (libheif-js in a
+ * worker, with the file's own irot/imir transforms and no EXIF rotation) and its pixels go through the same sharp steps.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo, Sharp } from 'sharp';
-import { FileError } from '../errors.js';
+import { FileError, fileErrorFromFs } from '../errors.js';
+import { decodeHeic, mayNeedHeicDecoder, needsHeicDecoder } from './heic.js';
 
 /** Largest image we decode: 150 megapixels (a 30000x30000 "bomb" is 900 MP). */
 export const MAX_INPUT_PIXELS = 150_000_000;
@@ -58,19 +60,54 @@ function sharpOf(input: Buffer | string): Sharp {
   return sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', sequentialRead: true });
 }
 
+/**
+ * A sharp pipeline with the image upright: HEIC decoded by libheif (transforms already applied, so no EXIF
+ * rotation), anything else decoded by sharp with EXIF rotation. HEIC errors arrive as FileError.
+ */
+async function uprightImage(input: Buffer | string): Promise<Sharp> {
+  let buf: Buffer | null = typeof input === 'string' ? null : input;
+  if (typeof input === 'string') {
+    // Only a file whose first bytes say HEIF is read whole here; everything else streams from disk as before.
+    try {
+      const head = Buffer.alloc(4096);
+      const fd = await fs.promises.open(input, 'r');
+      try {
+        const { bytesRead } = await fd.read(head, 0, head.length, 0);
+        if (mayNeedHeicDecoder(head.subarray(0, bytesRead))) buf = await fs.promises.readFile(input);
+      } finally {
+        await fd.close();
+      }
+    } catch (e) {
+      throw fileErrorFromFs(e, 'file');
+    }
+  }
+  if (buf && (await needsHeicDecoder(buf))) {
+    const px = await decodeHeic(buf, { maxPixels: MAX_INPUT_PIXELS });
+    return sharp(px.data, {
+      raw: { width: px.width, height: px.height, channels: px.channels, premultiplied: px.premultiplied },
+      limitInputPixels: MAX_INPUT_PIXELS,
+    });
+  }
+  return sharpOf(input).rotate();
+}
+
 /** Read header-level facts (dimensions after EXIF rotation, format); throws FileError. */
 export async function probe(buf: Buffer): Promise<DecodedInfo> {
   let meta: Metadata;
   try {
     meta = await sharpOf(buf).metadata();
   } catch (e) {
-    throw classifySharpError(e);
+    // sharp reads HEIF headers; when it cannot, libheif decodes the file and says why (or gives its size).
+    if (!(await needsHeicDecoder(buf))) throw classifySharpError(e);
+    const px = await decodeHeic(buf, { maxPixels: MAX_INPUT_PIXELS });
+    return { width: px.width, height: px.height, format: 'heif', orientation: null };
   }
   if (!meta.width || !meta.height) throw new FileError('DECODE_FAILED', 'image has no dimensions');
   if (meta.width * meta.height > MAX_INPUT_PIXELS) {
     throw new FileError('TOO_LARGE', `image is ${meta.width}x${meta.height}, larger than ${MAX_INPUT_PIXELS / 1e6} megapixels; skipped to protect memory`);
   }
-  const o = meta.orientation ?? null;
+  // For HEIF, libvips reports no EXIF orientation: irot/imir are the image's transforms (and already in its size).
+  const o = meta.format === 'heif' ? null : (meta.orientation ?? null);
   const swap = o !== null && o >= 5 && o <= 8;
   return {
     width: swap ? meta.height : meta.width,
@@ -94,12 +131,10 @@ async function writeAtomic(file: string, data: Buffer): Promise<void> {
 export async function makeThumbnail(buf: Buffer, file: string): Promise<{ width: number; height: number }> {
   let out: { data: Buffer; info: OutputInfo };
   try {
-    const out0 = sharpOf(buf)
-      .rotate()
-      .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true });
+    const out0 = (await uprightImage(buf)).resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true });
     out = await encodeThumbnail(out0).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw classifySharpError(e);
+    throw e instanceof FileError ? e : classifySharpError(e);
   }
   await writeAtomic(file, out.data);
   return { width: out.info.width, height: out.info.height };
@@ -109,13 +144,12 @@ export async function makeThumbnail(buf: Buffer, file: string): Promise<{ width:
 export async function makePreview(source: string, file: string): Promise<{ width: number; height: number }> {
   let out: { data: Buffer; info: OutputInfo };
   try {
-    out = await sharpOf(source)
-      .rotate()
+    out = await (await uprightImage(source))
       .resize(PREVIEW_SIZE, PREVIEW_SIZE, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 82 })
       .toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw classifySharpError(e);
+    throw e instanceof FileError ? e : classifySharpError(e);
   }
   await writeAtomic(file, out.data);
   return { width: out.info.width, height: out.info.height };

@@ -5,12 +5,14 @@
  *   -> resize ('cover': scale to cover, centre-crop; 'fill': stretch) -> float32: range, then (x - mean) / std
  *   -> the manifest's layout (NHWC or NCHW).
  *
- * Decoding runs on libuv's thread pool; the float conversion is a table lookup on the calling thread. Bad input never
- * throws anything but an `ImageError` with a code.
+ * Decoding runs on libuv's thread pool (HEVC-coded HEIC: libheif-js in a worker thread, library/heic.ts); the float
+ * conversion is a table lookup on the calling thread. Bad input never throws anything but an `ImageError` with a code.
  */
-import { stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
+import type { CreateRaw } from 'sharp';
 import type { EncoderManifest } from '../../../training/manifest.js';
+import { decodeHeic, mayNeedHeicDecoder, needsHeicDecoder } from '../library/heic.js';
 import { MAX_INPUT_PIXELS } from '../library/thumbs.js';
 import { ImageError, decodeImageError, fsImageError } from './errors.js';
 
@@ -55,30 +57,67 @@ const WHITE = { r: 255, g: 255, b: 255 };
  */
 export async function decodeRgb(input: string | Uint8Array, spec: PreprocessSpec, opts: DecodeOptions = {}): Promise<RgbImage> {
   if (typeof input !== 'string' && input.byteLength === 0) throw new ImageError('EMPTY_FILE', 'empty buffer');
+  const what = typeof input === 'string' ? input : `${input.byteLength}-byte buffer`;
   // A path goes straight to libvips, so the whole decode is one job on libuv's pool: a `stat` first would need
   // the JS thread between the two steps, which inference may be holding (the embedder queues decodes before
-  // each run). The file is examined only when decoding fails, to say why.
+  // each run). The file is examined only when decoding fails, to say why (or to find HEIC that sharp cannot read).
   try {
+    if (typeof input !== 'string' && (await needsHeicDecoder(input))) return await decodeHeicRgb(input, what, spec, opts);
     return await decodeWithSharp(input, spec, opts);
   } catch (e) {
+    if (e instanceof ImageError) throw e;
     if (typeof input === 'string') {
       let size: number;
+      let head: Uint8Array;
       try {
         const st = await stat(input);
         if (!st.isFile()) throw new ImageError('UNREADABLE', `not a regular file: ${input}`);
         size = st.size;
+        const fd = await open(input, 'r');
+        try {
+          head = new Uint8Array(4096);
+          head = head.subarray(0, (await fd.read(head, 0, head.length, 0)).bytesRead);
+        } finally {
+          await fd.close();
+        }
       } catch (se) {
         throw se instanceof ImageError ? se : fsImageError(se, input);
       }
       if (size === 0) throw new ImageError('EMPTY_FILE', `empty file: ${input}`);
+      if (mayNeedHeicDecoder(head)) {
+        let buf: Buffer;
+        try {
+          buf = await readFile(input);
+        } catch (re) {
+          throw fsImageError(re, input);
+        }
+        if (await needsHeicDecoder(buf)) return await decodeHeicRgb(buf, what, spec, opts);
+      }
     }
-    throw decodeImageError(e, typeof input === 'string' ? input : `${input.byteLength}-byte buffer`);
+    throw decodeImageError(e, what);
   }
 }
 
-async function decodeWithSharp(input: string | Uint8Array, spec: PreprocessSpec, opts: DecodeOptions): Promise<RgbImage> {
+/** HEIC via libheif-js (its transforms applied, no EXIF rotation), then the same resize and conversion as sharp's. */
+async function decodeHeicRgb(buf: Uint8Array, what: string, spec: PreprocessSpec, opts: DecodeOptions): Promise<RgbImage> {
+  let px;
+  try {
+    px = await decodeHeic(buf, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS });
+  } catch (e) {
+    throw e instanceof ImageError ? new ImageError(e.code, `${what}: ${e.message}`, { cause: e }) : decodeImageError(e, what);
+  }
+  const raw: CreateRaw = { width: px.width, height: px.height, channels: px.channels, premultiplied: px.premultiplied };
+  try {
+    return await decodeWithSharp(px.data, spec, { ...opts, opaque: opts.opaque || px.channels === 3 }, raw);
+  } catch (e) {
+    throw decodeImageError(e, what);
+  }
+}
+
+async function decodeWithSharp(input: string | Uint8Array, spec: PreprocessSpec, opts: DecodeOptions, raw?: CreateRaw): Promise<RgbImage> {
   const { width, height } = spec.input;
   const img = sharp(input, {
+    raw,
     limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
     // Abort on truncated/corrupt pixel data, but tolerate the benign warnings many camera JPEGs trigger.
     failOn: 'truncated',

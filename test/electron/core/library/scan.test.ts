@@ -289,14 +289,14 @@ describe('scanner', () => {
   });
 });
 
-test('HEIC files that cannot be decoded are recorded as unsupported with a clear reason', async () => {
+test('an HEIC header with nothing behind it is recorded as an error with a clear reason', async () => {
   const { root, db, scan } = setup();
-  // An HEIF container header with an HEVC brand: what iPhones write. sharp's libheif here decodes AVIF only.
+  // An HEIF container header with an HEVC brand (what iPhones write) and no image: libheif-js finds no meta box.
   const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic'), Buffer.from([0, 0, 0, 0]), Buffer.from('mif1heic')]);
   fs.writeFileSync(path.join(root, 'IMG_0001.HEIC'), Buffer.concat([ftyp, Buffer.alloc(256)]));
   await scan();
   const r = byPath(db, 'IMG_0001.HEIC')!;
-  assert.equal(r.status, 'unsupported');
-  assert.equal(r.error_code, 'UNSUPPORTED');
-  assert.match(r.error_message ?? '', /HEIC/);
+  assert.equal(r.status, 'error');
+  assert.equal(r.error_code, 'DECODE_FAILED');
+  assert.match(r.error_message ?? '', /^HEIC file is corrupt or truncated/);
 });
