@@ -12,11 +12,15 @@ export function progressLine(job: JobInfo, width = 24): string {
   const frac = job.total > 0 ? Math.min(1, job.done / job.total) : 0;
   const filled = Math.round(frac * width);
   const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+  const steps = job.steps;
+  const at = steps ? steps.findIndex((s) => s.state === 'active') : -1;
+  const step = steps && at >= 0 ? `[${at + 1}/${steps.length} ${steps[at].label}] ` : '';
   const stage = (job.stage ?? job.kind).padEnd(7);
-  const counts = job.total > 0 ? `${job.done}/${job.total}` : `${job.done}`;
+  const counts = (job.total > 0 ? `${job.done}/${job.total}` : `${job.done}`) + (job.unit && job.unit !== 'photos' ? ` ${job.unit}` : '');
   const rate = job.rate > 0 ? ` ${job.rate.toFixed(job.rate < 10 ? 1 : 0)}/s` : '';
   const loss = job.losses?.length ? ` loss ${job.losses[job.losses.length - 1].toFixed(4)}` : '';
-  return `${stage} ${bar} ${counts}${rate} ETA ${formatEta(job.etaSec)}${loss}`;
+  const overall = job.overallEtaSec !== undefined ? `, all ${formatEta(job.overallEtaSec)}` : '';
+  return `${step}${stage} ${bar} ${counts}${rate} ETA ${formatEta(job.etaSec)}${overall}${loss}`;
 }
 
 export class ProgressPrinter {

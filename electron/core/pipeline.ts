@@ -2,6 +2,7 @@
  * The organize pipeline. Albums first, refinement after:
  *
  *   scan -> places -> embed -> albums (published) -> [refine: train -> apply the new encoder -> albums again (published)]
+ *        -> objects (what each photo shows; names the albums that time and place do not)
  *
  * The first albums come from the active encoder (the frozen backbone on a new library) as soon as the photos are
  * embedded. Training runs only when it is warranted (stages/train-policy.ts) and within a step budget and a time
@@ -20,7 +21,11 @@ import { embedBackbone, embedWithAdapter } from './stages/embed.js';
 import { decideTraining, type TrainingDecision } from './stages/train-policy.js';
 import { trainStage, type TrainStageOptions, type TrainStageResult } from './stages/train.js';
 import { placesStage } from './stages/places.js';
+import { objectsStage } from './stages/objects.js';
 import { refreshAlbumNames } from './albums/names.js';
+import type { JobInfo, OrganizeStep } from './api/contract.js';
+import { embeddingKey, keyString } from './embeddings.js';
+import { TRAIN_SAMPLE_MAX, VIEWS } from './stages/train.js';
 
 export interface OrganizeOptions {
   /** Training allowed (the Settings switch); a round still runs only when warranted. */
@@ -44,6 +49,8 @@ export interface OrganizeOptions {
   seed: number;
   /** Backbone encoder id (default: the bundled default, {@link DEFAULT_ENCODER_ID}). */
   encoder?: string;
+  /** Run the object detector (default true; benchmarks of the other stages turn it off). */
+  objects?: boolean;
 }
 
 export interface OrganizeReport {
@@ -66,14 +73,26 @@ export interface Stages {
   embedWithAdapter: typeof embedWithAdapter;
   cluster: typeof clusterStage;
   train: typeof trainStage;
+  objects: typeof objectsStage;
 }
 
-export const DEFAULT_STAGES: Stages = { scan: scanLibrary, places: placesStage, embedBackbone, embedWithAdapter, cluster: clusterStage, train: trainStage };
+export const DEFAULT_STAGES: Stages = {
+  scan: scanLibrary,
+  places: placesStage,
+  embedBackbone,
+  embedWithAdapter,
+  cluster: clusterStage,
+  train: trainStage,
+  objects: objectsStage,
+};
 
 export interface OrganizeHooks {
   stages?: Partial<Stages>;
-  /** Albums were written: 'first' after the embed stage, 'refined' after a training round. */
-  onAlbums?: (phase: 'first' | 'refined', result: ClusterStageResult) => void;
+  /**
+   * Albums were written: 'first' after the embed stage, 'refined' after a training round, 'named' when the objects
+   * found may have renamed some.
+   */
+  onAlbums?: (phase: 'first' | 'refined' | 'named', result: ClusterStageResult) => void;
   /** Passed on to the cluster stage (tests edit the library between its computing and its writing). */
   beforeClusterWrite?: ClusterStageOptions['beforeWrite'];
 }
@@ -88,8 +107,71 @@ function encoderFor(lib: Library, backbone: Encoder): Encoder {
   return latest;
 }
 
+/** The steps an organize shows (the progress banner), in order. */
+export const ORGANIZE_STEPS: readonly { id: OrganizeStep; label: string }[] = [
+  { id: 'scan', label: 'Find photos' },
+  { id: 'embed', label: 'Look at photos' },
+  { id: 'albums', label: 'Make albums' },
+  { id: 'refine', label: 'Refine' },
+];
+
+/**
+ * What the overall ETA needs to price the steps not reached yet: counts read at the start (cheap queries), refined
+ * by the pipeline as it learns more (the scan's new photos, the training decision).
+ */
+interface PlanState {
+  photos: number;
+  unembedded: number;
+  undetected: number;
+  /** Seconds the training round is expected to take: null until decided (guessed meanwhile). */
+  trainSec: number | null;
+  trainGuess: boolean;
+}
+
+function organizeEstimator(opts: OrganizeOptions, plan: PlanState): (job: Readonly<JobInfo>, per: (key: string) => number) => Partial<Record<OrganizeStep, number>> {
+  return (job, per) => {
+    const step = job.steps?.find((s) => s.state === 'active')?.id ?? 'scan';
+    // Photos the scan is still reading will need embedding and detection too.
+    const fresh = job.stage === 'scan' ? Math.max(0, job.total - job.done) : 0;
+    const photos = plan.photos + fresh;
+    const embed = (plan.unembedded + fresh) * per('embed:photos');
+    const albums = 0.5 + photos * per('cluster:photos');
+    const train =
+      plan.trainSec ??
+      (plan.trainGuess ? Math.min(TRAIN_SAMPLE_MAX, photos) * VIEWS * per('train:views') + Math.min(opts.timeLimitSec, opts.steps * per('train:steps')) : 0);
+    const objects = opts.objects === false ? 0 : (plan.undetected + fresh) * per('objects:photos');
+    // The rest of the refine step after the sub-stage now running.
+    const sub = job.stage === 'train' ? (job.unit === 'views' ? Math.min(opts.timeLimitSec, opts.steps * per('train:steps')) : 0) + albums : 0;
+    const refineLeft = job.stage === 'objects' ? 0 : job.stage === 'train' ? sub + objects : train + (train > 0 ? albums : 0) + objects;
+    const after: Record<OrganizeStep, number> = { scan: 0, embed, albums, refine: refineLeft };
+    const order: OrganizeStep[] = ['scan', 'embed', 'albums', 'refine'];
+    const at = order.indexOf(step);
+    return Object.fromEntries(order.map((id, i) => [id, i > at || (id === 'refine' && step === 'refine') ? after[id] : 0]));
+  };
+}
+
+function planState(lib: Library, opts: OrganizeOptions, backbone: Encoder): PlanState {
+  const db = lib.db;
+  const count = (sql: string, ...args: unknown[]): number => db.prepare(sql).pluck().get(...args) as number;
+  const organized = db.prepare(`SELECT 1 FROM album_members LIMIT 1`).get() !== undefined;
+  return {
+    photos: count(`SELECT COUNT(*) FROM photos WHERE status = 'ok'`),
+    unembedded: count(
+      `SELECT COUNT(*) FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model_key = ? AND e.hash = p.hash WHERE p.status = 'ok' AND e.photo_id IS NULL`,
+      keyString(embeddingKey(backbone.key)),
+    ),
+    undetected: count(`SELECT COUNT(*) FROM photos p LEFT JOIN objects_done d ON d.photo_id = p.id AND d.hash = p.hash WHERE p.status = 'ok' AND d.photo_id IS NULL`),
+    trainSec: null,
+    trainGuess: opts.train && (opts.retrain || !organized),
+  };
+}
+
 export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobContext, hooks: OrganizeHooks = {}): Promise<OrganizeReport> {
   const st: Stages = { ...DEFAULT_STAGES, ...hooks.stages };
+  const backbone = backboneEncoder(lib.db, opts.encoder ?? DEFAULT_ENCODER_ID);
+  const plan = planState(lib, opts, backbone);
+  ctx.planSteps(ORGANIZE_STEPS, organizeEstimator(opts, plan));
+  ctx.enterStep('scan');
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const lap = (name: string, since: number): number => {
@@ -99,11 +181,12 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
   let t = t0;
   const scan = await st.scan(lib.db, { cacheDir: lib.layout.cache }, ctx);
   t = lap('scan', t);
+  Object.assign(plan, planState(lib, opts, backbone), { trainGuess: plan.trainGuess });
   const places = await st.places(lib.db, ctx);
   // New places can rename albums even when no photo needs filing (which is all the cluster stage would do).
   if (places.looked > 0) lib.db.transaction(() => refreshAlbumNames(lib.db))();
   t = lap('places', t);
-  const backbone = backboneEncoder(lib.db, opts.encoder ?? DEFAULT_ENCODER_ID);
+  ctx.enterStep('embed');
   let active = encoderFor(lib, backbone);
   const emb = await st.embedBackbone(lib, backbone, opts.device, ctx);
   let device: string | null = emb.device;
@@ -111,6 +194,8 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
   t = lap('embed', t);
 
   // Albums first, from the encoder at hand.
+  ctx.enterStep('albums');
+  plan.unembedded = 0;
   const organized = lib.db.prepare(`SELECT 1 FROM album_members LIMIT 1`).get() !== undefined;
   const clusterOpts = (mode: 'full' | 'incremental'): ClusterStageOptions => ({ k: opts.albums, seed: opts.seed, mode, beforeWrite: hooks.beforeClusterWrite });
   let cl = await st.cluster(lib, active.key, clusterOpts(opts.reorganize || !organized ? 'full' : 'incremental'), ctx);
@@ -121,6 +206,7 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
   // Refinement, when warranted.
   const decision = decideTraining(lib.db, backbone, { enabled: opts.train, force: opts.retrain, method: opts.method });
   setSetting(lib.db, 'lastTrainingDecision', decision);
+  plan.trainSec = decision.train ? Math.min(TRAIN_SAMPLE_MAX, plan.photos) * VIEWS * ctx.secondsPer('train:views') + Math.min(opts.timeLimitSec, opts.steps * ctx.secondsPer('train:steps')) : 0;
   let trained: TrainStageResult | null = null;
   if (decision.train) {
     ctx.setRefining(true);
@@ -142,10 +228,17 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
       await st.embedWithAdapter(lib, active, backbone, opts.device, ctx);
       t = lap('embed', t);
       cl = await st.cluster(lib, active.key, clusterOpts('full'), ctx);
-      lap('cluster', t);
+      t = lap('cluster', t);
       hooks.onAlbums?.('refined', cl);
     }
   }
+  // Last, as it refines names only: a photo is looked at once, so a re-run skips this in one query.
+  if (opts.objects !== false) {
+    const found = await st.objects(lib, opts.device, ctx);
+    if (found.looked > 0) hooks.onAlbums?.('named', cl);
+    lap('objects', t);
+  }
+  ctx.endSteps();
   if (device) setSetting(lib.db, 'lastDevice', device);
   const parts = [`${scan.found} photos`, `${scan.errors} could not be read`];
   if (cl.albums) parts.push(`${cl.albums} albums`);

@@ -131,6 +131,13 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     await counted.waitFor();
     assert.ok(Number(await counted.getAttribute('aria-valuemax')) > 0, 'the progress bar has a total');
     assert.ok(Number(await counted.getAttribute('aria-valuenow')) >= 0, 'and a current value');
+    // The organize's steps, the current one marked, and the time left in all (not only the stage's).
+    const steps = jobs.getByRole('list', { name: 'Steps' });
+    await steps.waitFor();
+    assert.deepEqual(await steps.getByRole('listitem').allInnerTexts().then((t) => t.map((x) => x.replace(/^[✓–•]\s*/, '').replace(/ \(not needed\)$/, '').trim())), ['Find photos', 'Look at photos', 'Make albums', 'Refine']);
+    assert.equal(await steps.locator('[aria-current=step]').count(), 1, 'one step is the current one');
+    assert.match((await jobs.getByLabel('Time left in all').first().textContent()) ?? '', /left in all|Estimating/);
+    await saveArtifact('browser-progress-steps.png', await page.screenshot());
     await jobs.getByRole('button', { name: 'Cancel' }).waitFor();
     await jobs.waitFor({ state: 'detached', timeout: 180_000 });
 

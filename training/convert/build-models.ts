@@ -1,17 +1,18 @@
 /**
- * CLI: build the bundled image encoders from installed npm packages.
+ * CLI: build the bundled image encoders and object detectors from installed npm packages.
  *
  *   node dist/training/convert/build-models.js [--out models] [--only <id>] [--check]
  *
- * Writes `<out>/<id>.onnx` and `<out>/<id>.json` (EncoderManifest) for every encoder. With `--check` nothing is
- * written: each encoder is converted again in memory and the files on disk must match byte for byte (manifest
- * included, so the recorded sha256 is verified too). Exit code 1 on any mismatch or error.
+ * Writes `<out>/<id>.onnx` and `<out>/<id>.json` (EncoderManifest, or DetectorManifest for a detector) for every
+ * model. With `--check` nothing is written: each model is converted again in memory and the files on disk must match
+ * byte for byte (manifest included, so the recorded sha256 is verified too). Exit code 1 on any mismatch or error.
  */
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { buildDetector, DETECTORS, type DetectorSpec } from './detectors.js';
 import { buildEncoder, ENCODERS, manifestText, sha256Hex, type EncoderSpec } from './encoders.js';
 
 export interface BuildReport {
@@ -37,29 +38,53 @@ async function readOrNull(file: string): Promise<Buffer | null> {
   }
 }
 
-/** Convert one encoder and write it to `outDir`, or (check) compare with what is there. */
-export async function buildOne(spec: EncoderSpec, outDir: string, check: boolean): Promise<BuildReport> {
-  const t0 = performance.now();
-  const { manifest, onnx } = await buildEncoder(spec);
-  const onnxPath = path.join(outDir, manifest.file);
-  const jsonPath = path.join(outDir, `${spec.id}.json`);
-  const text = manifestText(manifest);
-  const size = `${(onnx.length / 1e6).toFixed(1)} MB, ${manifest.output.dim}-d, sha256 ${manifest.sha256.slice(0, 12)}`;
+/** A converted model: its ONNX bytes (file name and sha256 as in its manifest) and manifest text. */
+interface Built {
+  id: string;
+  file: string;
+  onnx: Uint8Array;
+  sha256: string;
+  text: string;
+  /** For the report line, e.g. "120-d". */
+  desc: string;
+}
+
+/** Write a converted model and its manifest to `outDir`, or (check) compare them with the files there. */
+async function writeOrCheck({ id, file, onnx, sha256, text, desc }: Built, outDir: string, check: boolean, t0: number): Promise<BuildReport> {
+  const onnxPath = path.join(outDir, file);
+  const jsonPath = path.join(outDir, `${id}.json`);
+  const size = `${(onnx.length / 1e6).toFixed(1)} MB, ${desc}, sha256 ${sha256.slice(0, 12)}`;
   if (!check) {
     await mkdir(outDir, { recursive: true });
     await writeAtomic(onnxPath, onnx);
     await writeAtomic(jsonPath, text);
-    return { id: spec.id, ok: true, message: `wrote ${onnxPath} (${size})`, ms: performance.now() - t0 };
+    return { id, ok: true, message: `wrote ${onnxPath} (${size})`, ms: performance.now() - t0 };
   }
   const problems: string[] = [];
   const onDisk = await readOrNull(onnxPath);
   if (!onDisk) problems.push(`${onnxPath} is missing`);
-  else if (sha256Hex(onDisk) !== manifest.sha256) problems.push(`${onnxPath} has sha256 ${sha256Hex(onDisk)}, conversion gives ${manifest.sha256}`);
+  else if (sha256Hex(onDisk) !== sha256) problems.push(`${onnxPath} has sha256 ${sha256Hex(onDisk)}, conversion gives ${sha256}`);
   const jsonOnDisk = await readOrNull(jsonPath);
   if (!jsonOnDisk) problems.push(`${jsonPath} is missing`);
   else if (jsonOnDisk.toString('utf8') !== text) problems.push(`${jsonPath} differs from the manifest conversion gives`);
   const ok = problems.length === 0;
-  return { id: spec.id, ok, message: ok ? `${onnxPath} verified (${size})` : problems.join('; '), ms: performance.now() - t0 };
+  return { id, ok, message: ok ? `${onnxPath} verified (${size})` : problems.join('; '), ms: performance.now() - t0 };
+}
+
+/** Convert one encoder and write it to `outDir`, or (check) compare with what is there. */
+export async function buildOne(spec: EncoderSpec, outDir: string, check: boolean): Promise<BuildReport> {
+  const t0 = performance.now();
+  const { manifest, onnx } = await buildEncoder(spec);
+  const built = { id: spec.id, file: manifest.file, onnx, sha256: manifest.sha256, text: manifestText(manifest), desc: `${manifest.output.dim}-d` };
+  return writeOrCheck(built, outDir, check, t0);
+}
+
+/** Convert one object detector and write it to `outDir`, or (check) compare with what is there. */
+export async function buildDetectorOne(spec: DetectorSpec, outDir: string, check: boolean): Promise<BuildReport> {
+  const t0 = performance.now();
+  const { manifest, onnx } = await buildDetector(spec);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  return writeOrCheck({ id: spec.id, file: manifest.file, onnx, sha256: manifest.sha256, text, desc: `${manifest.scores.labels.length} classes` }, outDir, check, t0);
 }
 
 interface CliArgs {
@@ -88,15 +113,19 @@ function parseArgs(argv: string[]): CliArgs {
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
-  const specs = args.only ? ENCODERS.filter((s) => s.id === args.only) : ENCODERS;
-  if (specs.length === 0) throw new Error(`no encoder ${args.only}; known: ${ENCODERS.map((s) => s.id).join(', ')}`);
+  const jobs = [
+    ...ENCODERS.map((spec) => ({ id: spec.id, run: (out: string) => buildOne(spec, out, args.check) })),
+    ...DETECTORS.map((spec) => ({ id: spec.id, run: (out: string) => buildDetectorOne(spec, out, args.check) })),
+  ];
+  const selected = args.only ? jobs.filter((j) => j.id === args.only) : jobs;
+  if (selected.length === 0) throw new Error(`no model ${args.only}; known: ${jobs.map((j) => j.id).join(', ')}`);
   let failed = 0;
-  for (const spec of specs) {
+  for (const job of selected) {
     let r: BuildReport;
     try {
-      r = await buildOne(spec, path.resolve(args.out), args.check);
+      r = await job.run(path.resolve(args.out));
     } catch (e) {
-      r = { id: spec.id, ok: false, message: e instanceof Error ? e.message : String(e), ms: 0 };
+      r = { id: job.id, ok: false, message: e instanceof Error ? e.message : String(e), ms: 0 };
     }
     if (!r.ok) failed++;
     (r.ok ? console.log : console.error)(`${r.ok ? 'ok  ' : 'FAIL'} ${r.id}: ${r.message} [${Math.round(r.ms)} ms]`);

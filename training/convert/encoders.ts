@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { EncoderManifest, TrainFeatures } from '../manifest.js';
 import { validateManifest } from '../manifest.js';
 import { encodeModel } from '../onnx/proto.js';
-import { convertGraphModel, OPSET } from './tfjs.js';
+import { convertGraphModel, OPSET, type Pool } from './tfjs.js';
 import { trainFeaturesModel } from '../train/features.js';
 import { loadTfjsBundle, loadTfjsModel, type TfjsGraphModel } from './tfjs-model.js';
 
@@ -28,7 +28,7 @@ export interface EncoderSpec {
   /** TF node the encoder is cut at. */
   cutAt: string;
   /** Pool a 4-D cut output over H and W. */
-  pool: 'none' | 'global-avg';
+  pool: Pool;
   inputSize: number;
   preprocess: EncoderManifest['preprocess'];
   /** Cosmetic: prefix dropped from TF names in the ONNX graph. */

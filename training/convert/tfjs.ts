@@ -30,8 +30,8 @@ export interface ConvertOptions {
   inputName?: string;
   /** ONNX output name (default "output"). */
   outputName?: string;
-  /** Appended after the cut: 'global-avg' averages an NHWC feature map over H and W, giving [batch, C]. */
-  pool?: 'none' | 'global-avg';
+  /** Appended after the cut: 'global-avg' / 'global-max' average / take the max of an NHWC map over H and W: [batch, C]. */
+  pool?: Pool;
   /** Prefix removed from TF node names when naming ONNX nodes and initializers (cosmetic). */
   stripPrefix?: string;
   graphName?: string;
@@ -39,6 +39,9 @@ export interface ConvertOptions {
   metadata?: Record<string, string>;
   producerVersion?: string;
 }
+
+/** Global pooling appended after the cut. */
+export type Pool = 'none' | 'global-avg' | 'global-max';
 
 export interface ConvertResult {
   model: ModelIR;
@@ -181,6 +184,19 @@ function foldBinary(a: HostTensor, b: HostTensor, fn: (x: number, y: number) => 
   return { dtype: isInt ? 'int32' : 'float32', shape, data: out };
 }
 
+/**
+ * The float32 scale for an ONNX Resize from `inSize` to `outSize`: ONNX derives the output size as floor(in * scale),
+ * so out/in is nudged up to the next float32 where rounding would land one short (7/5 -> 1.4000000953674316).
+ */
+export function resizeScale(inSize: number, outSize: number): number {
+  const f = new Float32Array([outSize / inSize]);
+  const bits = new Uint32Array(f.buffer);
+  const lands = (): boolean => Math.floor(inSize * f[0]) === outSize && Math.floor(Math.fround(inSize * f[0])) === outSize;
+  for (let i = 0; i < 4 && !lands(); i++) bits[0]++;
+  if (!lands()) throw new Error(`no float32 scale resizes ${inSize} to ${outSize}`);
+  return f[0];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Op tables
 
@@ -252,6 +268,7 @@ const OTHER_OPS = [
   'Softmax',
   'Rsqrt',
   'Square',
+  'ResizeBilinear',
 ];
 
 /** TF op types the converter handles. */
@@ -314,6 +331,8 @@ class GraphConverter {
   private readonly values = new Map<string, Val>();
   private readonly relayout = new Map<string, Act>();
   private readonly scalars = new Map<string, string>();
+  /** Converted input size / the placeholder's static size, per spatial axis (1 when the static size is kept). */
+  private inputRatio: [number, number] = [1, 1];
 
   constructor(
     private readonly weights: Map<string, HostTensor>,
@@ -505,6 +524,8 @@ class GraphConverter {
         return this.reshape(n, ins);
       case 'Softmax':
         return this.softmax(n, ins);
+      case 'ResizeBilinear':
+        return this.resizeBilinear(n, ins);
     }
     throw new UnsupportedOpsError([{ op, nodes: [n.name] }]);
   }
@@ -519,6 +540,8 @@ class GraphConverter {
     const h = this.opts.inputSize?.height ?? dims[1];
     const w = this.opts.inputSize?.width ?? dims[2];
     if (!(h > 0 && w > 0 && dims[3] > 0)) throw new ConversionError(n.name, 'input height/width/channels unknown: pass inputSize');
+    // Sizes the TF converter folded into constants (ResizeBilinear) were computed at the static shape.
+    if (dims[1] > 0 && dims[2] > 0) this.inputRatio = [h / dims[1], w / dims[2]];
     return { kind: 'act', name: this.opts.inputName, shape: [-1, h, w, dims[3]], layout: 'nhwc' };
   }
 
@@ -824,19 +847,48 @@ class GraphConverter {
     return { ...x, name: this.emit('Softmax', [x.name], n.name, { axis: { i: axis } }) };
   }
 
+  /**
+   * TF ResizeBilinear -> ONNX Resize (linear) with scales. A constant size was folded at the placeholder's static
+   * shape (Keras UpSampling2D), so when the input size is overridden it is scaled by the same ratio.
+   */
+  private resizeBilinear(n: TfNode, ins: Val[]): Act {
+    const x = this.toNchw(this.act(ins[0], n.name), n.name);
+    const size = this.constInts(ins[1], n.name, 'resize size');
+    if (size.length !== 2) throw new ConversionError(n.name, `resize size must have 2 values, has ${size.length}`);
+    const [, inH, inW, c] = x.shape;
+    if (!(inH > 0 && inW > 0)) throw new ConversionError(n.name, 'spatial input size is unknown');
+    const out = size.map((d, i) => d * this.inputRatio[i]);
+    if (!out.every((d) => Number.isInteger(d) && d > 0))
+      throw new ConversionError(n.name, `resize size [${size.join(',')}] does not scale to the converted input size (gives [${out.join(',')}])`);
+    const scales = [resizeScale(inH, out[0]), resizeScale(inW, out[1])];
+    const alignCorners = attrBool(n, 'align_corners') ?? false;
+    const halfPixel = attrBool(n, 'half_pixel_centers') ?? false;
+    if (alignCorners && halfPixel) throw new ConversionError(n.name, 'align_corners with half_pixel_centers is not valid in TF');
+    // TF's legacy mapping (src = dst * in / out) is ONNX 'asymmetric'.
+    const mode = alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric';
+    const scaleName = this.initializer({ dtype: 'float32', shape: [4], data: Float32Array.of(1, 1, scales[0], scales[1]) }, `${n.name}/scales`);
+    const name = this.emit('Resize', [x.name, '', scaleName], n.name, {
+      coordinate_transformation_mode: { s: mode },
+      mode: { s: 'linear' },
+    });
+    return { kind: 'act', name, shape: [x.shape[0], out[0], out[1], c], layout: 'nchw' };
+  }
+
   // -- output ------------------------------------------------------------------------------------------------
 
   /** Finish the graph at `v`: optional pooling, back to TF layout, output named as requested. */
-  finish(v: Val, pool: 'none' | 'global-avg', where: string): Act {
+  finish(v: Val, pool: Pool, where: string): Act {
     let x = this.act(v, where);
-    if (pool === 'global-avg') {
-      if (x.shape.length !== 4) throw new ConversionError(where, `global-avg pooling needs a 4-D output, got rank ${x.shape.length}`);
+    if (pool !== 'none') {
+      if (x.shape.length !== 4) throw new ConversionError(where, `${pool} pooling needs a 4-D output, got rank ${x.shape.length}`);
       const shape = [x.shape[0], x.shape[3]];
+      const avg = pool === 'global-avg';
       if (x.layout === 'nchw') {
-        const pooled = this.emit('GlobalAveragePool', [x.name], `${where}/global_pool`);
+        const pooled = this.emit(avg ? 'GlobalAveragePool' : 'GlobalMaxPool', [x.name], `${where}/global_pool`);
         x = { kind: 'act', name: this.emit('Flatten', [pooled], `${where}/flatten`, { axis: { i: 1 } }), shape, layout: 'nhwc' };
       } else {
-        x = { kind: 'act', name: this.emit('ReduceMean', [x.name], `${where}/global_pool`, { axes: { ints: [1, 2] }, keepdims: { i: 0 } }), shape, layout: 'nhwc' };
+        const reduce = avg ? 'ReduceMean' : 'ReduceMax';
+        x = { kind: 'act', name: this.emit(reduce, [x.name], `${where}/global_pool`, { axes: { ints: [1, 2] }, keepdims: { i: 0 } }), shape, layout: 'nhwc' };
       }
     }
     x = this.toTf(x);

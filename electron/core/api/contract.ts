@@ -27,6 +27,15 @@ export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiError
 export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
 export type JobKind = 'organize' | 'scan' | 'embed' | 'train' | 'cluster' | 'places' | 'objects' | 'export';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** What a stage's counts count. */
+export type JobUnit = 'photos' | 'views' | 'steps' | 'files';
+/** The steps of an organize, as the person sees them. */
+export type OrganizeStep = 'scan' | 'embed' | 'albums' | 'refine';
+export interface JobStep {
+  id: OrganizeStep;
+  label: string;
+  state: 'pending' | 'active' | 'done' | 'skipped';
+}
 
 export interface JobInfo {
   id: string;
@@ -36,9 +45,16 @@ export interface JobInfo {
   stage: JobKind | null;
   done: number;
   total: number;
+  /** What `done` and `total` count (default photos). */
+  unit?: JobUnit;
   /** Items per second over the recent window. */
   rate: number;
+  /** Seconds left in the current stage. */
   etaSec: number | null;
+  /** Multi-step jobs (organize): the steps, the current one 'active'. */
+  steps?: JobStep[];
+  /** Seconds left in the whole job: the current stage's ETA plus estimates of the steps after it. */
+  overallEtaSec?: number | null;
   message: string;
   startedAt: number;
   finishedAt: number | null;

@@ -146,7 +146,7 @@ export async function ensureViews(
   if (todo.length === 0) return ids;
   const embedder = await openEmbedder();
   const photos = new Set(todo.map((t) => t.id)).size;
-  ctx.stage('train', todo.length, `Preparing training views of ${photos} photos`);
+  ctx.stage('train', todo.length, `Preparing ${todo.length} training views of ${photos} photos`, 'views');
   const m = backbone.manifest;
   const normalize = createNormalizer(m);
   const size = m.input.width * m.input.height * 3;
@@ -363,7 +363,7 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
         ...(warm ? { warmStart: warm } : {}),
         checkpoint: { path: ckpt, resume },
         onProgress: (p) => {
-          if (!staged) ctx.stage('train', p.steps, `Refining albums: training the encoder on your photos (${opts.method}${warm ? ', continuing the last round' : ''})`);
+          if (!staged) ctx.stage('train', p.steps, `Refining albums: training the encoder on your photos (${opts.method}${warm ? ', continuing the last round' : ''})`, 'steps');
           staged = true;
           ctx.progress(p.step, p.steps, { losses: [p.losses.loss] });
         },

@@ -186,7 +186,7 @@ describe('albums first, edits win', () => {
       const info = await svc.organize({ seed: 2 }).done;
       assert.equal(info.state, 'done', info.message);
       assert.deepEqual(calls, ['train']);
-      assert.deepEqual(phases, ['first', 'refined']);
+      assert.deepEqual(phases, ['first', 'refined', 'named']);
       assert.equal(svc.report?.training.reason, 'first');
       assert.ok(svc.report!.timings.firstAlbums <= svc.report!.timings.scan + svc.report!.timings.embed + svc.report!.timings.cluster + 1);
       const m = albumOf(svc, 's0-3.jpg');
