@@ -3,6 +3,7 @@
  *
  *   shoebox organize <folder> [--library <dir>] [--json <file>] [--device <d>] [--no-train] [--retrain]
  *                             [--train-steps <n>] [--albums auto|<n>] [--method propos|byol|moco] [--reorganize] [--wait]
+ *                             [--no-objects]
  *   shoebox serve <folder> [--library <dir>] [--port <n>] [--device <d>]
  *   shoebox check [--library <dir>]
  *   shoebox export <album> <folder> [--library <dir>] [--link] [--xmp] [--wait]
@@ -34,6 +35,7 @@ Options:
   --json <file>          organize: write every photo's album, the albums and the errors as JSON
   --device <d>           auto | cpu | webgpu | cuda | dml | coreml (default: auto)
   --no-train             organize: no on-device training this time
+  --no-objects           organize: do not look for objects (people, dogs, boats ...) this time
   --retrain              organize: train now, even when nothing warrants it (new photos, corrections)
   --train-steps <n>      organize: train steps of a round (default ${DEFAULT_SETTINGS.trainSteps}; saved for this library)
   --albums auto|<n>      organize: number of albums (default: auto)
@@ -47,7 +49,6 @@ Options:
   --xmp                  export: write an XMP sidecar per photo with the album's name as a keyword
   -h, --help             this help
   -v, --version          print the version`;
-
 
 class UsageError extends Error {}
 
@@ -68,6 +69,7 @@ function parseOpts(argv: string[]) {
       json: { type: 'string' },
       device: { type: 'string' },
       'no-train': { type: 'boolean' },
+      'no-objects': { type: 'boolean' },
       retrain: { type: 'boolean' },
       'train-steps': { type: 'string' },
       wait: { type: 'boolean' },
@@ -123,7 +125,13 @@ export function organizeJson(svc: LibraryService, folder: string, timings: Recor
           `SELECT p.rel_path, p.status, p.error_code, p.error_message, m.album_id FROM photos p
              LEFT JOIN album_members m ON m.photo_id = p.id WHERE p.root_id = ? AND p.status != 'missing' ORDER BY p.rel_path`,
         )
-        .all(root.id) as { rel_path: string; status: string; error_code: string | null; error_message: string | null; album_id: number | null }[])
+        .all(root.id) as {
+        rel_path: string;
+        status: string;
+        error_code: string | null;
+        error_message: string | null;
+        album_id: number | null;
+      }[])
     : [];
   const status = svc.status();
   const albums = svc.db
@@ -134,7 +142,11 @@ export function organizeJson(svc: LibraryService, folder: string, timings: Recor
     )
     .all(root?.id ?? -1) as { id: number; name: string; kind: string; count: number }[];
   return {
-    photos: rows.map((r) => ({ path: r.rel_path, album: r.status === 'ok' ? r.album_id : null, status: r.status === 'ok' ? 'ok' : 'error' })),
+    photos: rows.map((r) => ({
+      path: r.rel_path,
+      album: r.status === 'ok' ? r.album_id : null,
+      status: r.status === 'ok' ? 'ok' : 'error',
+    })),
     albums: albums.map(({ id, name, count }) => ({ id, name, count })),
     training: status.training.decision,
     errors: rows
@@ -195,6 +207,7 @@ async function organize(args: ReturnType<typeof parse>): Promise<number> {
     });
     const job = svc.organize({
       ...(args.values['no-train'] ? { train: false } : {}),
+      ...(args.values['no-objects'] ? { objects: false } : {}),
       retrain: args.values.retrain ?? false,
       reorganize: args.values.reorganize ?? false,
       ...(albums !== undefined ? { albums } : {}),
@@ -230,7 +243,8 @@ function writeJson(svc: LibraryService, folder: string, file: string, timings: R
 function printSummary(svc: LibraryService, folder: string): void {
   const doc = organizeJson(svc, folder, svc.report?.timings ?? {});
   const r = svc.report;
-  const unsorted = svc.db.prepare(`SELECT id FROM albums WHERE kind = 'unsorted' AND deleted_at IS NULL`).get() as { id: number } | undefined;
+  const unsorted = svc.db.prepare(`SELECT id FROM albums WHERE kind = 'unsorted' AND deleted_at IS NULL`).get() as
+    { id: number } | undefined;
   const real = doc.albums.filter((a) => a.id !== unsorted?.id);
   const inUnsorted = doc.albums.find((a) => a.id === unsorted?.id)?.count ?? 0;
   const shown = real.slice(0, 5).map((a) => `${a.name}: ${a.count}`);
@@ -243,10 +257,16 @@ function printSummary(svc: LibraryService, folder: string): void {
   if (doc.training) lines.push(`  training: ${doc.training.message}`);
   if (r) {
     const s = r.scan;
-    lines.push(`  scan:    ${s.added} new, ${s.updated} changed, ${s.moved} moved, ${s.missing} missing, ${s.unchanged} unchanged, ${s.duplicates} duplicate groups`);
+    lines.push(
+      `  scan:    ${s.added} new, ${s.updated} changed, ${s.moved} moved, ${s.missing} missing, ${s.unchanged} unchanged, ${s.duplicates} duplicate groups`,
+    );
     if (r.device) lines.push(`  device:  ${r.device}`);
     if (r.model) lines.push(`  model:   ${r.model}`);
-    lines.push(`  time:    ${Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(', ')}`);
+    lines.push(
+      `  time:    ${Object.entries(r.timings)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
+        .join(', ')}`,
+    );
   }
   for (const e of doc.errors.slice(0, 10)) lines.push(`  ! ${e.path}: ${e.code} ${e.message}`);
   if (doc.errors.length > 10) lines.push(`  ! … and ${doc.errors.length - 10} more (see --json)`);
@@ -289,14 +309,18 @@ async function check(args: ReturnType<typeof parse>): Promise<number> {
     out.push(`Library ${libraryDir}${holder ? ` (in use by ${describeHolder(holder)})` : ''}`);
     const usage = libraryUsage({ libraryDir, db, layout: libraryLayout(libraryDir) });
     out.push(`  ${formatBytes(usage.total)} in all:`);
-    for (const p of usage.parts) out.push(`  ${formatBytes(p.bytes).padStart(10)}  ${p.name.padEnd(15)} ${p.what}${p.files > 1 ? ` (${p.files.toLocaleString('en-US')} files)` : ''}`);
+    for (const p of usage.parts)
+      out.push(
+        `  ${formatBytes(p.bytes).padStart(10)}  ${p.name.padEnd(15)} ${p.what}${p.files > 1 ? ` (${p.files.toLocaleString('en-US')} files)` : ''}`,
+      );
     if (usage.versions.length) {
       out.push('  refined encoder versions (the active one and the one before it are kept):');
       for (const v of usage.versions) out.push(`  ${formatBytes(v.bytes).padStart(10)}  ${v.key}${v.active ? ' (active)' : ''}`);
     }
     if (usage.vectors.length) {
       out.push('  stored vectors:');
-      for (const v of usage.vectors.slice(0, 12)) out.push(`  ${formatBytes(v.bytes).padStart(10)}  ${v.key} (${v.rows.toLocaleString('en-US')} photos)`);
+      for (const v of usage.vectors.slice(0, 12))
+        out.push(`  ${formatBytes(v.bytes).padStart(10)}  ${v.key} (${v.rows.toLocaleString('en-US')} photos)`);
     }
     out.push(problems.length === 0 ? 'The database is healthy' : `The database has ${problems.length} problem(s):`);
     for (const p of problems) out.push(`  ${p}`);
@@ -314,7 +338,9 @@ async function exportAlbum(args: ReturnType<typeof parse>): Promise<number> {
   const libraryDir = path.resolve(args.values.library ?? defaultLibraryDir());
   if (!fs.existsSync(path.join(libraryDir, 'library.db'))) throw new ShoeboxError('NOT_FOUND', `No library at ${libraryDir}`);
   if (args.values.wait) {
-    await waitForLock(libraryLayout(libraryDir).lock, 24 * 3600 * 1000, (h) => process.stderr.write(`Waiting for ${describeHolder(h)} to finish with ${libraryDir}…\n`));
+    await waitForLock(libraryLayout(libraryDir).lock, 24 * 3600 * 1000, (h) =>
+      process.stderr.write(`Waiting for ${describeHolder(h)} to finish with ${libraryDir}…\n`),
+    );
   }
   const svc = new LibraryService(libraryDir, { command: 'shoebox export' });
   try {
@@ -323,9 +349,19 @@ async function exportAlbum(args: ReturnType<typeof parse>): Promise<number> {
     const lower = albumArg.toLowerCase();
     const exact = all.filter((a) => String(a.id) === albumArg || a.name.toLowerCase() === lower);
     const matches = exact.length > 0 ? exact : all.filter((a) => a.name.toLowerCase().startsWith(lower));
-    if (matches.length === 0) throw new ShoeboxError('NOT_FOUND', `No album called “${albumArg}”. Albums: ${all.map((a) => a.name).join(', ')}`);
-    if (matches.length > 1) throw new ShoeboxError('INVALID_INPUT', `“${albumArg}” could be ${matches.map((a) => `“${a.name}” (${a.id})`).join(', ')}: give its full name or id`);
-    const job = svc.exportAlbum({ albumId: matches[0].id, folder: path.resolve(folder), mode: args.values.link ? 'link' : 'copy', xmp: args.values.xmp ?? false });
+    if (matches.length === 0)
+      throw new ShoeboxError('NOT_FOUND', `No album called “${albumArg}”. Albums: ${all.map((a) => a.name).join(', ')}`);
+    if (matches.length > 1)
+      throw new ShoeboxError(
+        'INVALID_INPUT',
+        `“${albumArg}” could be ${matches.map((a) => `“${a.name}” (${a.id})`).join(', ')}: give its full name or id`,
+      );
+    const job = svc.exportAlbum({
+      albumId: matches[0].id,
+      folder: path.resolve(folder),
+      mode: args.values.link ? 'link' : 'copy',
+      xmp: args.values.xmp ?? false,
+    });
     const printer = new ProgressPrinter(process.stderr);
     const unsubscribe = svc.subscribe((e: ApiEvent) => {
       if (e.type === 'job-progress' && e.job.id === job.id) printer.update(e.job);

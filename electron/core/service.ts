@@ -180,7 +180,8 @@ export class LibraryService implements CoreHandle, Library {
     const saved = getSetting<Partial<Settings>>(this.db, 'settings', {});
     const s = { ...DEFAULT_SETTINGS };
     // Only known keys (a setting of an older version, such as epochs, is dropped).
-    for (const k of Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]) if (saved[k] !== undefined) (s as Record<string, unknown>)[k] = saved[k];
+    for (const k of Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[])
+      if (saved[k] !== undefined) (s as Record<string, unknown>)[k] = saved[k];
     return s;
   }
 
@@ -206,7 +207,8 @@ export class LibraryService implements CoreHandle, Library {
    * thumbnails are deleted unless another photo has the same content. Refused while organizing runs.
    */
   removeRoot(id: number): { removed: number } {
-    if (this.organizing) throw new ShoeboxError('BUSY', 'Organizing is running: wait for it to finish (or cancel it), then remove the folder');
+    if (this.organizing)
+      throw new ShoeboxError('BUSY', 'Organizing is running: wait for it to finish (or cancel it), then remove the folder');
     const root = this.db.prepare('SELECT id, path FROM roots WHERE id = ?').get(id) as { id: number; path: string } | undefined;
     if (!root) throw new ShoeboxError('NOT_FOUND', `Folder ${id} is not in the library`);
     const hashes = this.db.prepare(`SELECT DISTINCT hash FROM photos WHERE root_id = ? AND hash IS NOT NULL`).pluck().all(id) as string[];
@@ -225,16 +227,14 @@ export class LibraryService implements CoreHandle, Library {
   }
 
   roots(): RootInfo[] {
-    return (
-      this.db
-        .prepare(
-          `SELECT r.id, r.path, r.last_scan_at AS lastScanAt,
+    return this.db
+      .prepare(
+        `SELECT r.id, r.path, r.last_scan_at AS lastScanAt,
              (SELECT COUNT(*) FROM photos p WHERE p.root_id = r.id AND p.status = 'ok') AS photoCount,
              (SELECT COUNT(*) FROM photos p WHERE p.root_id = r.id AND p.status IN ('error', 'unsupported')) AS errorCount
            FROM roots r ORDER BY r.id`,
-        )
-        .all() as RootInfo[]
-    );
+      )
+      .all() as RootInfo[];
   }
 
   /** The library has albums (written by the first organize as soon as its photos were embedded). */
@@ -260,6 +260,7 @@ export class LibraryService implements CoreHandle, Library {
       device: opts.device ?? s.device,
       seed: opts.seed ?? 1,
       encoder: opts.encoder ?? s.encoder,
+      ...(opts.objects !== undefined ? { objects: opts.objects } : {}),
     };
   }
 
@@ -295,8 +296,10 @@ export class LibraryService implements CoreHandle, Library {
    * name as a keyword. The originals are only read. Its finished message sums up what was written.
    */
   exportAlbum(a: ApiArgs<'exportAlbum'>): { id: string; done: Promise<JobInfo> } {
-    if (!path.isAbsolute(a.folder)) throw new ShoeboxError('INVALID_INPUT', `${a.folder} is not an absolute path: give the folder's full path`);
-    const album = this.db.prepare('SELECT id, name FROM albums WHERE id = ? AND deleted_at IS NULL').get(a.albumId) as { id: number; name: string } | undefined;
+    if (!path.isAbsolute(a.folder))
+      throw new ShoeboxError('INVALID_INPUT', `${a.folder} is not an absolute path: give the folder's full path`);
+    const album = this.db.prepare('SELECT id, name FROM albums WHERE id = ? AND deleted_at IS NULL').get(a.albumId) as
+      { id: number; name: string } | undefined;
     if (!album) throw new ShoeboxError('NOT_FOUND', `Album ${a.albumId} does not exist`);
     const items = (
       this.db
@@ -306,19 +309,18 @@ export class LibraryService implements CoreHandle, Library {
             WHERE m.album_id = ? AND +p.status = 'ok' ORDER BY p.taken_local IS NULL, p.taken_local, p.rel_path`,
         )
         .all(album.id) as { id: number; root: string; rel_path: string; taken_local: number | null; size: number; mtime_ms: number }[]
-    ).map(
-      (r): ExportItem => ({
-        photoId: r.id,
-        sourcePath: path.join(r.root, ...r.rel_path.split('/')),
-        name: r.rel_path.slice(r.rel_path.lastIndexOf('/') + 1),
-        takenLocal: r.taken_local,
-        size: r.size,
-        mtimeMs: r.mtime_ms,
-      }),
-    );
+    ).map((r): ExportItem => ({
+      photoId: r.id,
+      sourcePath: path.join(r.root, ...r.rel_path.split('/')),
+      name: r.rel_path.slice(r.rel_path.lastIndexOf('/') + 1),
+      takenLocal: r.taken_local,
+      size: r.size,
+      mtimeMs: r.mtime_ms,
+    }));
     const folder = path.resolve(a.folder);
     for (const root of this.roots()) {
-      if (isInside(root.path, folder)) throw new ShoeboxError('INVALID_INPUT', `${folder} is inside the library folder ${root.path}: choose a folder outside it`);
+      if (isInside(root.path, folder))
+        throw new ShoeboxError('INVALID_INPUT', `${folder} is inside the library folder ${root.path}: choose a folder outside it`);
     }
     return this.jobs.start('export', { albumId: album.id, folder, mode: a.mode, xmp: a.xmp }, async (ctx) => {
       ctx.stage('export', items.length, `Exporting “${album.name}”`);
@@ -343,11 +345,12 @@ export class LibraryService implements CoreHandle, Library {
   status(): LibraryStatus {
     const roots = this.roots();
     const active = this.db.prepare(`SELECT id, version, parent FROM models WHERE active = 1 LIMIT 1`).get() as
-      | { id: string; version: string; parent: string | null }
-      | undefined;
+      { id: string; version: string; parent: string | null } | undefined;
     const trainedAt = active?.parent
-      ? ((this.db.prepare(`SELECT finished_at FROM training_runs WHERE out_model = ?`).get(`${active.id}@${active.version}`) as { finished_at: number } | undefined)
-          ?.finished_at ?? null)
+      ? ((
+          this.db.prepare(`SELECT finished_at FROM training_runs WHERE out_model = ?`).get(`${active.id}@${active.version}`) as
+            { finished_at: number } | undefined
+        )?.finished_at ?? null)
       : null;
     return {
       roots,
@@ -442,7 +445,9 @@ export class LibraryService implements CoreHandle, Library {
   async imagePath(photoId: number, kind: 'thumb' | 'preview'): Promise<string | null> {
     if (!Number.isSafeInteger(photoId) || photoId <= 0) return null;
     const r = this.db
-      .prepare(`SELECT p.hash, p.rel_path, r.path AS root FROM photos p JOIN roots r ON r.id = p.root_id WHERE p.id = ? AND p.status = 'ok'`)
+      .prepare(
+        `SELECT p.hash, p.rel_path, r.path AS root FROM photos p JOIN roots r ON r.id = p.root_id WHERE p.id = ? AND p.status = 'ok'`,
+      )
       .get(photoId) as { hash: string | null; rel_path: string; root: string } | undefined;
     if (!r?.hash) return null;
     const file = thumbFile(this.layout.cache, r.hash, kind);

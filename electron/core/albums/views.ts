@@ -31,6 +31,42 @@ function cached(db: Db, key: string, compute: () => number[]): number[] {
   return ids;
 }
 
+interface Facets {
+  changes: number;
+  places: { city: string | null; region: string | null; country: string; n: number }[];
+  cameras: { camera: string; n: number }[];
+  objects: { label: string; n: number }[];
+}
+const facetCaches = new WeakMap<Db, Facets>();
+
+/** The library's places, cameras and objects with their photo counts, most photos first; one scan per write. */
+function facets(db: Db): Facets {
+  const changes = (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  const hit = facetCaches.get(db);
+  if (hit?.changes === changes) return hit;
+  const f: Facets = {
+    changes,
+    places: db
+      .prepare(
+        `SELECT city, region, country, COUNT(*) AS n FROM photos WHERE status = 'ok' AND country IS NOT NULL GROUP BY country, region, city ORDER BY n DESC`,
+      )
+      .all() as Facets['places'],
+    cameras: db
+      .prepare(
+        `SELECT camera, COUNT(*) AS n FROM photos WHERE status = 'ok' AND camera IS NOT NULL GROUP BY camera ORDER BY n DESC, camera`,
+      )
+      .all() as Facets['cameras'],
+    objects: db
+      .prepare(
+        `SELECT o.label, COUNT(*) AS n FROM photo_objects o WHERE EXISTS (SELECT 1 FROM photos p WHERE p.id = o.photo_id AND p.status = 'ok')
+          GROUP BY o.label ORDER BY n DESC, o.label`,
+      )
+      .all() as Facets['objects'],
+  };
+  facetCaches.set(db, f);
+  return f;
+}
+
 /** Date order: undated photos last, then by the file's path. */
 const byDate = (order: SortOrder) => `p.taken_local IS NULL, p.taken_local ${order === 'newest' ? 'DESC' : 'ASC'}, p.rel_path, p.id`;
 
@@ -40,7 +76,11 @@ const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 export function viewOrder(db: Db, view: PhotoView, order: SortOrder): number[] {
   const key = `${order}:${JSON.stringify(view)}`;
   return cached(db, key, () => {
-    const all = (sql: string, ...params: unknown[]) => db.prepare(sql).pluck().all(...params) as number[];
+    const all = (sql: string, ...params: unknown[]) =>
+      db
+        .prepare(sql)
+        .pluck()
+        .all(...params) as number[];
     switch (view.kind) {
       case 'album':
         if (!db.prepare('SELECT 1 FROM albums WHERE id = ? AND deleted_at IS NULL').get(view.albumId)) {
@@ -101,7 +141,15 @@ export function viewPage(db: Db, view: PhotoView, order: SortOrder, offset: numb
        FROM photos p LEFT JOIN album_members m ON m.photo_id = p.id
       WHERE p.id = ?`,
   );
-  type Row = { id: number; rel_path: string; width: number | null; height: number | null; taken_local: number | null; pinned: number; dup: number | null };
+  type Row = {
+    id: number;
+    rel_path: string;
+    width: number | null;
+    height: number | null;
+    taken_local: number | null;
+    pinned: number;
+    dup: number | null;
+  };
   const rows = ids.slice(offset, offset + limit).map((id) => row.get(id) as Row);
   return {
     albumId: view.kind === 'album' ? view.albumId : null,
@@ -144,7 +192,10 @@ const vectorCaches = new WeakMap<Db, { key: string; ids: number[]; dim: number; 
 function libraryVectors(db: Db): { ids: number[]; dim: number; x: Float32Array; index: Map<number, number> } | null {
   const model = db.prepare(`SELECT key FROM models WHERE active = 1 LIMIT 1`).pluck().get() as string | undefined;
   if (!model) return null;
-  const stamp = db.prepare(`SELECT COUNT(*) || ':' || COALESCE(MAX(created_at), 0) FROM embeddings WHERE model_key = ?`).pluck().get(model) as string;
+  const stamp = db
+    .prepare(`SELECT COUNT(*) || ':' || COALESCE(MAX(created_at), 0) FROM embeddings WHERE model_key = ?`)
+    .pluck()
+    .get(model) as string;
   const key = `${model}:${stamp}`;
   const hit = vectorCaches.get(db);
   if (hit?.key === key) return hit;
@@ -225,7 +276,17 @@ const GROUP_RESULTS = 8;
 /** Album names, places, dates, cameras, objects and file names matching a query, grouped by kind. */
 export function search(db: Db, query: string): SearchResults {
   const q = query.trim();
-  const empty: SearchResults = { query, albums: [], places: [], dates: [], cameras: [], objects: [], files: [], fileCount: 0, fileView: null };
+  const empty: SearchResults = {
+    query,
+    albums: [],
+    places: [],
+    dates: [],
+    cameras: [],
+    objects: [],
+    files: [],
+    fileCount: 0,
+    fileView: null,
+  };
   if (q.length === 0) return empty;
   const like = `%${escapeLike(q)}%`;
   const albums = (
@@ -237,20 +298,19 @@ export function search(db: Db, query: string): SearchResults {
       .all(like, GROUP_RESULTS) as { id: number; name: string; count: number }[]
   ).filter((a) => a.count > 0);
 
-  const places: SearchResults['places'] = [];
-  const placeRows = db
-    .prepare(
-      `SELECT city, region, country, COUNT(*) AS n FROM photos
-        WHERE status = 'ok' AND country IS NOT NULL AND (city LIKE @q ESCAPE '\\' OR region LIKE @q ESCAPE '\\' OR country LIKE @q ESCAPE '\\')
-        GROUP BY city, region, country ORDER BY n DESC LIMIT 200`,
-    )
-    .all({ q: like }) as { city: string | null; region: string | null; country: string; n: number }[];
   const lower = q.toLowerCase();
+  const facet = facets(db);
+  const places: SearchResults['places'] = [];
+  const placeRows = facet.places.filter((r) => [r.city, r.region, r.country].some((v) => v?.toLowerCase().includes(lower)));
   const byCountry = new Map<string, number>();
   const byRegion = new Map<string, { region: string; country: string; n: number }>();
   for (const r of placeRows) {
     if (r.city?.toLowerCase().includes(lower)) {
-      places.push({ label: [r.city, r.region, r.country].filter(Boolean).join(', '), count: r.n, view: { kind: 'place', country: r.country, ...(r.region ? { region: r.region } : {}), city: r.city } });
+      places.push({
+        label: [r.city, r.region, r.country].filter(Boolean).join(', '),
+        count: r.n,
+        view: { kind: 'place', country: r.country, ...(r.region ? { region: r.region } : {}), city: r.city },
+      });
     }
     if (r.region?.toLowerCase().includes(lower)) {
       const k = `${r.region}\u0000${r.country}`;
@@ -258,7 +318,8 @@ export function search(db: Db, query: string): SearchResults {
     }
     if (r.country.toLowerCase().includes(lower)) byCountry.set(r.country, (byCountry.get(r.country) ?? 0) + r.n);
   }
-  for (const r of byRegion.values()) places.push({ label: `${r.region}, ${r.country}`, count: r.n, view: { kind: 'place', country: r.country, region: r.region } });
+  for (const r of byRegion.values())
+    places.push({ label: `${r.region}, ${r.country}`, count: r.n, view: { kind: 'place', country: r.country, region: r.region } });
   for (const [country, n] of byCountry) places.push({ label: country, count: n, view: { kind: 'place', country } });
   places.sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
 
@@ -267,33 +328,41 @@ export function search(db: Db, query: string): SearchResults {
   if (d) {
     const view: PhotoView = { kind: 'date', ...d };
     const n = viewOrder(db, view, 'oldest').length;
-    const label = d.month && d.year ? `${MONTH_NAMES[d.month - 1]} ${d.year}` : d.month ? `${MONTH_NAMES[d.month - 1]}, every year` : String(d.year);
+    const label =
+      d.month && d.year ? `${MONTH_NAMES[d.month - 1]} ${d.year}` : d.month ? `${MONTH_NAMES[d.month - 1]}, every year` : String(d.year);
     if (n > 0) dates.push({ label, count: n, view });
   }
 
-  const cameras = (
-    db
-      .prepare(`SELECT camera, COUNT(*) AS n FROM photos WHERE status = 'ok' AND camera LIKE ? ESCAPE '\\' GROUP BY camera ORDER BY n DESC LIMIT ?`)
-      .all(like, GROUP_RESULTS) as { camera: string; n: number }[]
-  ).map((r) => ({ label: r.camera, count: r.n, view: { kind: 'camera', camera: r.camera } as PhotoView }));
+  const cameras = facet.cameras
+    .filter((r) => r.camera.toLowerCase().includes(lower))
+    .slice(0, GROUP_RESULTS)
+    .map((r) => ({ label: r.camera, count: r.n, view: { kind: 'camera', camera: r.camera } as PhotoView }));
 
   // "dogs" finds "dog", "people" finds "person".
   const singular = lower === 'people' ? 'person' : lower.replace(/(?<=[^s])s$/, '').replace(/ie$/, 'y');
-  const objects = (
-    db
-      .prepare(
-        `SELECT o.label, COUNT(*) AS n FROM photo_objects o JOIN photos p ON p.id = o.photo_id
-          WHERE +p.status = 'ok' AND (o.label LIKE ? ESCAPE '\\' OR o.label = ?) GROUP BY o.label ORDER BY n DESC LIMIT ?`,
-      )
-      .all(like, singular, GROUP_RESULTS) as { label: string; n: number }[]
-  ).map((r) => ({ label: r.label, count: r.n, view: { kind: 'object', label: r.label } as PhotoView }));
+  const objects = facet.objects
+    .filter((r) => r.label.includes(lower) || r.label === singular)
+    .slice(0, GROUP_RESULTS)
+    .map((r) => ({ label: r.label, count: r.n, view: { kind: 'object', label: r.label } as PhotoView }));
 
   const fileView: PhotoView = { kind: 'file', text: q };
   const fileIds = viewOrder(db, fileView, 'oldest');
-  const fileRow = db.prepare(`SELECT p.id, p.rel_path, m.album_id FROM photos p LEFT JOIN album_members m ON m.photo_id = p.id WHERE p.id = ?`);
+  const fileRow = db.prepare(
+    `SELECT p.id, p.rel_path, m.album_id FROM photos p LEFT JOIN album_members m ON m.photo_id = p.id WHERE p.id = ?`,
+  );
   const files = fileIds.slice(0, FILE_RESULTS).map((id) => {
     const r = fileRow.get(id) as { id: number; rel_path: string; album_id: number | null };
     return { photoId: r.id, name: r.rel_path, albumId: r.album_id };
   });
-  return { query, albums, places: places.slice(0, GROUP_RESULTS), dates, cameras, objects, files, fileCount: fileIds.length, fileView: fileIds.length > 0 ? fileView : null };
+  return {
+    query,
+    albums,
+    places: places.slice(0, GROUP_RESULTS),
+    dates,
+    cameras,
+    objects,
+    files,
+    fileCount: fileIds.length,
+    fileView: fileIds.length > 0 ? fileView : null,
+  };
 }

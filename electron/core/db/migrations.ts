@@ -194,4 +194,8 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE albums ADD COLUMN name_reason TEXT;
   `,
+  /* v5: covering indexes for search's places and cameras (one index scan instead of a row lookup per photo) */ `
+  CREATE INDEX photos_place ON photos(status, country, region, city);
+  CREATE INDEX photos_camera ON photos(status, camera);
+  `,
 ];

@@ -16,7 +16,10 @@ const mk = (): string => {
   return d;
 };
 
-function run(args: string[], opts: { killWhen?: () => boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
+function run(
+  args: string[],
+  opts: { killWhen?: () => boolean } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, FORCE_COLOR: '0' } });
     let stdout = '';
@@ -49,17 +52,37 @@ describe('shoebox CLI', () => {
     await jpeg(path.join(root, 'b.jpg'), { seed: 2 });
     fs.writeFileSync(path.join(root, 'broken.jpg'), 'nope');
     const json = path.join(mk(), 'out.json');
-    const r = await run(['organize', root, '--library', mk(), '--json', json, '--no-train']);
+    const lib = mk();
+    const r = await run(['organize', root, '--library', lib, '--json', json, '--no-train', '--no-objects']);
     assert.equal(r.code, 0, r.stderr);
+    const looked = (): number => {
+      const db = new Database(path.join(lib, 'library.db'), { readonly: true });
+      try {
+        return (db.prepare('SELECT COUNT(*) AS n FROM objects_done').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(looked(), 0, '--no-objects skips the detector');
     assert.match(r.stdout, /2 ok, 1 could not be read/);
     const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as Record<string, unknown> & {
       photos: { path: string; status: string; album: number | null }[];
       errors: { path: string; code: string; message: string }[];
     };
     for (const k of ['photos', 'albums', 'errors', 'device', 'model', 'timings']) assert.ok(k in doc, `json has ${k}`);
-    assert.deepEqual(doc.photos.map((p) => [p.path, p.status]), [['a.jpg', 'ok'], ['b.jpg', 'ok'], ['broken.jpg', 'error']]);
+    assert.deepEqual(
+      doc.photos.map((p) => [p.path, p.status]),
+      [
+        ['a.jpg', 'ok'],
+        ['b.jpg', 'ok'],
+        ['broken.jpg', 'error'],
+      ],
+    );
     assert.equal(doc.errors[0].path, 'broken.jpg');
     assert.equal(doc.errors[0].code, 'DECODE_FAILED');
+    const again = await run(['organize', root, '--library', lib, '--no-train']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(looked(), 2, 'without the flag, the detector looks at both photos');
   });
 
   test('a folder that does not exist, or is a file, fails with a clear message and non-zero exit', async () => {
@@ -85,7 +108,8 @@ describe('shoebox CLI', () => {
     const root = mk();
     const lib = mk();
     const n = 150;
-    for (let i = 0; i < n; i++) await jpeg(path.join(root, `k${String(i).padStart(3, '0')}.jpg`), { width: 1200, height: 900, seed: i + 1 });
+    for (let i = 0; i < n; i++)
+      await jpeg(path.join(root, `k${String(i).padStart(3, '0')}.jpg`), { width: 1200, height: 900, seed: i + 1 });
     const dbFile = path.join(lib, 'library.db');
     const countOk = (): number => {
       const db = new Database(dbFile, { readonly: true });
