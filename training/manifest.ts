@@ -95,7 +95,15 @@ export function validateManifest(raw: unknown): EncoderManifest {
   if (!isObj(raw)) throw new ManifestError('(root)', 'expected an object');
   req(raw, 'id', '', (v): v is string => isStr(v) && /^[A-Za-z0-9._-]+$/.test(v), 'an id of [A-Za-z0-9._-]');
   req(raw, 'version', '', isStr, 'a version string');
-  req(raw, 'file', '', (v): v is string => isStr(v) && !v.includes('/') && !v.includes('\\') && v.endsWith('.onnx'), 'a bare .onnx file name');
+  // Detectors and face embedders carry a kind; an image encoder's manifest has none.
+  req(raw, 'kind', '', (v): v is undefined => v === undefined, 'no kind (this manifest describes another kind of model)');
+  req(
+    raw,
+    'file',
+    '',
+    (v): v is string => isStr(v) && !v.includes('/') && !v.includes('\\') && v.endsWith('.onnx'),
+    'a bare .onnx file name',
+  );
   req(raw, 'sha256', '', (v): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v), 'a hex sha256');
   req(raw, 'opset', '', isPosInt, 'a positive integer');
   const input = req(raw, 'input', '', isObj, 'an object');
@@ -120,7 +128,13 @@ export function validateManifest(raw: unknown): EncoderManifest {
   if (raw.summary !== undefined) req(raw, 'summary', '', isStr, 'a string');
   if (raw.trainFeatures !== undefined) {
     const features = req(raw, 'trainFeatures', '', isObj, 'an object');
-    req(features, 'pooled', 'trainFeatures.', (v): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr), 'a non-empty list of tensor names');
+    req(
+      features,
+      'pooled',
+      'trainFeatures.',
+      (v): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr),
+      'a non-empty list of tensor names',
+    );
     req(features, 'dim', 'trainFeatures.', isPosInt, 'a positive integer');
   }
   return raw as unknown as EncoderManifest;

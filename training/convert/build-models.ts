@@ -1,5 +1,5 @@
 /**
- * CLI: build the bundled image encoders and object detectors from installed npm packages.
+ * CLI: build the bundled image encoders, object detectors, face detector and face embedder from installed npm packages.
  *
  *   node dist/training/convert/build-models.js [--out models] [--only <id>] [--check]
  *
@@ -13,6 +13,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { buildDetector, DETECTORS, type DetectorSpec } from './detectors.js';
+import { BLAZEFACE_BACK, buildFaceDetector, type FaceDetectorSpec } from './face-detector.js';
+import { convertFaceEmbedder, FACERES, type FaceEmbedderSpec } from './faces.js';
 import { buildEncoder, ENCODERS, manifestText, sha256Hex, type EncoderSpec } from './encoders.js';
 
 export interface BuildReport {
@@ -50,7 +52,12 @@ interface Built {
 }
 
 /** Write a converted model and its manifest to `outDir`, or (check) compare them with the files there. */
-async function writeOrCheck({ id, file, onnx, sha256, text, desc }: Built, outDir: string, check: boolean, t0: number): Promise<BuildReport> {
+async function writeOrCheck(
+  { id, file, onnx, sha256, text, desc }: Built,
+  outDir: string,
+  check: boolean,
+  t0: number,
+): Promise<BuildReport> {
   const onnxPath = path.join(outDir, file);
   const jsonPath = path.join(outDir, `${id}.json`);
   const size = `${(onnx.length / 1e6).toFixed(1)} MB, ${desc}, sha256 ${sha256.slice(0, 12)}`;
@@ -75,7 +82,14 @@ async function writeOrCheck({ id, file, onnx, sha256, text, desc }: Built, outDi
 export async function buildOne(spec: EncoderSpec, outDir: string, check: boolean): Promise<BuildReport> {
   const t0 = performance.now();
   const { manifest, onnx } = await buildEncoder(spec);
-  const built = { id: spec.id, file: manifest.file, onnx, sha256: manifest.sha256, text: manifestText(manifest), desc: `${manifest.output.dim}-d` };
+  const built = {
+    id: spec.id,
+    file: manifest.file,
+    onnx,
+    sha256: manifest.sha256,
+    text: manifestText(manifest),
+    desc: `${manifest.output.dim}-d`,
+  };
   return writeOrCheck(built, outDir, check, t0);
 }
 
@@ -84,7 +98,38 @@ export async function buildDetectorOne(spec: DetectorSpec, outDir: string, check
   const t0 = performance.now();
   const { manifest, onnx } = await buildDetector(spec);
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  return writeOrCheck({ id: spec.id, file: manifest.file, onnx, sha256: manifest.sha256, text, desc: `${manifest.scores.labels.length} classes` }, outDir, check, t0);
+  return writeOrCheck(
+    { id: spec.id, file: manifest.file, onnx, sha256: manifest.sha256, text, desc: `${manifest.scores.labels.length} classes` },
+    outDir,
+    check,
+    t0,
+  );
+}
+
+/** Convert one face detector and write it to `outDir`, or (check) compare with what is there. */
+export async function buildFaceDetectorOne(spec: FaceDetectorSpec, outDir: string, check: boolean): Promise<BuildReport> {
+  const t0 = performance.now();
+  const { manifest, onnx } = await buildFaceDetector(spec);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  return writeOrCheck(
+    { id: spec.id, file: manifest.file, onnx, sha256: manifest.sha256, text, desc: `${manifest.anchors.strides.length} heads` },
+    outDir,
+    check,
+    t0,
+  );
+}
+
+/** Convert one face embedder and write it to `outDir`, or (check) compare with what is there. */
+export async function buildFaceEmbedderOne(spec: FaceEmbedderSpec, outDir: string, check: boolean): Promise<BuildReport> {
+  const t0 = performance.now();
+  const { manifest, onnx } = await convertFaceEmbedder(spec);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  return writeOrCheck(
+    { id: spec.id, file: manifest.file, onnx, sha256: manifest.sha256, text, desc: `${manifest.output.dim}-d faces` },
+    outDir,
+    check,
+    t0,
+  );
 }
 
 interface CliArgs {
@@ -116,6 +161,8 @@ export async function main(argv: string[]): Promise<number> {
   const jobs = [
     ...ENCODERS.map((spec) => ({ id: spec.id, run: (out: string) => buildOne(spec, out, args.check) })),
     ...DETECTORS.map((spec) => ({ id: spec.id, run: (out: string) => buildDetectorOne(spec, out, args.check) })),
+    ...[BLAZEFACE_BACK].map((spec) => ({ id: spec.id, run: (out: string) => buildFaceDetectorOne(spec, out, args.check) })),
+    ...[FACERES].map((spec) => ({ id: spec.id, run: (out: string) => buildFaceEmbedderOne(spec, out, args.check) })),
   ];
   const selected = args.only ? jobs.filter((j) => j.id === args.only) : jobs;
   if (selected.length === 0) throw new Error(`no model ${args.only}; known: ${jobs.map((j) => j.id).join(', ')}`);

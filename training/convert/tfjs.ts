@@ -38,6 +38,13 @@ export interface ConvertOptions {
   docString?: string;
   metadata?: Record<string, string>;
   producerVersion?: string;
+  /** Further outputs (no pooling), computed in the same graph as `outputNode`: a multi-head model. */
+  moreOutputs?: { node: string; name: string }[];
+  /**
+   * A rank-3 Reshape whose constant target starts with 1 (a detection head's [1, anchors, values]) keeps the input's
+   * batch (ONNX 0) and infers the anchors (-1), so heads batch and follow an overridden input size.
+   */
+  reshapeKeepsBatch?: boolean;
 }
 
 /** Global pooling appended after the cut. */
@@ -49,6 +56,8 @@ export interface ConvertResult {
   inputShape: Dim[];
   /** ONNX output shape, batch first ('batch' symbolic). */
   outputShape: Dim[];
+  /** Shapes of `moreOutputs`, in their order. */
+  moreOutputShapes: Dim[][];
   /** How many TF nodes of each op type were converted (Const included). */
   opCounts: Record<string, number>;
 }
@@ -257,6 +266,7 @@ const OTHER_OPS = [
   'MaxPool',
   'Mean',
   'Max',
+  'Sum',
   'Squeeze',
   'MatMul',
   '_FusedMatMul',
@@ -339,10 +349,13 @@ class GraphConverter {
     private readonly opts: Required<Pick<ConvertOptions, 'inputName' | 'outputName' | 'stripPrefix'>> & {
       inputNode: string;
       inputSize?: { height: number; width: number };
+      reshapeKeepsBatch?: boolean;
+      moreOutputNames?: string[];
     },
   ) {
     this.taken.add(opts.inputName);
     this.taken.add(opts.outputName);
+    for (const n of opts.moreOutputNames ?? []) this.taken.add(n);
   }
 
   // -- naming and emission -----------------------------------------------------------------------------------
@@ -509,6 +522,8 @@ class GraphConverter {
       case 'Mean':
       case 'Max':
         return this.reduce(n, ins, op === 'Mean' ? 'ReduceMean' : 'ReduceMax');
+      case 'Sum':
+        return this.reduce(n, ins, 'ReduceSum');
       case 'Squeeze':
         return this.squeeze(n, ins);
       case 'MatMul':
@@ -574,7 +589,8 @@ class GraphConverter {
     const rest = ops.slice(hasBias ? 1 : 0);
     if (rest.length > 1) throw new ConversionError(n.name, `unsupported fused_ops sequence ${ops.join(', ')}`);
     const act = rest[0];
-    if (act !== undefined && !isActivation(act)) throw new ConversionError(n.name, `fused op ${act} is not supported (fused_ops: ${ops.join(', ')})`);
+    if (act !== undefined && !isActivation(act))
+      throw new ConversionError(n.name, `fused op ${act} is not supported (fused_ops: ${ops.join(', ')})`);
     return {
       bias: hasBias ? this.constant(args[0], n.name, 'fused bias') : undefined,
       act,
@@ -667,7 +683,8 @@ class GraphConverter {
   }
 
   private unary(n: TfNode, input: Val, onnx: string, fold: (x: number) => number): Val {
-    if (input.kind === 'const') return { kind: 'const', t: { dtype: 'float32', shape: input.t.shape, data: Float32Array.from(input.t.data, fold) } };
+    if (input.kind === 'const')
+      return { kind: 'const', t: { dtype: 'float32', shape: input.t.shape, data: Float32Array.from(input.t.data, fold) } };
     const x = this.act(input, n.name);
     return { ...x, name: this.emit(onnx, [x.name], n.name) };
   }
@@ -682,7 +699,8 @@ class GraphConverter {
     const operand = (v: Val, slot: string): { name: string; shape: number[] } => {
       if (v.kind === 'const') {
         // Single values become shared scalars unless they would raise the result's rank.
-        if (numel(v.t.shape) === 1 && v.t.dtype === 'float32' && v.t.shape.length <= maxActRank) return { name: this.scalar(v.t.data[0]), shape: [] };
+        if (numel(v.t.shape) === 1 && v.t.dtype === 'float32' && v.t.shape.length <= maxActRank)
+          return { name: this.scalar(v.t.data[0]), shape: [] };
         const t = layout === 'nchw' ? this.constForNchw(v.t, n.name) : v.t;
         return { name: this.initializer(t, `${n.name}/${slot}`), shape: v.t.shape };
       }
@@ -724,7 +742,14 @@ class GraphConverter {
     return { kind: 'act', name, shape: [x.shape[0], outH, outW, c], layout: 'nchw' };
   }
 
-  private reduce(n: TfNode, ins: Val[], onnx: 'ReduceMean' | 'ReduceMax'): Act {
+  /** One ONNX reduction; opset 13+ takes ReduceSum's axes as an int64 input, the others (until opset 18) as an attribute. */
+  private reduceOp(onnx: 'ReduceMean' | 'ReduceMax' | 'ReduceSum', x: string, axes: number[], keep: boolean, nameHint: string): string {
+    if (onnx === 'ReduceSum')
+      return this.emit(onnx, [x, this.ints64(axes, `${nameHint}/axes`)], nameHint, { keepdims: { i: keep ? 1 : 0 } });
+    return this.emit(onnx, [x], nameHint, { axes: { ints: axes }, keepdims: { i: keep ? 1 : 0 } });
+  }
+
+  private reduce(n: TfNode, ins: Val[], onnx: 'ReduceMean' | 'ReduceMax' | 'ReduceSum'): Act {
     let x = this.act(ins[0], n.name);
     const rank = x.shape.length;
     const axes = [...new Set(this.constInts(ins[1], n.name, 'reduction axes').map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
@@ -733,18 +758,18 @@ class GraphConverter {
     const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const shape = keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]);
     if (x.layout === 'nchw') {
-      if (keep && axes.length === 2 && axes[0] === 1 && axes[1] === 2) {
+      if (onnx !== 'ReduceSum' && keep && axes.length === 2 && axes[0] === 1 && axes[1] === 2) {
         const name = this.emit(onnx === 'ReduceMean' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x.name], n.name);
         return { kind: 'act', name, shape, layout: 'nchw' };
       }
       if (keep || GraphConverter.keepsOrder(kept)) {
         const phys = axes.map((a) => NHWC_TO_NCHW[a]).sort((p, q) => p - q);
-        const name = this.emit(onnx, [x.name], n.name, { axes: { ints: phys }, keepdims: { i: keep ? 1 : 0 } });
+        const name = this.reduceOp(onnx, x.name, phys, keep, n.name);
         return { kind: 'act', name, shape, layout: keep ? 'nchw' : 'nhwc' };
       }
       x = this.toTf(x);
     }
-    const name = this.emit(onnx, [x.name], n.name, { axes: { ints: axes }, keepdims: { i: keep ? 1 : 0 } });
+    const name = this.reduceOp(onnx, x.name, axes, keep, n.name);
     return { kind: 'act', name, shape, layout: 'nhwc' };
   }
 
@@ -834,9 +859,18 @@ class GraphConverter {
   private reshape(n: TfNode, ins: Val[]): Act {
     const x = this.toTf(this.act(ins[0], n.name));
     const target = this.constInts(ins[1], n.name, 'reshape shape');
-    const known = x.shape.every((d) => d >= 0) ? numel(x.shape) : -1;
-    const rest = numel(target.filter((d) => d !== -1));
-    const shape = target.map((d) => (d === -1 ? (known >= 0 ? known / rest : -1) : d));
+    if (this.opts.reshapeKeepsBatch && target[0] === 1 && target.length === 3 && !target.includes(-1)) {
+      // A head flattening [N, H, W, C] into [1, anchors, values]: keep N, and infer the anchors, which scale with
+      // the input size when that was overridden.
+      target[0] = 0;
+      target[1] = -1;
+    }
+    // A kept batch (0) takes no part in inferring a -1: only the other dims do.
+    const from = target[0] === 0 ? 1 : 0;
+    const inner = x.shape.slice(from);
+    const known = inner.every((d) => d >= 0) ? numel(inner) : -1;
+    const rest = numel(target.slice(from).filter((d) => d !== -1));
+    const shape = target.map((d, i) => (i < from ? x.shape[i] : d === -1 ? (known >= 0 ? known / rest : -1) : d));
     const name = this.emit('Reshape', [x.name, this.ints64(target, `${n.name}/shape`)], n.name);
     return { kind: 'act', name, shape, layout: 'nhwc' };
   }
@@ -859,14 +893,20 @@ class GraphConverter {
     if (!(inH > 0 && inW > 0)) throw new ConversionError(n.name, 'spatial input size is unknown');
     const out = size.map((d, i) => d * this.inputRatio[i]);
     if (!out.every((d) => Number.isInteger(d) && d > 0))
-      throw new ConversionError(n.name, `resize size [${size.join(',')}] does not scale to the converted input size (gives [${out.join(',')}])`);
+      throw new ConversionError(
+        n.name,
+        `resize size [${size.join(',')}] does not scale to the converted input size (gives [${out.join(',')}])`,
+      );
     const scales = [resizeScale(inH, out[0]), resizeScale(inW, out[1])];
     const alignCorners = attrBool(n, 'align_corners') ?? false;
     const halfPixel = attrBool(n, 'half_pixel_centers') ?? false;
     if (alignCorners && halfPixel) throw new ConversionError(n.name, 'align_corners with half_pixel_centers is not valid in TF');
     // TF's legacy mapping (src = dst * in / out) is ONNX 'asymmetric'.
     const mode = alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric';
-    const scaleName = this.initializer({ dtype: 'float32', shape: [4], data: Float32Array.of(1, 1, scales[0], scales[1]) }, `${n.name}/scales`);
+    const scaleName = this.initializer(
+      { dtype: 'float32', shape: [4], data: Float32Array.of(1, 1, scales[0], scales[1]) },
+      `${n.name}/scales`,
+    );
     const name = this.emit('Resize', [x.name, '', scaleName], n.name, {
       coordinate_transformation_mode: { s: mode },
       mode: { s: 'linear' },
@@ -877,7 +917,7 @@ class GraphConverter {
   // -- output ------------------------------------------------------------------------------------------------
 
   /** Finish the graph at `v`: optional pooling, back to TF layout, output named as requested. */
-  finish(v: Val, pool: Pool, where: string): Act {
+  finish(v: Val, pool: Pool, where: string, outputName = this.opts.outputName): Act {
     let x = this.act(v, where);
     if (pool !== 'none') {
       if (x.shape.length !== 4) throw new ConversionError(where, `${pool} pooling needs a 4-D output, got rank ${x.shape.length}`);
@@ -888,20 +928,25 @@ class GraphConverter {
         x = { kind: 'act', name: this.emit('Flatten', [pooled], `${where}/flatten`, { axis: { i: 1 } }), shape, layout: 'nhwc' };
       } else {
         const reduce = avg ? 'ReduceMean' : 'ReduceMax';
-        x = { kind: 'act', name: this.emit(reduce, [x.name], `${where}/global_pool`, { axes: { ints: [1, 2] }, keepdims: { i: 0 } }), shape, layout: 'nhwc' };
+        x = {
+          kind: 'act',
+          name: this.emit(reduce, [x.name], `${where}/global_pool`, { axes: { ints: [1, 2] }, keepdims: { i: 0 } }),
+          shape,
+          layout: 'nhwc',
+        };
       }
     }
     x = this.toTf(x);
     const producer = this.nodes.find((nd) => nd.outputs[0] === x.name);
     const consumed = this.nodes.some((nd) => nd.inputs.includes(x.name));
     if (producer && !consumed) {
-      producer.outputs[0] = this.opts.outputName;
-      producer.name = this.opts.outputName;
+      producer.outputs[0] = outputName;
+      producer.name = outputName;
     } else {
-      this.emit('Identity', [x.name], this.opts.outputName);
-      this.nodes[this.nodes.length - 1].outputs[0] = this.opts.outputName;
+      this.emit('Identity', [x.name], outputName);
+      this.nodes[this.nodes.length - 1].outputs[0] = outputName;
     }
-    return { ...x, name: this.opts.outputName };
+    return { ...x, name: outputName };
   }
 }
 
@@ -937,7 +982,12 @@ export function subgraphInOrder(nodes: Map<string, TfNode>, output: string): TfN
  */
 export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, weights?: Map<string, HostTensor>): ConvertResult {
   const graph = new Map(model.json.modelTopology.node.map((nd) => [nd.name, nd]));
+  const more = opts.moreOutputs ?? [];
   const order = subgraphInOrder(graph, opts.outputNode);
+  for (const m of more) {
+    const seen = new Set(order.map((nd) => nd.name));
+    order.push(...subgraphInOrder(graph, m.node).filter((nd) => !seen.has(nd.name)));
+  }
 
   const unsupported = new Map<string, string[]>();
   for (const nd of order) if (!SUPPORTED_OPS.includes(nd.op)) unsupported.set(nd.op, [...(unsupported.get(nd.op) ?? []), nd.name]);
@@ -956,6 +1006,8 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
     inputNode,
     inputSize: opts.inputSize,
     stripPrefix: opts.stripPrefix ?? '',
+    reshapeKeepsBatch: opts.reshapeKeepsBatch,
+    moreOutputNames: more.map((m) => m.name),
   });
   const opCounts: Record<string, number> = {};
   for (const nd of order) {
@@ -963,9 +1015,13 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
     opCounts[nd.op] = (opCounts[nd.op] ?? 0) + 1;
   }
   const input = conv.valueOf(inputNode) as Act;
+  // Every output is finished before any is renamed into place, so a node one head consumes stays where it is.
   const out = conv.finish(conv.valueOf(opts.outputNode), opts.pool ?? 'none', opts.outputNode);
+  const outs = more.map((m) => conv.finish(conv.valueOf(m.node), 'none', m.node, m.name));
   const inputShape: Dim[] = ['batch', ...input.shape.slice(1)];
-  const outputShape: Dim[] = ['batch', ...out.shape.slice(1).map((d) => (d < 0 ? null : d))];
+  const shapeOf = (a: Act): Dim[] => ['batch', ...a.shape.slice(1).map((d) => (d < 0 ? null : d))];
+  const outputShape = shapeOf(out);
+  const moreOutputShapes = outs.map(shapeOf);
   const modelIR: ModelIR = {
     irVersion: 8,
     opsetVersion: OPSET,
@@ -978,9 +1034,12 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
       nodes: conv.nodes,
       initializers: conv.initializers,
       inputs: [{ name: inputName, dtype: 'float32', shape: inputShape }],
-      outputs: [{ name: outputName, dtype: 'float32', shape: outputShape }],
+      outputs: [
+        { name: outputName, dtype: 'float32', shape: outputShape },
+        ...more.map((m, i) => ({ name: m.name, dtype: 'float32' as const, shape: moreOutputShapes[i] })),
+      ],
     },
   };
   // Only what the output needs (the cut subgraph can carry side branches).
-  return { model: pruneModel(modelIR), inputShape, outputShape, opCounts };
+  return { model: pruneModel(modelIR), inputShape, outputShape, moreOutputShapes, opCounts };
 }

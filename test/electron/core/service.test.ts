@@ -90,12 +90,20 @@ describe('folders', () => {
     const svc = new LibraryService(mk());
     try {
       const [a, b] = [mk(), mk()];
-      for (const [dir, name] of [[a, 'a.jpg'], [b, 'b.jpg']]) await jpeg(path.join(dir, name));
+      for (const [dir, name] of [
+        [a, 'a.jpg'],
+        [b, 'b.jpg'],
+      ])
+        await jpeg(path.join(dir, name));
       const ra = svc.addRoot(a);
       const rb = svc.addRoot(b);
       const now = Date.now();
       const photo = (root: number, rel: string, hash: string): number => {
-        const id = Number(svc.db.prepare(`INSERT INTO photos(root_id, rel_path, status, hash, taken_at) VALUES (?, ?, 'ok', ?, ?)`).run(root, rel, hash, now).lastInsertRowid);
+        const id = Number(
+          svc.db
+            .prepare(`INSERT INTO photos(root_id, rel_path, status, hash, taken_at) VALUES (?, ?, 'ok', ?, ?)`)
+            .run(root, rel, hash, now).lastInsertRowid,
+        );
         for (const kind of ['thumb', 'preview'] as const) {
           const f = thumbFile(svc.layout.cache, hash, kind);
           fs.mkdirSync(path.dirname(f), { recursive: true });
@@ -107,19 +115,28 @@ describe('folders', () => {
       const shared = photo(ra.id, 'copy.jpg', 'cc33');
       const pb = photo(rb.id, 'b.jpg', 'bb22');
       photo(rb.id, 'copy.jpg', 'cc33');
-      const album = Number(svc.db.prepare(`INSERT INTO albums(name, kind, created_at, updated_at) VALUES ('Trip', 'auto', ?, ?)`).run(now, now).lastInsertRowid);
-      for (const p of [pa, shared, pb]) svc.db.prepare(`INSERT INTO album_members(photo_id, album_id, source, updated_at) VALUES (?, ?, 'auto', ?)`).run(p, album, now);
+      const album = Number(
+        svc.db.prepare(`INSERT INTO albums(name, kind, created_at, updated_at) VALUES ('Trip', 'auto', ?, ?)`).run(now, now)
+          .lastInsertRowid,
+      );
+      for (const p of [pa, shared, pb])
+        svc.db.prepare(`INSERT INTO album_members(photo_id, album_id, source, updated_at) VALUES (?, ?, 'auto', ?)`).run(p, album, now);
       const other = await svc.call('createAlbum', { name: 'Mine' });
       assert.ok(other.ok);
       assert.ok((await svc.call('movePhotos', { photoIds: [pa, pb], toAlbumId: other.value.albumId })).ok);
 
       const res = await svc.call('removeRoot', { rootId: ra.id });
       assert.deepEqual(res, { ok: true, value: { removed: 2 } });
-      assert.deepEqual(svc.roots().map((r) => r.path), [rb.path]);
+      assert.deepEqual(
+        svc.roots().map((r) => r.path),
+        [rb.path],
+      );
       const left = svc.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
       assert.ok(!left.includes(pa) && !left.includes(shared) && left.includes(pb));
       assert.equal(svc.db.prepare('SELECT COUNT(*) FROM album_members WHERE photo_id IN (?, ?)').pluck().get(pa, shared), 0);
-      assert.ok(!fs.existsSync(thumbFile(svc.layout.cache, 'aa11', 'thumb')) && !fs.existsSync(thumbFile(svc.layout.cache, 'aa11', 'preview')));
+      assert.ok(
+        !fs.existsSync(thumbFile(svc.layout.cache, 'aa11', 'thumb')) && !fs.existsSync(thumbFile(svc.layout.cache, 'aa11', 'preview')),
+      );
       assert.ok(fs.existsSync(thumbFile(svc.layout.cache, 'cc33', 'thumb')), 'a thumbnail another photo shares stays');
       assert.ok(fs.existsSync(path.join(a, 'a.jpg')), 'the files stay');
       // The move made before still undoes, for the photo that is still in the library.
@@ -183,7 +200,10 @@ describe('jobs', () => {
     const last = train.at(-1)!;
     assert.equal(last.losses?.length, 200);
     assert.deepEqual(last.losses?.slice(-3), [298, 299, 300]);
-    assert.ok(train.some((t) => (t.losses?.length ?? 0) > 1 && (t.losses?.length ?? 0) < 200), 'intermediate events carry several points');
+    assert.ok(
+      train.some((t) => (t.losses?.length ?? 0) > 1 && (t.losses?.length ?? 0) < 200),
+      'intermediate events carry several points',
+    );
     const cluster = events.flatMap((e) => (e.type === 'job-progress' && e.job.stage === 'cluster' ? [e.job] : []));
     assert.equal(cluster.at(-1)?.losses, undefined, 'a new stage starts without the losses of the last');
     await svc.close();
@@ -278,6 +298,7 @@ describe('listEncoders', () => {
     write(DEFAULT_ENCODER_ID, true);
     write('alpha', true, { source: { package: 'my-export', version: '2', license: 'Apache-2.0', weightsLicense: 'CC-BY-4.0' } });
     write('no_model', false);
+    write('faces', true, { kind: 'face-embedder' }); // a face embedder's manifest has an output too, but is no image encoder
     fs.writeFileSync(path.join(dir, 'broken.json'), '{ "id": "broken" ');
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a manifest');
     const list = listEncoders(dir);
@@ -287,7 +308,10 @@ describe('listEncoders', () => {
     );
     assert.equal(list[0].isDefault, true);
     const alpha = list.find((e) => e.id === 'alpha')!;
-    assert.deepEqual([alpha.dim, alpha.source, alpha.license, alpha.weightsLicense, alpha.isDefault], [16, 'my-export 2', 'Apache-2.0', 'CC-BY-4.0', false]);
+    assert.deepEqual(
+      [alpha.dim, alpha.source, alpha.license, alpha.weightsLicense, alpha.isDefault],
+      [16, 'my-export 2', 'Apache-2.0', 'CC-BY-4.0', false],
+    );
     assert.deepEqual(listEncoders(path.join(dir, 'missing')), []);
   });
 });
