@@ -9,23 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LibraryService } from '../electron/core/service.js';
-import { argValue, REPO, writeResult } from './common.js';
+import { argValue, labeledSet, REPO, writeResult } from './common.js';
 
 const dataset = path.resolve(argValue('--dataset', path.join(REPO, '..', 'shared', 'datasets', 'intel-scenes')));
 const perClass = Number(argValue('--per-class', '100'));
 
 async function main(): Promise<void> {
-  const rows = fs
-    .readFileSync(path.join(dataset, 'MANIFEST.tsv'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split('\t') as [string, string]);
-  const taken = new Map<string, number>();
-  const items = rows.filter(([, label]) => {
-    const n = taken.get(label) ?? 0;
-    taken.set(label, n + 1);
-    return n < perClass;
-  });
+  const items = labeledSet(dataset, perClass);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-names-root-'));
   const lib = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-names-lib-'));
   const labelOf = new Map<string, string>();

@@ -31,7 +31,9 @@ export function machine(): Record<string, unknown> {
       sharp: pkgVersion('sharp'),
       'onnxruntime-node': pkgVersion('onnxruntime-node'),
       'better-sqlite3': pkgVersion('better-sqlite3'),
-      shoebox: pkgVersion('../../package.json') ?? (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version,
+      shoebox:
+        pkgVersion('../../package.json') ??
+        (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version,
     },
   };
 }
@@ -48,4 +50,19 @@ export function writeResult(name: string, result: Record<string, unknown>): stri
 export function argValue(flag: string, fallback: string): string {
   const i = process.argv.indexOf(flag);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+/** A labeled set's MANIFEST.tsv rows ([relative path, label]), at most `perClass` of each label in file order. */
+export function labeledSet(dir: string, perClass = Infinity): [string, string][] {
+  const taken = new Map<string, number>();
+  return fs
+    .readFileSync(path.join(dir, 'MANIFEST.tsv'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t') as [string, string])
+    .filter(([, label]) => {
+      const n = taken.get(label) ?? 0;
+      taken.set(label, n + 1);
+      return n < perClass;
+    });
 }

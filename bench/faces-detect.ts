@@ -7,82 +7,27 @@
  *
  *   node dist/bench/faces-detect.js [--photos 200] [--levels 1,2,3] [--device cpu]
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { DEFAULT_FACE_DETECTOR_ID, FaceDetector } from '../electron/core/ml/face-detect.js';
 import { boxIou, type FaceBox } from '../electron/core/ml/face-geometry.js';
 import type { Device } from '../electron/core/ml/providers.js';
 import { bundledModelsDir } from '../electron/core/paths.js';
 import { Rng } from '../training/numeric/rng.js';
-import { argValue, REPO, writeResult } from './common.js';
-
-const DATASETS = path.join(REPO, '..', 'shared', 'datasets');
+import { argValue, writeResult } from './common.js';
+import { composite, datasetManifest, FACE_SIZES as SIZES, type Composite } from './fixtures/face-composites.js';
 const photos = Number(argValue('--photos', '200'));
 const levelsList = argValue('--levels', '1,2,3').split(',').map(Number);
 const device = argValue('--device', 'cpu') as Device;
-const SIZES = [32, 48, 64, 96, 160, 256];
 const W = 1024;
 const H = 768;
 
-const manifest = (name: string): [string, string][] =>
-  fs
-    .readFileSync(path.join(DATASETS, name, 'MANIFEST.tsv'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split('\t') as [string, string]);
-
-interface Composite {
-  rgb: Uint8Array;
-  faces: { x: number; y: number; w: number; h: number; size: number; person: string }[];
-}
-
-/** One scene with 1-3 faces of different people at random sizes and places, none touching another. */
-async function composite(rng: Rng, scenes: [string, string][], faces: [string, string][]): Promise<Composite> {
-  const bg = await sharp(path.join(DATASETS, 'intel-scenes', scenes[rng.int(scenes.length)][0]))
-    .resize(W, H, { fit: 'fill' })
-    .removeAlpha()
-    .raw()
-    .toBuffer();
-  const n = 1 + rng.int(3);
-  const placed: Composite['faces'] = [];
-  const layers: { input: Buffer; left: number; top: number }[] = [];
-  for (let i = 0; i < n; i++) {
-    const size = SIZES[rng.int(SIZES.length)];
-    let face = faces[rng.int(faces.length)];
-    while (placed.some((p) => p.person === face[1])) face = faces[rng.int(faces.length)];
-    for (let tries = 0; tries < 100; tries++) {
-      const x = rng.int(W - size);
-      const y = rng.int(H - size);
-      const box = { x: x - 8, y: y - 8, w: size + 16, h: size + 16 };
-      if (placed.some((p) => boxIou(p, box) > 0)) continue;
-      placed.push({ x, y, w: size, h: size, size, person: face[1] });
-      layers.push({
-        input: await sharp(path.join(DATASETS, 'faces-12', face[0]))
-          .resize(size, size)
-          .png()
-          .toBuffer(),
-        left: x,
-        top: y,
-      });
-      break;
-    }
-  }
-  const rgb = await sharp(bg, { raw: { width: W, height: H, channels: 3 } })
-    .composite(layers)
-    .removeAlpha()
-    .raw()
-    .toBuffer();
-  return { rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength), faces: placed };
-}
-
 async function main(): Promise<void> {
-  const scenes = manifest('intel-scenes');
-  const faces = manifest('faces-12');
+  const scenes = datasetManifest('intel-scenes');
+  const faces = datasetManifest('faces-12');
   const detector = await FaceDetector.open(path.join(bundledModelsDir(), `${DEFAULT_FACE_DETECTOR_ID}.json`), { device });
   const rng = new Rng(11);
   const set: Composite[] = [];
-  for (let i = 0; i < photos; i++) set.push(await composite(rng, scenes, faces));
+  for (let i = 0; i < photos; i++) set.push(await composite(rng, scenes, faces, W, H, SIZES));
   const results = [];
   for (const levels of levelsList) {
     const hit = new Map<number, number>();

@@ -19,7 +19,14 @@ import path from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import sharp from 'sharp';
 import { evaluateClustering, knnAccuracy } from '../electron/core/cluster/index.js';
-import { FACE_EMBEDDERS, convertFaceEmbedder, normalizeFace, type FaceEmbedderSpec, type FacePreprocess } from '../training/convert/faces.js';
+import { pairwiseScores } from '../electron/core/cluster/metrics.js';
+import {
+  FACE_EMBEDDERS,
+  convertFaceEmbedder,
+  normalizeFace,
+  type FaceEmbedderSpec,
+  type FacePreprocess,
+} from '../training/convert/faces.js';
 import { argValue, REPO, writeResult } from './common.js';
 
 const dataset = path.resolve(argValue('--dataset', path.join(REPO, '..', 'shared', 'datasets', 'faces-12')));
@@ -49,7 +56,12 @@ function readManifest(): { items: Item[]; people: string[] } {
 
 /** Decode a crop to size x size 8-bit RGB (stretched: the crops are already square and aligned). */
 async function decode(file: string, size: number): Promise<Uint8Array> {
-  const { data } = await sharp(file).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(file)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(size, size, { fit: 'fill', kernel: 'cubic' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -80,7 +92,7 @@ function averageLinkage(x: Float32Array, n: number, dim: number): { a: number; b
   const active = new Uint8Array(n).fill(1);
   const merges: { a: number; b: number; h: number }[] = [];
   const chain: number[] = [];
-  for (let left = n; left > 1; ) {
+  for (let left = n; left > 1;) {
     if (chain.length === 0) chain.push(active.indexOf(1));
     const a = chain[chain.length - 1];
     const prev = chain.length > 1 ? chain[chain.length - 2] : -1;
@@ -134,24 +146,6 @@ function cut(merges: { a: number; b: number; h: number }[], n: number, threshold
   });
 }
 
-/** Pairwise precision / recall: of the pairs put together, how many are one person; of one person's pairs, how many are together. */
-function pairwise(truth: ArrayLike<number>, pred: ArrayLike<number>): { precision: number; recall: number } {
-  const joint = new Map<string, number>();
-  const byPred = new Map<number, number>();
-  const byTrue = new Map<number, number>();
-  for (let i = 0; i < truth.length; i++) {
-    const key = `${pred[i]}:${truth[i]}`;
-    joint.set(key, (joint.get(key) ?? 0) + 1);
-    byPred.set(pred[i], (byPred.get(pred[i]) ?? 0) + 1);
-    byTrue.set(truth[i], (byTrue.get(truth[i]) ?? 0) + 1);
-  }
-  const pairs = (m: Map<unknown, number>): number => [...m.values()].reduce((s, c) => s + (c * (c - 1)) / 2, 0);
-  const tp = pairs(joint);
-  const predPairs = pairs(byPred);
-  const truePairs = pairs(byTrue);
-  return { precision: predPairs ? tp / predPairs : 1, recall: truePairs ? tp / truePairs : 1 };
-}
-
 const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 
 interface SweepRow {
@@ -184,7 +178,7 @@ function score(emb: Float32Array, n: number, dim: number, labels: Int32Array) {
     const sizes = new Map<number, number>();
     for (const p of pred) sizes.set(p, (sizes.get(p) ?? 0) + 1);
     const s = evaluateClustering(labels, pred);
-    const pw = pairwise(labels, pred);
+    const pw = pairwiseScores(labels, pred);
     return {
       threshold,
       clusters: sizes.size,
@@ -203,7 +197,14 @@ function score(emb: Float32Array, n: number, dim: number, labels: Int32Array) {
   return { knn1: r3(knn1), knn5: r3(knn5), bestAcc, bestWithPrecision: bestPrecise, thresholdsMeetingTargets: meetsTargets, sweep };
 }
 
-async function embedAll(session: InferenceSession, crops: Uint8Array[], size: number, pre: FacePreprocess, dim: number, flip: boolean): Promise<Float32Array> {
+async function embedAll(
+  session: InferenceSession,
+  crops: Uint8Array[],
+  size: number,
+  pre: FacePreprocess,
+  dim: number,
+  flip: boolean,
+): Promise<Float32Array> {
   const n = crops.length;
   const per = size * size * 3;
   const emb = new Float32Array(n * dim);
@@ -228,7 +229,15 @@ async function embedAll(session: InferenceSession, crops: Uint8Array[], size: nu
  * Inference ms per face at a batch size: after a warm-up run, `rounds` rounds over `count` crops; the best round
  * counts, because the machine may be shared.
  */
-async function inferenceMs(session: InferenceSession, crops: Uint8Array[], size: number, pre: FacePreprocess, batch: number, count: number, rounds = 3): Promise<number> {
+async function inferenceMs(
+  session: InferenceSession,
+  crops: Uint8Array[],
+  size: number,
+  pre: FacePreprocess,
+  batch: number,
+  count: number,
+  rounds = 3,
+): Promise<number> {
   const per = size * size * 3;
   const x = new Float32Array(batch * per);
   for (let j = 0; j < batch; j++) normalizeFace(crops[j % crops.length], size, pre, x, j * per);
@@ -256,7 +265,10 @@ async function benchModel(spec: FaceEmbedderSpec, items: Item[], labels: Int32Ar
   const crops = await Promise.all(items.map((it) => decode(it.file, size)));
   const decodeMs = (performance.now() - t1) / items.length;
 
-  const session = await InferenceSession.create(onnx, { executionProviders: ['cpu'], ...(threads > 0 ? { intraOpNumThreads: threads } : {}) });
+  const session = await InferenceSession.create(onnx, {
+    executionProviders: ['cpu'],
+    ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+  });
   const dim = manifest.output.dim;
   const variants: Record<string, FacePreprocess> = { upstream: spec.preprocess, ...(spec.altPreprocess ?? {}) };
   const results: Record<string, unknown> = {};
@@ -272,10 +284,15 @@ async function benchModel(spec: FaceEmbedderSpec, items: Item[], labels: Int32Ar
         const p = s.bestWithPrecision;
         console.log(
           `${spec.id.padEnd(14)} ${key.padEnd(14)} kNN-1 ${s.knn1.toFixed(3)} kNN-5 ${s.knn5.toFixed(3)} | best ACC t=${b.threshold} k=${b.clusters} ACC ${b.acc} NMI ${b.nmi} ARI ${b.ari} P ${b.pairwisePrecision} R ${b.pairwiseRecall}` +
-            (p ? ` | P>=0.95: t=${p.threshold} k=${p.clusters} ACC ${p.acc} P ${p.pairwisePrecision} R ${p.pairwiseRecall}` : ' | P>=0.95: none'),
+            (p
+              ? ` | P>=0.95: t=${p.threshold} k=${p.clusters} ACC ${p.acc} P ${p.pairwisePrecision} R ${p.pairwiseRecall}`
+              : ' | P>=0.95: none'),
         );
         const cb = c.bestWithPrecision;
-        console.log(`${''.padEnd(14)} ${'  centered'.padEnd(14)} kNN-1 ${c.knn1.toFixed(3)} kNN-5 ${c.knn5.toFixed(3)} | P>=0.95: ` + (cb ? `t=${cb.threshold} k=${cb.clusters} ACC ${cb.acc} P ${cb.pairwisePrecision} R ${cb.pairwiseRecall}` : 'none'));
+        console.log(
+          `${''.padEnd(14)} ${'  centered'.padEnd(14)} kNN-1 ${c.knn1.toFixed(3)} kNN-5 ${c.knn5.toFixed(3)} | P>=0.95: ` +
+            (cb ? `t=${cb.threshold} k=${cb.clusters} ACC ${cb.acc} P ${cb.pairwisePrecision} R ${cb.pairwiseRecall}` : 'none'),
+        );
       }
     }
     const batch1Ms = await inferenceMs(session, crops, size, spec.preprocess, 1, 64);
@@ -284,7 +301,12 @@ async function benchModel(spec: FaceEmbedderSpec, items: Item[], labels: Int32Ar
       manifest,
       onnxBytes: onnx.length,
       convertMs: Math.round(convertMs),
-      timePerFaceMs: { decodeResize: r3(decodeMs), inferenceBatch1: r3(batch1Ms), inferenceBatch32: r3(batch32Ms), flipDoublesInference: true },
+      timePerFaceMs: {
+        decodeResize: r3(decodeMs),
+        inferenceBatch1: r3(batch1Ms),
+        inferenceBatch32: r3(batch32Ms),
+        flipDoublesInference: true,
+      },
       results,
     };
   } finally {
@@ -317,7 +339,8 @@ async function main(): Promise<void> {
       thresholds: THRESHOLDS,
       target: TARGET,
       knn: 'leave-one-out, cosine, majority vote (electron/core/cluster knnAccuracy)',
-      timing: 'onnxruntime-node CPU provider, ms per face, best of 3 rounds (64 faces at batch 1, 128 at batch 32); decodeResize: sharp, all crops in parallel',
+      timing:
+        'onnxruntime-node CPU provider, ms per face, best of 3 rounds (64 faces at batch 1, 128 at batch 32); decodeResize: sharp, all crops in parallel',
       centered: 'each result also has `centered`: the same scores after subtracting the mean embedding of the set and re-normalising',
       threads: threads || 'ORT default',
     },

@@ -6,13 +6,12 @@
  *
  *   node dist/bench/objects.js [--dataset ../shared/datasets/cifar10-test] [--per-class 100] [--device cpu]
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_DETECTOR_ID, DEFAULT_OBJECT_THRESHOLD, ObjectDetector } from '../electron/core/ml/objects.js';
 import { createNormalizer, decodeRgb } from '../electron/core/ml/preprocess.js';
 import type { Device } from '../electron/core/ml/providers.js';
 import { bundledModelsDir } from '../electron/core/paths.js';
-import { argValue, REPO, writeResult } from './common.js';
+import { argValue, labeledSet, REPO, writeResult } from './common.js';
 
 const dataset = path.resolve(argValue('--dataset', path.join(REPO, '..', 'shared', 'datasets', 'cifar10-test')));
 const perClass = Number(argValue('--per-class', '100'));
@@ -31,17 +30,7 @@ const COCO: Record<string, string> = {
 };
 
 async function main(): Promise<void> {
-  const rows = fs
-    .readFileSync(path.join(dataset, 'MANIFEST.tsv'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split('\t') as [string, string]);
-  const taken = new Map<string, number>();
-  const items = rows.filter(([, label]) => {
-    const n = taken.get(label) ?? 0;
-    taken.set(label, n + 1);
-    return n < perClass;
-  });
+  const items = labeledSet(dataset, perClass);
   const detector = await ObjectDetector.open(path.join(bundledModelsDir(), `${DEFAULT_DETECTOR_ID}.json`), { device });
   const normalize = createNormalizer(detector.manifest);
   const labels = detector.labels;
@@ -116,8 +105,11 @@ async function main(): Promise<void> {
     thresholds: byThreshold,
   };
   for (const t of byThreshold) {
-    console.log(`t=${t.threshold}: recall ${t.recall.toFixed(3)} precision ${t.precision.toFixed(3)} no label ${(t.noLabel * 100).toFixed(0)}%`);
-    for (const [cls, v] of Object.entries(t.perClass)) console.log(`  ${cls}: recall ${v.recall.toFixed(2)} precision ${v.precision?.toFixed(2) ?? '-'} (${v.given} given)`);
+    console.log(
+      `t=${t.threshold}: recall ${t.recall.toFixed(3)} precision ${t.precision.toFixed(3)} no label ${(t.noLabel * 100).toFixed(0)}%`,
+    );
+    for (const [cls, v] of Object.entries(t.perClass))
+      console.log(`  ${cls}: recall ${v.recall.toFixed(2)} precision ${v.precision?.toFixed(2) ?? '-'} (${v.given} given)`);
   }
   console.log(`decode ${result.decodeMsPerPhoto.toFixed(1)} ms, detect ${result.detectMsPerPhoto.toFixed(1)} ms per photo`);
   console.log(writeResult(`objects-${result.dataset}`, result));

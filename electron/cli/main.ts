@@ -3,7 +3,7 @@
  *
  *   shoebox organize <folder> [--library <dir>] [--json <file>] [--device <d>] [--no-train] [--retrain]
  *                             [--train-steps <n>] [--albums auto|<n>] [--method propos|byol|moco] [--reorganize] [--wait]
- *                             [--no-objects]
+ *                             [--no-objects] [--no-faces]
  *   shoebox serve <folder> [--library <dir>] [--port <n>] [--device <d>]
  *   shoebox check [--library <dir>]
  *   shoebox export <album> <folder> [--library <dir>] [--link] [--xmp] [--wait]
@@ -36,6 +36,7 @@ Options:
   --device <d>           auto | cpu | webgpu | cuda | dml | coreml (default: auto)
   --no-train             organize: no on-device training this time
   --no-objects           organize: do not look for objects (people, dogs, boats ...) this time
+  --no-faces             organize: do not look for faces and people this time
   --retrain              organize: train now, even when nothing warrants it (new photos, corrections)
   --train-steps <n>      organize: train steps of a round (default ${DEFAULT_SETTINGS.trainSteps}; saved for this library)
   --albums auto|<n>      organize: number of albums (default: auto)
@@ -70,6 +71,7 @@ function parseOpts(argv: string[]) {
       device: { type: 'string' },
       'no-train': { type: 'boolean' },
       'no-objects': { type: 'boolean' },
+      'no-faces': { type: 'boolean' },
       retrain: { type: 'boolean' },
       'train-steps': { type: 'string' },
       wait: { type: 'boolean' },
@@ -113,6 +115,10 @@ export interface OrganizeJson {
   device: string | null;
   model: string | null;
   timings: Record<string, number>;
+  /** People with faces in this folder's photos; `name` null until named. */
+  people: { id: number; name: string | null; count: number }[];
+  /** Every face found, its box in the upright photo's pixels, its person (null: unknown) and quality (0..1). */
+  faces: { path: string; box: [number, number, number, number]; person: number | null; quality: number }[];
 }
 
 /** The `--json` document for the photos under `folder`. */
@@ -141,6 +147,28 @@ export function organizeJson(svc: LibraryService, folder: string, timings: Recor
         WHERE a.deleted_at IS NULL GROUP BY a.id ORDER BY a.kind = 'unsorted', count DESC, a.id`,
     )
     .all(root?.id ?? -1) as { id: number; name: string; kind: string; count: number }[];
+  const faceRows = svc.db
+    .prepare(
+      `SELECT p.rel_path, p.width, p.height, f.x, f.y, f.w, f.h, f.person_id, f.quality FROM faces f JOIN photos p ON p.id = f.photo_id
+        WHERE p.root_id = ? AND p.status = 'ok' ORDER BY p.rel_path, f.x`,
+    )
+    .all(root?.id ?? -1) as {
+    rel_path: string;
+    width: number | null;
+    height: number | null;
+    x: number;
+    y: number;
+    w: number;
+    h: number;
+    person_id: number | null;
+    quality: number;
+  }[];
+  const people = svc.db
+    .prepare(
+      `SELECT pe.id, pe.name, COUNT(DISTINCT f.photo_id) AS count FROM people pe JOIN faces f ON f.person_id = pe.id
+         JOIN photos p ON p.id = f.photo_id AND p.status = 'ok' AND p.root_id = ? GROUP BY pe.id ORDER BY pe.name IS NULL, count DESC, pe.id`,
+    )
+    .all(root?.id ?? -1) as { id: number; name: string | null; count: number }[];
   return {
     photos: rows.map((r) => ({
       path: r.rel_path,
@@ -155,6 +183,17 @@ export function organizeJson(svc: LibraryService, folder: string, timings: Recor
     device: status.device,
     model: status.model ? `${status.model.id}@${status.model.version}` : null,
     timings,
+    people,
+    faces: faceRows.map((f) => {
+      const w = f.width ?? 1;
+      const h = f.height ?? 1;
+      return {
+        path: f.rel_path,
+        box: [Math.round(f.x * w), Math.round(f.y * h), Math.round(f.w * w), Math.round(f.h * h)],
+        person: f.person_id,
+        quality: Number(f.quality.toFixed(3)),
+      };
+    }),
   };
 }
 
@@ -208,6 +247,7 @@ async function organize(args: ReturnType<typeof parse>): Promise<number> {
     const job = svc.organize({
       ...(args.values['no-train'] ? { train: false } : {}),
       ...(args.values['no-objects'] ? { objects: false } : {}),
+      ...(args.values['no-faces'] ? { faces: false } : {}),
       retrain: args.values.retrain ?? false,
       reorganize: args.values.reorganize ?? false,
       ...(albums !== undefined ? { albums } : {}),

@@ -24,6 +24,7 @@ export const DEFAULT_SECONDS_PER: Readonly<Record<string, number>> = {
   'train:views': 0.04,
   'train:steps': 0.06,
   'objects:photos': 0.036,
+  'faces:photos': 0.12,
 };
 const RATES_SETTING = 'jobSecondsPer';
 

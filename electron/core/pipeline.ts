@@ -15,13 +15,22 @@ import { scanLibrary, type ScanSummary } from './library/scanner.js';
 import { setSetting } from './db/database.js';
 import type { Library } from './library.js';
 import type { Device } from './ml/providers.js';
-import { activeEncoder, backboneEncoder, DEFAULT_ENCODER_ID, latestVersionOf, rootEncoder, setActiveEncoder, type Encoder } from './encoders.js';
+import {
+  activeEncoder,
+  backboneEncoder,
+  DEFAULT_ENCODER_ID,
+  latestVersionOf,
+  rootEncoder,
+  setActiveEncoder,
+  type Encoder,
+} from './encoders.js';
 import { clusterStage, type ClusterStageOptions, type ClusterStageResult } from './stages/cluster.js';
 import { embedBackbone, embedWithAdapter } from './stages/embed.js';
 import { decideTraining, type TrainingDecision } from './stages/train-policy.js';
 import { trainStage, type TrainStageOptions, type TrainStageResult } from './stages/train.js';
 import { placesStage } from './stages/places.js';
 import { objectsStage } from './stages/objects.js';
+import { facesStage, type FacesStageResult } from './stages/faces.js';
 import { refreshAlbumNames } from './albums/names.js';
 import type { JobInfo, OrganizeStep } from './api/contract.js';
 import { embeddingKey, keyString } from './embeddings.js';
@@ -51,6 +60,8 @@ export interface OrganizeOptions {
   encoder?: string;
   /** Run the object detector (default true; benchmarks of the other stages turn it off). */
   objects?: boolean;
+  /** Find faces and group them into people (default true). */
+  faces?: boolean;
 }
 
 export interface OrganizeReport {
@@ -63,6 +74,8 @@ export interface OrganizeReport {
   timings: Record<string, number>;
   training: TrainingDecision;
   trained: TrainStageResult | null;
+  /** The faces stage of this run, when it ran. */
+  faces: FacesStageResult | null;
 }
 
 /** The stages, replaceable (tests run the real service with stubs). */
@@ -74,6 +87,7 @@ export interface Stages {
   cluster: typeof clusterStage;
   train: typeof trainStage;
   objects: typeof objectsStage;
+  faces: typeof facesStage;
 }
 
 export const DEFAULT_STAGES: Stages = {
@@ -84,6 +98,7 @@ export const DEFAULT_STAGES: Stages = {
   cluster: clusterStage,
   train: trainStage,
   objects: objectsStage,
+  faces: facesStage,
 };
 
 export interface OrganizeHooks {
@@ -123,12 +138,17 @@ interface PlanState {
   photos: number;
   unembedded: number;
   undetected: number;
+  /** Photos the face models have not looked at. */
+  faceless: number;
   /** Seconds the training round is expected to take: null until decided (guessed meanwhile). */
   trainSec: number | null;
   trainGuess: boolean;
 }
 
-function organizeEstimator(opts: OrganizeOptions, plan: PlanState): (job: Readonly<JobInfo>, per: (key: string) => number) => Partial<Record<OrganizeStep, number>> {
+function organizeEstimator(
+  opts: OrganizeOptions,
+  plan: PlanState,
+): (job: Readonly<JobInfo>, per: (key: string) => number) => Partial<Record<OrganizeStep, number>> {
   return (job, per) => {
     const step = job.steps?.find((s) => s.state === 'active')?.id ?? 'scan';
     // Photos the scan is still reading will need embedding and detection too.
@@ -138,11 +158,22 @@ function organizeEstimator(opts: OrganizeOptions, plan: PlanState): (job: Readon
     const albums = 0.5 + photos * per('cluster:photos');
     const train =
       plan.trainSec ??
-      (plan.trainGuess ? Math.min(TRAIN_SAMPLE_MAX, photos) * VIEWS * per('train:views') + Math.min(opts.timeLimitSec, opts.steps * per('train:steps')) : 0);
+      (plan.trainGuess
+        ? Math.min(TRAIN_SAMPLE_MAX, photos) * VIEWS * per('train:views') + Math.min(opts.timeLimitSec, opts.steps * per('train:steps'))
+        : 0);
     const objects = opts.objects === false ? 0 : (plan.undetected + fresh) * per('objects:photos');
+    const faces = opts.faces === false ? 0 : (plan.faceless + fresh) * per('faces:photos');
     // The rest of the refine step after the sub-stage now running.
-    const sub = job.stage === 'train' ? (job.unit === 'views' ? Math.min(opts.timeLimitSec, opts.steps * per('train:steps')) : 0) + albums : 0;
-    const refineLeft = job.stage === 'objects' ? 0 : job.stage === 'train' ? sub + objects : train + (train > 0 ? albums : 0) + objects;
+    const sub =
+      job.stage === 'train' ? (job.unit === 'views' ? Math.min(opts.timeLimitSec, opts.steps * per('train:steps')) : 0) + albums : 0;
+    const refineLeft =
+      job.stage === 'faces'
+        ? 0
+        : job.stage === 'objects'
+          ? faces
+          : job.stage === 'train'
+            ? sub + objects + faces
+            : train + (train > 0 ? albums : 0) + objects + faces;
     const after: Record<OrganizeStep, number> = { scan: 0, embed, albums, refine: refineLeft };
     const order: OrganizeStep[] = ['scan', 'embed', 'albums', 'refine'];
     const at = order.indexOf(step);
@@ -152,7 +183,11 @@ function organizeEstimator(opts: OrganizeOptions, plan: PlanState): (job: Readon
 
 function planState(lib: Library, opts: OrganizeOptions, backbone: Encoder): PlanState {
   const db = lib.db;
-  const count = (sql: string, ...args: unknown[]): number => db.prepare(sql).pluck().get(...args) as number;
+  const count = (sql: string, ...args: unknown[]): number =>
+    db
+      .prepare(sql)
+      .pluck()
+      .get(...args) as number;
   const organized = db.prepare(`SELECT 1 FROM album_members LIMIT 1`).get() !== undefined;
   return {
     photos: count(`SELECT COUNT(*) FROM photos WHERE status = 'ok'`),
@@ -160,13 +195,23 @@ function planState(lib: Library, opts: OrganizeOptions, backbone: Encoder): Plan
       `SELECT COUNT(*) FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model_key = ? AND e.hash = p.hash WHERE p.status = 'ok' AND e.photo_id IS NULL`,
       keyString(embeddingKey(backbone.key)),
     ),
-    undetected: count(`SELECT COUNT(*) FROM photos p LEFT JOIN objects_done d ON d.photo_id = p.id AND d.hash = p.hash WHERE p.status = 'ok' AND d.photo_id IS NULL`),
+    undetected: count(
+      `SELECT COUNT(*) FROM photos p LEFT JOIN objects_done d ON d.photo_id = p.id AND d.hash = p.hash WHERE p.status = 'ok' AND d.photo_id IS NULL`,
+    ),
+    faceless: count(
+      `SELECT COUNT(*) FROM photos p LEFT JOIN faces_done d ON d.photo_id = p.id AND d.hash = p.hash WHERE p.status = 'ok' AND d.photo_id IS NULL`,
+    ),
     trainSec: null,
     trainGuess: opts.train && (opts.retrain || !organized),
   };
 }
 
-export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobContext, hooks: OrganizeHooks = {}): Promise<OrganizeReport> {
+export async function runOrganize(
+  lib: Library,
+  opts: OrganizeOptions,
+  ctx: JobContext,
+  hooks: OrganizeHooks = {},
+): Promise<OrganizeReport> {
   const st: Stages = { ...DEFAULT_STAGES, ...hooks.stages };
   const backbone = backboneEncoder(lib.db, opts.encoder ?? DEFAULT_ENCODER_ID);
   const plan = planState(lib, opts, backbone);
@@ -197,7 +242,12 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
   ctx.enterStep('albums');
   plan.unembedded = 0;
   const organized = lib.db.prepare(`SELECT 1 FROM album_members LIMIT 1`).get() !== undefined;
-  const clusterOpts = (mode: 'full' | 'incremental'): ClusterStageOptions => ({ k: opts.albums, seed: opts.seed, mode, beforeWrite: hooks.beforeClusterWrite });
+  const clusterOpts = (mode: 'full' | 'incremental'): ClusterStageOptions => ({
+    k: opts.albums,
+    seed: opts.seed,
+    mode,
+    beforeWrite: hooks.beforeClusterWrite,
+  });
   let cl = await st.cluster(lib, active.key, clusterOpts(opts.reorganize || !organized ? 'full' : 'incremental'), ctx);
   t = lap('cluster', t);
   timings.firstAlbums = (performance.now() - t0) / 1000;
@@ -206,7 +256,10 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
   // Refinement, when warranted.
   const decision = decideTraining(lib.db, backbone, { enabled: opts.train, force: opts.retrain, method: opts.method });
   setSetting(lib.db, 'lastTrainingDecision', decision);
-  plan.trainSec = decision.train ? Math.min(TRAIN_SAMPLE_MAX, plan.photos) * VIEWS * ctx.secondsPer('train:views') + Math.min(opts.timeLimitSec, opts.steps * ctx.secondsPer('train:steps')) : 0;
+  plan.trainSec = decision.train
+    ? Math.min(TRAIN_SAMPLE_MAX, plan.photos) * VIEWS * ctx.secondsPer('train:views') +
+      Math.min(opts.timeLimitSec, opts.steps * ctx.secondsPer('train:steps'))
+    : 0;
   let trained: TrainStageResult | null = null;
   if (decision.train) {
     ctx.setRefining(true);
@@ -236,12 +289,16 @@ export async function runOrganize(lib: Library, opts: OrganizeOptions, ctx: JobC
   if (opts.objects !== false) {
     const found = await st.objects(lib, opts.device, ctx);
     if (found.looked > 0) hooks.onAlbums?.('named', cl);
-    lap('objects', t);
+    t = lap('objects', t);
   }
+  // People, after everything albums need: the costliest stage per photo, and independent of the albums.
+  const faces = opts.faces !== false ? await st.faces(lib, opts.device, ctx) : null;
+  if (faces) lap('faces', t);
   ctx.endSteps();
   if (device) setSetting(lib.db, 'lastDevice', device);
   const parts = [`${scan.found} photos`, `${scan.errors} could not be read`];
   if (cl.albums) parts.push(`${cl.albums} albums`);
   if (!decision.train && decision.reason !== 'off') parts.push(decision.message);
-  return { message: parts.join(', '), scan, device, model: active.key, albums: cl.albums, timings, training: decision, trained };
+  if (faces && faces.newPeople + faces.joined > 0) parts.push(`${faces.faces} faces found, ${faces.newPeople} new people`);
+  return { message: parts.join(', '), scan, device, model: active.key, albums: cl.albums, timings, training: decision, trained, faces };
 }

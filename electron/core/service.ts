@@ -261,6 +261,7 @@ export class LibraryService implements CoreHandle, Library {
       seed: opts.seed ?? 1,
       encoder: opts.encoder ?? s.encoder,
       ...(opts.objects !== undefined ? { objects: opts.objects } : {}),
+      ...(opts.faces !== undefined ? { faces: opts.faces } : {}),
     };
   }
 

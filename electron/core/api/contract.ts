@@ -25,7 +25,7 @@ export interface ApiError {
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiError };
 
 export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export type JobKind = 'organize' | 'scan' | 'embed' | 'train' | 'cluster' | 'places' | 'objects' | 'export';
+export type JobKind = 'organize' | 'scan' | 'embed' | 'train' | 'cluster' | 'places' | 'objects' | 'faces' | 'export';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 /** What a stage's counts count. */
 export type JobUnit = 'photos' | 'views' | 'steps' | 'files';

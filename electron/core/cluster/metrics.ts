@@ -193,6 +193,27 @@ export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): n
   return (sumCells - expected) / (max - expected);
 }
 
+/**
+ * Pairwise precision and recall: of the pairs a prediction puts together, the share that belong together; of the
+ * pairs that belong together, the share it puts together.
+ */
+export function pairwiseScores(truth: ArrayLike<number>, pred: ArrayLike<number>): { precision: number; recall: number } {
+  const joint = new Map<string, number>();
+  const byPred = new Map<number, number>();
+  const byTrue = new Map<number, number>();
+  for (let i = 0; i < truth.length; i++) {
+    const key = `${pred[i]}:${truth[i]}`;
+    joint.set(key, (joint.get(key) ?? 0) + 1);
+    byPred.set(pred[i], (byPred.get(pred[i]) ?? 0) + 1);
+    byTrue.set(truth[i], (byTrue.get(truth[i]) ?? 0) + 1);
+  }
+  const pairs = (m: Map<unknown, number>): number => [...m.values()].reduce((s, c) => s + (c * (c - 1)) / 2, 0);
+  const tp = pairs(joint);
+  const predPairs = pairs(byPred);
+  const truePairs = pairs(byTrue);
+  return { precision: predPairs ? tp / predPairs : 1, recall: truePairs ? tp / truePairs : 1 };
+}
+
 /** All three clustering scores at once. */
 export interface ClusteringScores {
   acc: number;
@@ -215,13 +236,7 @@ export function evaluateClustering(trueLabels: ArrayLike<number>, predicted: Arr
  * summed similarity. Returns the fraction classified correctly (1 for fewer than two items).
  * Cost: that of {@link knnSelf}, O(n^2 dim).
  */
-export function knnAccuracy(
-  features: Float32Array,
-  n: number,
-  dim: number,
-  labels: ArrayLike<number>,
-  k = 20,
-): number {
+export function knnAccuracy(features: Float32Array, n: number, dim: number, labels: ArrayLike<number>, k = 20): number {
   if (labels.length !== n) throw new RangeError(`knnAccuracy: ${labels.length} labels for ${n} items`);
   if (n < 2) return 1;
   const kk = Math.min(k, n - 1);

@@ -198,4 +198,41 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX photos_place ON photos(status, country, region, city);
   CREATE INDEX photos_camera ON photos(status, camera);
   `,
+  /* v6: faces found in photos, and the people they are grouped into */ `
+  CREATE TABLE people (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT,                     -- null until the person names them
+    cover_face_id INTEGER,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+  CREATE TABLE faces (
+    id          INTEGER PRIMARY KEY,
+    photo_id    INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    -- Box and keypoints as fractions of the upright photo's width and height.
+    x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+    landmarks   TEXT NOT NULL,              -- JSON [[x, y] x 6]: right eye, left eye, nose, mouth, right ear, left ear
+    score       REAL NOT NULL,
+    quality     REAL NOT NULL,              -- 0..1: size, score, frontal
+    low_quality INTEGER NOT NULL,           -- 1: tiny, unsure or profile; kept, never seeds a person
+    embedding   BLOB NOT NULL,              -- float32, unit length
+    person_id   INTEGER REFERENCES people(id) ON DELETE SET NULL,
+    source      TEXT NOT NULL DEFAULT 'auto' CHECK (source IN ('auto', 'user')),  -- 'user': the person put it there
+    updated_at  INTEGER NOT NULL
+  );
+  CREATE INDEX faces_photo ON faces(photo_id);
+  CREATE INDEX faces_person ON faces(person_id);
+  -- Photos the face models have looked at (in their current content), so a photo without faces is not run again.
+  CREATE TABLE faces_done (
+    photo_id  INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    hash      TEXT NOT NULL,
+    model_key TEXT NOT NULL
+  );
+  -- "Not this person": the face never goes back to them.
+  CREATE TABLE face_not_person (
+    face_id   INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    PRIMARY KEY (face_id, person_id)
+  );
+  `,
 ];

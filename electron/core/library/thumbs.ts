@@ -104,7 +104,10 @@ export async function probe(buf: Buffer): Promise<DecodedInfo> {
   }
   if (!meta.width || !meta.height) throw new FileError('DECODE_FAILED', 'image has no dimensions');
   if (meta.width * meta.height > MAX_INPUT_PIXELS) {
-    throw new FileError('TOO_LARGE', `image is ${meta.width}x${meta.height}, larger than ${MAX_INPUT_PIXELS / 1e6} megapixels; skipped to protect memory`);
+    throw new FileError(
+      'TOO_LARGE',
+      `image is ${meta.width}x${meta.height}, larger than ${MAX_INPUT_PIXELS / 1e6} megapixels; skipped to protect memory`,
+    );
   }
   // For HEIF, libvips reports no EXIF orientation: irot/imir are the image's transforms (and already in its size).
   const o = meta.format === 'heif' ? null : (meta.orientation ?? null);
@@ -131,7 +134,11 @@ async function writeAtomic(file: string, data: Buffer): Promise<void> {
 export async function makeThumbnail(buf: Buffer, file: string): Promise<{ width: number; height: number }> {
   let out: { data: Buffer; info: OutputInfo };
   try {
-    const out0 = (await uprightImage(buf)).resize(THUMB_SIZE, THUMB_SIZE, { fit: 'outside', withoutEnlargement: true, fastShrinkOnLoad: true });
+    const out0 = (await uprightImage(buf)).resize(THUMB_SIZE, THUMB_SIZE, {
+      fit: 'outside',
+      withoutEnlargement: true,
+      fastShrinkOnLoad: true,
+    });
     out = await encodeThumbnail(out0).toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw e instanceof FileError ? e : classifySharpError(e);
@@ -140,11 +147,29 @@ export async function makeThumbnail(buf: Buffer, file: string): Promise<{ width:
   return { width: out.info.width, height: out.info.height };
 }
 
+/** The original file upright (EXIF rotation applied, HEIC decoded), at most `maxSide` on its long side, as RGB. */
+export async function uprightRgb(source: string, maxSide: number): Promise<{ data: Uint8Array; width: number; height: number }> {
+  try {
+    const { data, info } = await (
+      await uprightImage(source)
+    )
+      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (e) {
+    throw e instanceof FileError ? e : classifySharpError(e);
+  }
+}
+
 /** Write a lightbox preview (long side PREVIEW_SIZE) from the original file. */
 export async function makePreview(source: string, file: string): Promise<{ width: number; height: number }> {
   let out: { data: Buffer; info: OutputInfo };
   try {
-    out = await (await uprightImage(source))
+    out = await (
+      await uprightImage(source)
+    )
       .resize(PREVIEW_SIZE, PREVIEW_SIZE, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 82 })
       .toBuffer({ resolveWithObject: true });

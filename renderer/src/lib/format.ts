@@ -51,6 +51,7 @@ const JOB_NAMES: Record<JobKind, string> = {
   cluster: 'Grouping into albums',
   places: 'Finding places',
   objects: 'Recognizing what is in the photos',
+  faces: 'Finding faces and people',
   export: 'Exporting',
 };
 

@@ -22,13 +22,21 @@ import { ManifestError, validateManifest } from '../../../training/manifest.js';
 import { encodeModel } from '../../../training/onnx/proto.js';
 import { attr, GraphBuilder, makeImages, randomArray, relMaxDiff, runOnnx, runTfjs, tfjsModel } from './helpers.js';
 
-const convAttrs = (padding: string) => ({ strides: attr.ints([1, 1, 1, 1]), padding: attr.s(padding), data_format: attr.s('NHWC'), dilations: attr.ints([1, 1, 1, 1]) });
+const convAttrs = (padding: string) => ({
+  strides: attr.ints([1, 1, 1, 1]),
+  padding: attr.s(padding),
+  data_format: attr.s('NHWC'),
+  dilations: attr.ints([1, 1, 1, 1]),
+});
 
 /** Convert `g` cut at `output` (optionally pooled), run ONNX and tfjs on one random batch. */
 async function compare(g: GraphBuilder, output: string, inShape: number[], pool?: 'global-max') {
   const model = g.build();
   const { model: ir, outputShape } = convertGraphModel(model, { outputNode: output, outputName: 'y', pool });
-  const x = randomArray(inShape.reduce((a, b) => a * b, 1), 5);
+  const x = randomArray(
+    inShape.reduce((a, b) => a * b, 1),
+    5,
+  );
   const onnx = (await runOnnx(encodeModel(ir), { input: { data: x, shape: inShape } })).y;
   const ref = await runTfjs(await tfjsModel(model), x, inShape, output);
   return { onnx, ref, outputShape, ops: ir.graph.nodes.map((nd) => nd.opType) };
@@ -66,7 +74,10 @@ void describe('converter: ResizeBilinear and global-max pooling', () => {
     g.node('up', 'ResizeBilinear', ['x', 'size'], { align_corners: attr.b(false), half_pixel_centers: attr.b(false) });
     const model = g.build();
     assert.deepEqual(convertGraphModel(model, { outputNode: 'up', inputSize: { height: 4, width: 16 } }).outputShape, ['batch', 6, 24, 3]);
-    assert.throws(() => convertGraphModel(model, { outputNode: 'up', inputSize: { height: 5, width: 5 } }), /does not scale to the converted input size/);
+    assert.throws(
+      () => convertGraphModel(model, { outputNode: 'up', inputSize: { height: 5, width: 5 } }),
+      /does not scale to the converted input size/,
+    );
   });
 
   void it('float32 scales land on the exact output size', () => {
@@ -94,7 +105,10 @@ void describe('converter: ResizeBilinear and global-max pooling', () => {
     ]) {
       const { model: ir, outputShape } = convertGraphModel(model, { outputNode: cut, outputName: 'y', pool: 'global-max' });
       assert.deepEqual(outputShape, ['batch', cut === 'conv' ? 4 : 3]);
-      assert.ok(ir.graph.nodes.some((nd) => nd.opType === onnxOp), `${cut}: ${onnxOp}`);
+      assert.ok(
+        ir.graph.nodes.some((nd) => nd.opType === onnxOp),
+        `${cut}: ${onnxOp}`,
+      );
       const x = randomArray(2 * 6 * 5 * 3, 4);
       const ours = (await runOnnx(encodeModel(ir), { input: { data: x, shape: [2, 6, 5, 3] } })).y;
       const want = await runTfjs(await tfjsModel(model), x, [2, 6, 5, 3], ref);
@@ -174,13 +188,16 @@ void describe('centernet_objects', () => {
 
     const cells = (size / 4) ** 2;
     const maxes = new Float32Array(n * 80).fill(-Infinity);
-    for (let b = 0; b < n; b++) for (let p = 0; p < cells; p++) for (let c = 0; c < 80; c++) maxes[b * 80 + c] = Math.max(maxes[b * 80 + c], kp[(b * cells + p) * 80 + c]);
+    for (let b = 0; b < n; b++)
+      for (let p = 0; p < cells; p++)
+        for (let c = 0; c < 80; c++) maxes[b * 80 + c] = Math.max(maxes[b * 80 + c], kp[(b * cells + p) * 80 + c]);
     assert.ok(relMaxDiff(scores.data, maxes) < 1e-4, `scores differ from the heatmap max by ${relMaxDiff(scores.data, maxes)}`);
 
     // The source's own decoding (3x3 peaks, top 100) of image 0: a class's best detection is its score.
     const best = new Map<number, number>();
     for (const [, , , , score, cls] of det[0]) best.set(cls, Math.max(best.get(cls) ?? 0, score));
-    for (const [cls, score] of best) assert.ok(Math.abs(scores.data[cls] - score) < 1e-4, `class ${cls}: ${scores.data[cls]} vs detection ${score}`);
+    for (const [cls, score] of best)
+      assert.ok(Math.abs(scores.data[cls] - score) < 1e-4, `class ${cls}: ${scores.data[cls]} vs detection ${score}`);
     t.diagnostic(`${best.size} classes among the source's 100 detections; top score ${Math.max(...best.values()).toFixed(3)}`);
   });
 
@@ -193,7 +210,10 @@ void describe('centernet_objects', () => {
     assert.deepEqual(a.manifest.scores.labels, COCO_LABELS);
     assert.equal(COCO_LABELS.length, 80);
     assert.deepEqual([a.manifest.input.width, a.manifest.input.layout, a.manifest.preprocess.range], [320, 'NHWC', [0, 255]]);
-    assert.throws(() => validateManifest(structuredClone(a.manifest)), (e: unknown) => e instanceof ManifestError && e.field === 'output');
+    assert.throws(
+      () => validateManifest(structuredClone(a.manifest)),
+      (e: unknown) => e instanceof ManifestError && e.field === 'kind',
+    );
     assert.throws(
       () => validateDetectorManifest({ ...structuredClone(a.manifest), scores: { name: 'scores', labels: ['a', 'a'] } }),
       (e: unknown) => e instanceof DetectorManifestError && e.field === 'scores.labels',

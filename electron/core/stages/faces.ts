@@ -1,0 +1,215 @@
+/**
+ * Faces stage: the faces in each photo and the people they belong to. Each photo is decoded once, upright, at
+ * DETECT_SIDE on its long side (the thumbnail is too small for faces in a group photo); the detector looks at it in
+ * tiles, each face is aligned on its eyes, nose and mouth and embedded. A photo is looked at once per content hash
+ * and model pair (`faces_done`); cancelled work resumes where it stopped. Then new faces are grouped into people
+ * (cluster/people.ts): faces already with a person, and every face the person placed, stay where they are.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { JobContext } from '../jobs.js';
+import type { Library } from '../library.js';
+import { uprightRgb } from '../library/thumbs.js';
+import { groupPeople, type KnownPerson, type PeopleFace } from '../cluster/people.js';
+import { alignFace } from '../ml/face-align.js';
+import { DEFAULT_FACE_DETECTOR_ID, FaceDetector } from '../ml/face-detect.js';
+import { DEFAULT_FACE_EMBEDDER_ID, FaceEmbedder } from '../ml/face-embed.js';
+import type { FaceBox } from '../ml/face-geometry.js';
+import type { Device } from '../ml/providers.js';
+import { bundledModelsDir } from '../paths.js';
+
+/** Long side of the image the detector looks at. */
+export const DETECT_SIDE = 1024;
+/** A face is low quality below this side (px of the DETECT_SIDE image), below this score, or turned past a three-quarter view. */
+const MIN_GOOD_SIDE = 24;
+const MIN_GOOD_SCORE = 0.6;
+const MAX_GOOD_TURN = 0.6;
+
+export interface FacesStageOptions {
+  modelsDir?: string;
+  /** Tile levels of the detector (face-geometry.ts); default 2. */
+  levels?: number;
+}
+
+export interface FacesStageResult {
+  looked: number;
+  faces: number;
+  failed: number;
+  newPeople: number;
+  joined: number;
+}
+
+/** How far the nose sits off the middle of the eyes, as a share of the eyes' distance (0 frontal, ~0.5 profile). */
+export function faceTurn(f: FaceBox): number {
+  const [r, l, nose] = f.landmarks;
+  const eyes = Math.hypot(l[0] - r[0], l[1] - r[1]);
+  if (!(eyes > 0)) return 1;
+  // Distance of the nose from the perpendicular bisector of the eyes.
+  const mx = (r[0] + l[0]) / 2;
+  const my = (r[1] + l[1]) / 2;
+  return Math.abs(((nose[0] - mx) * (l[0] - r[0]) + (nose[1] - my) * (l[1] - r[1])) / eyes) / eyes;
+}
+
+/** A 0..1 quality (size, score, frontal) and whether the face is too poor to found a person. */
+export function faceQuality(f: FaceBox): { quality: number; low: boolean } {
+  const side = Math.min(f.w, f.h);
+  const turn = faceTurn(f);
+  const quality = Math.min(1, side / 120) * f.score * Math.max(0, 1 - turn);
+  return { quality, low: side < MIN_GOOD_SIDE || f.score < MIN_GOOD_SCORE || turn > MAX_GOOD_TURN };
+}
+
+export function facesKey(detector: { id: string; version: string }, embedder: { id: string; version: string }): string {
+  return `${detector.id}@${detector.version}+${embedder.id}@${embedder.version}`;
+}
+
+export function pendingFaces(lib: Library, key: string): { id: number; hash: string; file: string }[] {
+  return (
+    lib.db
+      .prepare(
+        `SELECT p.id, p.hash, r.path AS root, p.rel_path FROM photos p JOIN roots r ON r.id = p.root_id
+          LEFT JOIN faces_done d ON d.photo_id = p.id AND d.hash = p.hash AND d.model_key = ?
+          WHERE p.status = 'ok' AND p.hash IS NOT NULL AND d.photo_id IS NULL ORDER BY p.id`,
+      )
+      .all(key) as { id: number; hash: string; root: string; rel_path: string }[]
+  ).map((r) => ({ id: r.id, hash: r.hash, file: path.join(r.root, r.rel_path) }));
+}
+
+export async function facesStage(lib: Library, device: Device, ctx: JobContext, opts: FacesStageOptions = {}): Promise<FacesStageResult> {
+  const result: FacesStageResult = { looked: 0, faces: 0, failed: 0, newPeople: 0, joined: 0 };
+  const dir = opts.modelsDir ?? bundledModelsDir();
+  const detectorPath = path.join(dir, `${DEFAULT_FACE_DETECTOR_ID}.json`);
+  const embedderPath = path.join(dir, `${DEFAULT_FACE_EMBEDDER_ID}.json`);
+  if (!fs.existsSync(detectorPath) || !fs.existsSync(embedderPath)) return result;
+  const read = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8')) as { id: string; version: string };
+  const key = facesKey(read(detectorPath), read(embedderPath));
+  const todo = pendingFaces(lib, key);
+  if (todo.length > 0) {
+    ctx.setRefining(true);
+    ctx.stage('faces', todo.length, `Finding faces in ${todo.length} photos`);
+    const detector = await FaceDetector.open(detectorPath, { device });
+    const embedder = await FaceEmbedder.open(embedderPath, { device });
+    const db = lib.db;
+    // Nothing is written for a photo removed, or re-read with new content, while it was looked at.
+    const markDone = db.prepare(
+      `INSERT OR REPLACE INTO faces_done (photo_id, hash, model_key) SELECT @id, @hash, @key WHERE EXISTS (SELECT 1 FROM photos WHERE id = @id AND hash = @hash)`,
+    );
+    const clear = db.prepare('DELETE FROM faces WHERE photo_id = ?');
+    const put = db.prepare(
+      `INSERT INTO faces (photo_id, x, y, w, h, landmarks, score, quality, low_quality, embedding, updated_at)
+       VALUES (@photo, @x, @y, @w, @h, @landmarks, @score, @quality, @low, @embedding, @now)`,
+    );
+    const decode = (i: number) =>
+      i < todo.length
+        ? uprightRgb(todo[i].file, DETECT_SIDE).then(
+            (img) => img,
+            () => null,
+          )
+        : Promise.resolve(null);
+    try {
+      let next = decode(0);
+      for (let i = 0; i < todo.length; i++) {
+        ctx.signal.throwIfAborted();
+        const img = await next;
+        next = decode(i + 1);
+        const photo = todo[i];
+        if (!img) {
+          result.failed++;
+          ctx.progress(i + 1);
+          continue;
+        }
+        const found = await detector.detect(img, { levels: opts.levels ?? 2 });
+        const vectors = await embedder.embed(found.map((f) => alignFace(img, f, embedder.size)));
+        const now = Date.now();
+        db.transaction(() => {
+          if (markDone.run({ id: photo.id, hash: photo.hash, key }).changes === 0) return;
+          clear.run(photo.id);
+          found.forEach((f, j) => {
+            const q = faceQuality(f);
+            put.run({
+              photo: photo.id,
+              x: f.x / img.width,
+              y: f.y / img.height,
+              w: f.w / img.width,
+              h: f.h / img.height,
+              landmarks: JSON.stringify(
+                f.landmarks.map(([x, y]) => [Number((x / img.width).toFixed(5)), Number((y / img.height).toFixed(5))]),
+              ),
+              score: f.score,
+              quality: q.quality,
+              low: q.low ? 1 : 0,
+              embedding: Buffer.from(vectors[j].buffer, vectors[j].byteOffset, vectors[j].byteLength),
+              now,
+            });
+          });
+          result.faces += found.length;
+        })();
+        result.looked++;
+        ctx.progress(i + 1);
+      }
+    } finally {
+      await detector.release();
+      await embedder.release();
+    }
+  }
+  Object.assign(result, assignPeople(lib));
+  return result;
+}
+
+/** Group the faces without a person into people (cluster/people.ts) and write it; returns what changed. */
+export function assignPeople(lib: Library): { newPeople: number; joined: number } {
+  const db = lib.db;
+  const vector = (b: Buffer): Float32Array => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const openRows = db.prepare('SELECT id, photo_id, embedding, low_quality FROM faces WHERE person_id IS NULL ORDER BY id').all() as {
+    id: number;
+    photo_id: number;
+    embedding: Buffer;
+    low_quality: number;
+  }[];
+  if (openRows.length === 0) return { newPeople: 0, joined: 0 };
+  // One running sum per person, read face by face: memory grows with the people, not with the faces.
+  const known = new Map<number, KnownPerson>();
+  for (const r of db.prepare('SELECT photo_id, embedding, person_id FROM faces WHERE person_id IS NOT NULL').iterate() as Iterable<{
+    photo_id: number;
+    embedding: Buffer;
+    person_id: number;
+  }>) {
+    const v = vector(r.embedding);
+    let p = known.get(r.person_id);
+    if (!p) known.set(r.person_id, (p = { id: r.person_id, centre: new Float32Array(v.length), photos: new Set() }));
+    for (let i = 0; i < v.length; i++) p.centre[i] += v[i];
+    p.photos.add(r.photo_id);
+  }
+  const not = new Map<number, number[]>();
+  for (const r of db.prepare('SELECT face_id, person_id FROM face_not_person').all() as { face_id: number; person_id: number }[])
+    not.set(r.face_id, [...(not.get(r.face_id) ?? []), r.person_id]);
+  const faces: PeopleFace[] = openRows.map((r) => ({
+    id: r.id,
+    photoId: r.photo_id,
+    embedding: vector(r.embedding),
+    lowQuality: r.low_quality === 1,
+    notPeople: not.get(r.id),
+  }));
+  const { joins, newPeople } = groupPeople(faces, [...known.values()]);
+  const now = Date.now();
+  let joined = 0;
+  db.transaction(() => {
+    // Only faces still without a person: an edit made meanwhile wins.
+    const setPerson = db.prepare(`UPDATE faces SET person_id = ?, updated_at = ? WHERE id = ? AND person_id IS NULL AND source = 'auto'`);
+    for (const [face, person] of joins) joined += setPerson.run(person, now, face).changes;
+    const addPerson = db.prepare('INSERT INTO people (name, cover_face_id, created_at, updated_at) VALUES (NULL, NULL, ?, ?)');
+    const cover = db.prepare(
+      `UPDATE people SET cover_face_id = (SELECT id FROM faces WHERE person_id = people.id ORDER BY low_quality, quality DESC, id LIMIT 1) WHERE id = ?`,
+    );
+    for (const members of newPeople) {
+      const id = Number(addPerson.run(now, now).lastInsertRowid);
+      let n = 0;
+      for (const face of members) n += setPerson.run(id, now, face).changes;
+      if (n === 0) db.prepare('DELETE FROM people WHERE id = ?').run(id);
+      else cover.run(id);
+    }
+    db.prepare(
+      `UPDATE people SET cover_face_id = NULL WHERE cover_face_id IS NOT NULL AND cover_face_id NOT IN (SELECT id FROM faces)`,
+    ).run();
+  })();
+  return { newPeople: newPeople.length, joined };
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { averageLinkage, groupPeople, type KnownPerson, type PeopleFace } from '../../../electron/core/cluster/people.js';
+import { Rng } from '../../../training/numeric/rng.js';
+
+/** Unit vectors around `k` well-separated centres in 32-d. */
+function people(k: number, perPerson: number, noise: number, seed = 1): { vectors: Float32Array[]; truth: number[] } {
+  const rng = new Rng(seed);
+  const unit = (v: Float32Array): Float32Array => {
+    const n = Math.hypot(...v);
+    return v.map((x) => x / n);
+  };
+  const centres = Array.from({ length: k }, () => unit(Float32Array.from({ length: 32 }, () => rng.normal())));
+  const vectors: Float32Array[] = [];
+  const truth: number[] = [];
+  for (let p = 0; p < k; p++)
+    for (let i = 0; i < perPerson; i++) {
+      vectors.push(unit(centres[p].map((c) => c + noise * rng.normal())));
+      truth.push(p);
+    }
+  return { vectors, truth };
+}
+
+describe('people', () => {
+  test('average linkage finds the groups with no number given, and never joins two items of one photo', () => {
+    const { vectors, truth } = people(5, 8, 0.05);
+    const labels = averageLinkage(
+      vectors,
+      vectors.map((_, i) => i),
+      0.5,
+    );
+    for (let i = 0; i < vectors.length; i++)
+      for (let j = 0; j < vectors.length; j++) assert.equal(labels[i] === labels[j], truth[i] === truth[j], `${i} ${j}`);
+    // Faces 0 and 1 (one person) in one photo: they split, the rest of their person joins one of them.
+    const group = vectors.map((_, i) => (i === 1 ? 0 : i));
+    const split = averageLinkage(vectors, group, 0.5);
+    assert.notEqual(split[0], split[1]);
+    assert.equal(new Set(split).size, 6);
+    assert.deepEqual(
+      averageLinkage(vectors, group, -1),
+      vectors.map((_, i) => i),
+      'nothing merges below distance 0',
+    );
+  });
+
+  test('new faces join the person already there, found new people otherwise; low quality never founds one', () => {
+    const { vectors, truth } = people(3, 6, 0.05, 2);
+    // Person 100 already has person 0's first three faces.
+    const known: KnownPerson[] = [
+      {
+        id: 100,
+        centre: vectors.slice(0, 3).reduce((c, v) => c.map((x, k) => x + v[k]), new Float32Array(32)),
+        photos: new Set([1, 2, 3]),
+      },
+    ];
+    const faces: PeopleFace[] = vectors
+      .slice(3)
+      .map((embedding, j) => ({ id: j + 4, photoId: j + 4, embedding, lowQuality: truth[j + 3] === 2 }));
+    faces[1].notPeople = [100];
+    const { joins, newPeople } = groupPeople(faces, known);
+    assert.deepEqual(
+      [...joins].sort((a, b) => a[0] - b[0]),
+      [
+        [4, 100],
+        [6, 100],
+      ],
+      'person 0\'s other faces join 100, but not the one that is "not" them',
+    );
+    assert.deepEqual(
+      newPeople.map((p) => p.sort((a, b) => a - b)),
+      [[7, 8, 9, 10, 11, 12]],
+      'person 1 is new; person 2 (low quality) stays unknown',
+    );
+    const again = groupPeople(
+      faces.map((f) => ({ ...f, lowQuality: false })),
+      known,
+    );
+    assert.equal(again.newPeople.length, 2);
+  });
+});
