@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   try {
     svc.addRoot(root);
     const t0 = performance.now();
-    const info = await svc.organize({ train: false }).done;
+    const info = await svc.organize({ train: false, faces: false }).done;
     if (info.state !== 'done') throw new Error(info.message);
     const seconds = (performance.now() - t0) / 1000;
     const members = svc.db

@@ -33,6 +33,9 @@ import { LibraryService } from '../electron/core/service.js';
 import { TRAINING } from '../electron/core/stages/train.js';
 import { argValue, writeResult } from './common.js';
 
+/** Albums only: the objects and faces stages change no album and would only add time. */
+const QUALITY_ONLY = { objects: false, faces: false } as const;
+
 const dataset = path.resolve(argValue('--dataset', path.join('..', 'shared', 'datasets', 'intel-scenes')));
 const limit = Number(argValue('--limit', '2000'));
 const seeds = argValue('--seeds', '1').split(',').map(Number);
@@ -211,7 +214,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     svc.addRoot(root);
     const out: Record<string, unknown> = { seed, method };
     let t0 = performance.now();
-    let info = await svc.organize({ train: false, albums: 'auto', seed, device, encoder }).done;
+    let info = await svc.organize({ train: false, albums: 'auto', seed, device, encoder, ...QUALITY_ONLY }).done;
     if (info.state !== 'done') throw new Error(`organize failed: ${info.message}`);
     const l = labeled(svc, items);
     const backbone = backboneEncoder(svc.db, encoder);
@@ -227,6 +230,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     const round = async (budget: number): Promise<Record<string, unknown>> => {
       const t = performance.now();
       const r = await svc.organize({
+        ...QUALITY_ONLY,
         retrain: true,
         reorganize: true,
         steps: budget,
@@ -270,6 +274,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     const before = albumScores(svc, l, untouched);
     t0 = performance.now();
     info = await svc.organize({
+      ...QUALITY_ONLY,
       retrain: train,
       train,
       reorganize: true,

@@ -2,7 +2,7 @@
  * bench:scale — the library lifecycle at the sizes people have.
  *
  *   node dist/bench/scale.js [--sizes 10000,30000] [--large] [--source ../shared/datasets/intel-scenes]
- *        [--work <dir>] [--quality] [--keep] [--generate-only] [--tag <name>]
+ *        [--work <dir>] [--quality] [--keep] [--generate-only] [--tag <name>] [--with-objects-and-faces]
  *
  * Builds libraries of N generated camera-size photos (1600x1200 JPEGs, some portrait, with EXIF capture dates):
  * a few hundred decoded source photos, each reused with its own crop, flip, colour and brightness, so that every
@@ -16,6 +16,8 @@
  * --large adds N = 100,000 (hours of generation and organizing on 2 cores: outside CI).
  * --quality also runs bench:quality on CIFAR-10 with all 10,000 photos under the shipped budget (frozen against
  * trained, no corrections) and puts its summary in the result.
+ * The objects and faces stages (after the albums and the training) are left out unless --with-objects-and-faces:
+ * the lifecycle numbers compare with those of earlier sessions, which had neither.
  * Writes bench/results/scale.json (or scale-large.json) and prints its path last.
  */
 import { spawnSync } from 'node:child_process';
@@ -30,6 +32,9 @@ import { LibraryService } from '../electron/core/service.js';
 import { TRAIN_SAMPLE_MAX, TRAINING, trainingSample } from '../electron/core/stages/train.js';
 import { folderSize } from '../electron/core/versions.js';
 import { argValue, REPO, writeResult } from './common.js';
+
+/** Whether organizes here also run the objects and faces stages. */
+const LATER_STAGES = process.argv.includes('--with-objects-and-faces') ? {} : { objects: false, faces: false };
 
 const WIDTH = 1600;
 const HEIGHT = 1200;
@@ -150,7 +155,7 @@ async function child(): Promise<void> {
     hooks: { onAlbums: (phase) => phase === 'first' && (firstAlbumsSec = (performance.now() - t0) / 1000) },
   });
   svc.addRoot(root);
-  let info = await svc.organize({ device: 'cpu' }).done;
+  let info = await svc.organize({ device: 'cpu', ...LATER_STAGES }).done;
   if (info.state !== 'done') throw new Error(`organize: ${info.message}`);
   const r1 = svc.report!;
   out.first = {
@@ -179,7 +184,7 @@ async function child(): Promise<void> {
   // 2. Restart with nothing changed.
   let t = performance.now();
   svc = new LibraryService(library, { command: 'bench:scale' });
-  info = await svc.organize({ device: 'cpu' }).done;
+  info = await svc.organize({ device: 'cpu', ...LATER_STAGES }).done;
   if (info.state !== 'done') throw new Error(`organize: ${info.message}`);
   out.noChange = { seconds: (performance.now() - t) / 1000, timings: svc.report!.timings, training: svc.report!.training.message };
   console.error(`[${n}] no change: ${JSON.stringify(out.noChange)}`);
@@ -190,7 +195,7 @@ async function child(): Promise<void> {
   linkPhotos(pool, root, n, n + extra);
   t = performance.now();
   svc = new LibraryService(library, { command: 'bench:scale' });
-  info = await svc.organize({ device: 'cpu' }).done;
+  info = await svc.organize({ device: 'cpu', ...LATER_STAGES }).done;
   if (info.state !== 'done') throw new Error(`organize: ${info.message}`);
   out.onePercent = { added: extra, seconds: (performance.now() - t) / 1000, timings: svc.report!.timings, training: svc.report!.training.message };
   console.error(`[${n}] +1%: ${JSON.stringify(out.onePercent)}`);
