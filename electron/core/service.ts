@@ -20,6 +20,7 @@ import type {
 } from './api/contract.js';
 import { validateCall } from './api/validate.js';
 import * as albums from './albums/store.js';
+import * as people from './albums/people.js';
 import * as views from './albums/views.js';
 import { exportPhotos, type ExportItem } from './library/export.js';
 import { getSetting, openDatabase, setSetting, type Db } from './db/database.js';
@@ -100,6 +101,12 @@ const HANDLERS: Handlers = {
   },
   getTimelineMonths: (svc) => views.timelineMonths(svc.db, svc.settings().sortOrder),
   search: (svc, a) => views.search(svc.db, a.query),
+  listPeople: (svc) => people.listPeople(svc.db),
+  renamePerson: (svc, a) => {
+    const r = people.renamePerson(svc.db, a.personId, a.name);
+    svc.changed(['albums']);
+    return r;
+  },
   exportAlbum: (svc, a) => ({ jobId: svc.exportAlbum(a).id }),
   getPhoto: (svc, a) => svc.photoDetails(a.photoId),
   movePhotos: edit((db, a: ApiArgs<'movePhotos'>) => albums.movePhotos(db, a.photoIds, a.toAlbumId)),

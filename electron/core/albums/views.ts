@@ -122,6 +122,11 @@ export function viewOrder(db: Db, view: PhotoView, order: SortOrder): number[] {
           `SELECT p.id FROM photo_objects o JOIN photos p ON p.id = o.photo_id WHERE o.label = ? AND +p.status = 'ok' ORDER BY ${byDate(order)}`,
           view.label,
         );
+      case 'person':
+        return all(
+          `SELECT p.id FROM photos p WHERE +p.status = 'ok' AND p.id IN (SELECT photo_id FROM faces WHERE person_id = ?) ORDER BY ${byDate(order)}`,
+          view.personId,
+        );
       case 'file':
         return all(
           `SELECT p.id FROM photos p WHERE +p.status = 'ok' AND p.rel_path LIKE ? ESCAPE '\\' ORDER BY ${byDate(order)}`,

@@ -7,15 +7,7 @@
  */
 
 export type ErrorCode =
-  | 'INVALID_INPUT'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'BUSY'
-  | 'CANCELLED'
-  | 'FORBIDDEN'
-  | 'UNAUTHORIZED'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+  'INVALID_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'BUSY' | 'CANCELLED' | 'FORBIDDEN' | 'UNAUTHORIZED' | 'UNAVAILABLE' | 'INTERNAL';
 
 export interface ApiError {
   code: ErrorCode;
@@ -100,7 +92,19 @@ export type PhotoView =
   | { kind: 'date'; year?: number; month?: number }
   | { kind: 'camera'; camera: string }
   | { kind: 'object'; label: string }
+  | { kind: 'person'; personId: number }
   | { kind: 'file'; text: string };
+
+/** A person: faces grouped by the faces stage, named or not. */
+export interface PersonInfo {
+  id: number;
+  /** Null until the person names them. */
+  name: string | null;
+  /** Photos with their face. */
+  count: number;
+  /** The face to show for them: its photo and box as fractions [x, y, w, h] of the upright photo. */
+  cover: { photoId: number; box: [number, number, number, number] } | null;
+}
 
 /** A page of a view's photos, columnar (one array per field) to keep large pages cheap. */
 export interface PhotoPage {
@@ -268,6 +272,10 @@ export interface ApiSpec {
   getPhotos: { args: { view: PhotoView; offset: number; limit: number }; result: PhotoPage };
   getTimelineMonths: { args: Record<string, never>; result: TimelineMonth[] };
   search: { args: { query: string }; result: SearchResults };
+  /** People with at least one photo: named first (by name), then by photo count. */
+  listPeople: { args: Record<string, never>; result: PersonInfo[] };
+  /** Name a person (an empty name un-names them); a name another person has is refused. */
+  renamePerson: { args: { personId: number; name: string }; result: PersonInfo };
   /** Copy (or hard-link) an album's photos into a folder, optionally with XMP sidecars naming the album. A job. */
   exportAlbum: { args: { albumId: number; folder: string; mode: 'copy' | 'link'; xmp: boolean }; result: { jobId: string } };
   getPhoto: { args: { photoId: number }; result: PhotoDetails };

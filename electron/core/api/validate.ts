@@ -15,7 +15,8 @@ function obj(v: unknown): Obj {
 
 function id(o: Obj, k: string): number {
   const v = o[k];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new ShoeboxError('INVALID_INPUT', `${k} must be a positive integer`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
+    throw new ShoeboxError('INVALID_INPUT', `${k} must be a positive integer`);
   return v;
 }
 
@@ -32,7 +33,8 @@ function ids(o: Obj, k: string, optional = false): number[] {
   if (v === undefined && optional) return [];
   if (!Array.isArray(v) || v.length > 1_000_000) throw new ShoeboxError('INVALID_INPUT', `${k} must be an array of photo ids`);
   for (const x of v) {
-    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x <= 0) throw new ShoeboxError('INVALID_INPUT', `${k} must contain positive integers`);
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x <= 0)
+      throw new ShoeboxError('INVALID_INPUT', `${k} must contain positive integers`);
   }
   return v as number[];
 }
@@ -49,7 +51,8 @@ function name(o: Obj, k: string): string {
 
 function str(o: Obj, k: string): string {
   const v = o[k];
-  if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new ShoeboxError('INVALID_INPUT', `${k} must be a non-empty string`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4096)
+    throw new ShoeboxError('INVALID_INPUT', `${k} must be a non-empty string`);
   return v;
 }
 
@@ -66,7 +69,15 @@ export const ENCODER_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 /** Every device setting (the API, the CLI and Settings accept these). */
 export const DEVICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly Device[];
 
-const SETTINGS: readonly string[] = ['device', 'albums', 'train', 'trainSteps', 'method', 'encoder', 'sortOrder'] satisfies (keyof Settings)[];
+const SETTINGS: readonly string[] = [
+  'device',
+  'albums',
+  'train',
+  'trainSteps',
+  'method',
+  'encoder',
+  'sortOrder',
+] satisfies (keyof Settings)[];
 
 /** Bounds of the training step budget (the API, the CLI and the Settings form use these). */
 export const TRAIN_STEPS_MIN = 100;
@@ -78,14 +89,16 @@ function settings(o: Obj): Partial<Settings> {
     if (!SETTINGS.includes(k)) throw new ShoeboxError('INVALID_INPUT', `Unknown setting ${k.slice(0, 64)}`);
   }
   if (o.device !== undefined) {
-    if (!(DEVICES as readonly unknown[]).includes(o.device)) throw new ShoeboxError('INVALID_INPUT', `device must be one of ${DEVICES.join(', ')}`);
+    if (!(DEVICES as readonly unknown[]).includes(o.device))
+      throw new ShoeboxError('INVALID_INPUT', `device must be one of ${DEVICES.join(', ')}`);
     out.device = o.device as Device;
   }
   if (o.albums !== undefined) out.albums = o.albums === 'auto' ? 'auto' : int(o, 'albums', 1, 1000);
   if (o.train !== undefined) out.train = bool(o, 'train');
   if (o.trainSteps !== undefined) out.trainSteps = int(o, 'trainSteps', TRAIN_STEPS_MIN, TRAIN_STEPS_MAX);
   if (o.method !== undefined) {
-    if (o.method !== 'propos' && o.method !== 'byol' && o.method !== 'moco') throw new ShoeboxError('INVALID_INPUT', 'method must be propos, byol or moco');
+    if (o.method !== 'propos' && o.method !== 'byol' && o.method !== 'moco')
+      throw new ShoeboxError('INVALID_INPUT', 'method must be propos, byol or moco');
     out.method = o.method;
   }
   if (o.encoder !== undefined) {
@@ -103,7 +116,8 @@ function settings(o: Obj): Partial<Settings> {
 
 function text(o: Obj, k: string, max: number): string {
   const v = o[k];
-  if (typeof v !== 'string' || v.length > max) throw new ShoeboxError('INVALID_INPUT', `${k} must be a string of at most ${max} characters`);
+  if (typeof v !== 'string' || v.length > max)
+    throw new ShoeboxError('INVALID_INPUT', `${k} must be a string of at most ${max} characters`);
   return v;
 }
 
@@ -124,14 +138,20 @@ function view(v: unknown): PhotoView {
     case 'similar': {
       known(o, ['kind', 'photoIds']);
       const photoIds = ids(o, 'photoIds');
-      if (photoIds.length === 0 || photoIds.length > 1000) throw new ShoeboxError('INVALID_INPUT', 'photoIds must hold 1 to 1,000 photo ids');
+      if (photoIds.length === 0 || photoIds.length > 1000)
+        throw new ShoeboxError('INVALID_INPUT', 'photoIds must hold 1 to 1,000 photo ids');
       return { kind: 'similar', photoIds };
     }
     case 'place': {
       known(o, ['kind', 'country', 'region', 'city']);
       const region = optText(o, 'region');
       const city = optText(o, 'city');
-      return { kind: 'place', country: text(o, 'country', 200), ...(region !== undefined ? { region } : {}), ...(city !== undefined ? { city } : {}) };
+      return {
+        kind: 'place',
+        country: text(o, 'country', 200),
+        ...(region !== undefined ? { region } : {}),
+        ...(city !== undefined ? { city } : {}),
+      };
     }
     case 'date': {
       known(o, ['kind', 'year', 'month']);
@@ -146,11 +166,14 @@ function view(v: unknown): PhotoView {
     case 'object':
       known(o, ['kind', 'label']);
       return { kind: 'object', label: text(o, 'label', 100) };
+    case 'person':
+      known(o, ['kind', 'personId']);
+      return { kind: 'person', personId: id(o, 'personId') };
     case 'file':
       known(o, ['kind', 'text']);
       return { kind: 'file', text: name(o, 'text') };
     default:
-      throw new ShoeboxError('INVALID_INPUT', 'view.kind must be album, timeline, similar, place, date, camera, object or file');
+      throw new ShoeboxError('INVALID_INPUT', 'view.kind must be album, timeline, similar, place, date, camera, object, person or file');
   }
 }
 
@@ -179,6 +202,13 @@ const VALIDATORS: Validators = {
   getPhotos: (o) => ({ view: view(o.view), offset: int(o, 'offset', 0, 1e9), limit: int(o, 'limit', 1, 2000) }),
   getTimelineMonths: none,
   search: (o) => ({ query: text(o, 'query', 200) }),
+  listPeople: none,
+  renamePerson: (o) => {
+    known(o, ['personId', 'name']);
+    if (typeof o.name !== 'string' || o.name.length > 200)
+      throw new ShoeboxError('INVALID_INPUT', 'name must be a string of at most 200 characters');
+    return { personId: id(o, 'personId'), name: o.name };
+  },
   exportAlbum: (o) => {
     known(o, ['albumId', 'folder', 'mode', 'xmp']);
     if (o.mode !== 'copy' && o.mode !== 'link') throw new ShoeboxError('INVALID_INPUT', 'mode must be copy or link');

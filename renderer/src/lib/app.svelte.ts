@@ -3,12 +3,13 @@
  * Owns the managers and routes core events to them.
  */
 import { getContext } from 'svelte';
-import type { ApiEvent, PhotoView, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import type { ApiEvent, PersonInfo, PhotoView, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import { Albums } from './albums.svelte.js';
 import { Alerts } from './alerts.svelte.js';
 import type { DragPayload } from './drag.js';
 import { Editor } from './editor.svelte.js';
 import { Library } from './library.svelte.js';
+import { People, personLabel } from './people.svelte.js';
 import { AlbumPhotos, RESULT_ID, SIMILAR_ID, TIMELINE_ID } from './photos.svelte.js';
 import { Selection, type Range } from './selection.js';
 
@@ -34,6 +35,7 @@ export class ShoeboxApp {
   readonly albums: Albums;
   readonly photos: AlbumPhotos;
   readonly editor: Editor;
+  readonly people: People;
   /** The drag in progress in this window (see drag.ts). */
   drag = $state.raw<DragPayload | null>(null);
   dialog = $state.raw<Dialog | null>(null);
@@ -45,6 +47,7 @@ export class ShoeboxApp {
     this.albums = new Albums(api, this.alerts);
     this.photos = new AlbumPhotos(api, this.alerts);
     this.editor = new Editor(api, this.alerts, () => this.contentChanged());
+    this.people = new People(api, this.alerts);
   }
 
   /** Loads everything and follows core events; returns the teardown. */
@@ -56,6 +59,7 @@ export class ShoeboxApp {
       const album = this.albums.selected;
       if (album) this.photos.open(album.id, album.count);
     });
+    void this.people.refresh();
     void Promise.all([this.library.refresh(), this.library.loadSettings(), albums]).then(() => {
       if (this.library.status) this.editor.sync(this.library.status.edits);
     });
@@ -69,7 +73,7 @@ export class ShoeboxApp {
   /** Albums or photos changed (an edit here, a job, another window): refetch the list and the open grid. */
   async contentChanged(): Promise<void> {
     this.photos.reload();
-    await Promise.all([this.albums.refresh(), this.library.refresh()]);
+    await Promise.all([this.albums.refresh(), this.library.refresh(), this.people.refresh()]);
     if (this.library.status) this.editor.sync(this.library.status.edits);
   }
 
@@ -83,6 +87,12 @@ export class ShoeboxApp {
     const title = photoIds.length === 1 ? 'More like this photo' : `More like these ${photoIds.length} photos`;
     this.photos.viewing = null;
     this.special = { id: SIMILAR_ID, title, view: { kind: 'similar', photoIds: photoIds.slice(0, 1000) }, estimate: 1 };
+  }
+
+  /** A person's photos. */
+  showPerson(person: PersonInfo): void {
+    this.photos.viewing = null;
+    this.showResult(personLabel(person), { kind: 'person', personId: person.id }, person.count);
   }
 
   showResult(title: string, view: PhotoView, count: number): void {

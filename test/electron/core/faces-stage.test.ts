@@ -8,48 +8,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import sharp from 'sharp';
 import { organizeJson } from '../../../electron/cli/main.js';
 import { LibraryService } from '../../../electron/core/service.js';
-import { findPackageDir } from '../../../training/convert/encoders.js';
-import { Rng } from '../../../training/numeric/rng.js';
+import { facePhoto as photo, sampleCollage } from '../../helpers/faces.js';
 import { tmpDir } from '../../helpers/images.js';
 import { requireModel } from '../../helpers/models.js';
 
 const dirs: string[] = [];
 after(() => process.env.KEEP || dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-
-/** Head-and-shoulders crops of two people in the collage's top row. */
-const PEOPLE = {
-  man: { left: 405, top: 5, width: 90, height: 110 },
-  woman: { left: 185, top: 5, width: 90, height: 100 },
-};
-
-interface Pasted {
-  who: keyof typeof PEOPLE;
-  x: number;
-  y: number;
-  size: number;
-}
-
-/** A 900x700 textured photo with the given people pasted in (their crop scaled to `size` px wide). */
-async function photo(file: string, collage: string, seed: number, pasted: Pasted[]): Promise<void> {
-  const rng = new Rng(seed);
-  const noise = Buffer.from(Uint8Array.from({ length: 90 * 70 * 3 }, () => 40 + rng.int(160)));
-  const layers = [];
-  for (const p of pasted) {
-    const c = PEOPLE[p.who];
-    let img = sharp(collage).extract(c);
-    if (seed % 2) img = img.flop();
-    layers.push({ input: await img.resize(p.size).png().toBuffer(), left: p.x, top: p.y });
-  }
-  await sharp(noise, { raw: { width: 90, height: 70, channels: 3 } })
-    .resize(900, 700)
-    .blur(2)
-    .composite(layers)
-    .jpeg({ quality: 90 })
-    .toFile(file);
-}
 
 describe('faces stage', () => {
   let root: string;
@@ -69,7 +35,7 @@ describe('faces stage', () => {
   before(async () => {
     requireModel('blazeface_back');
     requireModel('faceres');
-    collage = path.join(findPackageDir('@vladmandic/human'), 'assets', 'samples.jpg');
+    collage = sampleCollage();
     root = tmpDir('shoebox-faces-root-');
     const lib = tmpDir('shoebox-faces-lib-');
     dirs.push(root, lib);
@@ -143,5 +109,28 @@ describe('faces stage', () => {
     const f = doc.faces.find((x) => x.path === 'man-new.jpg')!;
     assert.equal(f.person, before);
     assert.ok(f.box[0] >= 280 && f.box[0] + f.box[2] <= 580 && f.quality > 0, `box ${f.box.join(',')}`);
+  });
+
+  test('the API lists people with a face to show, opens their photos, and names them (a taken name is refused)', async () => {
+    const list = await svc.call('listPeople', {});
+    assert.ok(list.ok);
+    if (!list.ok) return;
+    assert.equal(list.value.length, 2);
+    for (const p of list.value) {
+      assert.equal(p.name, null);
+      assert.ok(p.cover && p.cover.box.every((v) => v >= 0 && v <= 1), 'a cover face with its box');
+    }
+    const man = list.value.find((p) => p.id === facesOf('man-0.jpg')[0].person_id)!;
+    const page = await svc.call('getPhotos', { view: { kind: 'person', personId: man.id }, offset: 0, limit: 50 });
+    assert.ok(page.ok && page.value.names.every((n) => n.startsWith('man-') || n === 'both.jpg') && page.value.total === man.count);
+    const named = await svc.call('renamePerson', { personId: man.id, name: '  Sam ' });
+    assert.ok(named.ok && named.value.name === 'Sam');
+    const other = list.value.find((p) => p.id !== man.id)!;
+    const taken = await svc.call('renamePerson', { personId: other.id, name: 'sam' });
+    assert.ok(!taken.ok && taken.error.code === 'CONFLICT');
+    const again = await svc.call('listPeople', {});
+    assert.ok(again.ok && again.value[0].name === 'Sam', 'named people first');
+    const missing = await svc.call('renamePerson', { personId: 9999, name: 'X' });
+    assert.ok(!missing.ok && missing.error.code === 'NOT_FOUND');
   });
 });
