@@ -97,6 +97,8 @@ describe('browser mode: names, dates, places, timeline, more like this, search, 
     await saveArtifact('photo-app-search.png', await page.screenshot());
     await results.getByRole('button', { name: /^Paris, France/ }).click();
     await page.getByRole('heading', { name: 'Paris, France', exact: true }).waitFor();
+    // The heading can come before the first page (the faces stage may still be running in the background).
+    await page.getByRole('grid').getByRole('img').nth(9).waitFor();
     assert.equal(await page.getByRole('grid').getByRole('img').count(), 10);
     await box.fill('2022');
     await results.getByRole('heading', { name: 'Dates' }).waitFor();
