@@ -102,6 +102,10 @@ const HANDLERS: Handlers = {
   getTimelineMonths: (svc) => views.timelineMonths(svc.db, svc.settings().sortOrder),
   search: (svc, a) => views.search(svc.db, a.query),
   listPeople: (svc) => people.listPeople(svc.db),
+  listFaces: (svc, a) => people.listFaces(svc.db, a.personId),
+  moveFaces: edit((db, a: ApiArgs<'moveFaces'>) => people.moveFaces(db, a.faceIds, a.toPersonId)),
+  mergePeople: edit((db, a: ApiArgs<'mergePeople'>) => people.mergePeople(db, a.sourceId, a.targetId)),
+  notThisPerson: edit((db, a: ApiArgs<'notThisPerson'>) => people.notThisPerson(db, a.faceIds, a.personId)),
   renamePerson: (svc, a) => {
     const r = people.renamePerson(svc.db, a.personId, a.name);
     svc.changed(['albums']);

@@ -28,10 +28,29 @@ export interface Membership {
   pinned: boolean;
 }
 
-interface EditPayload {
+/** Which person a face belongs to, and whether the person put it there. */
+export interface FaceAssignment {
+  personId: number | null;
+  source: 'auto' | 'user';
+}
+
+export interface PersonRow {
+  id: number;
+  name: string | null;
+  cover_face_id: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EditPayload {
   albums: { id: number; before: AlbumRow | null; after: AlbumRow | null }[];
   members: { photoId: number; before: Membership | null; after: Membership | null }[];
   cannotLink: [number, number][];
+  /** People edits (absent in journals written before them). A person row is never deleted, only left empty. */
+  people?: { id: number; before: PersonRow | null; after: PersonRow }[];
+  faces?: { faceId: number; before: FaceAssignment; after: FaceAssignment }[];
+  /** "Not this person" pairs [face, person] added. */
+  notPerson?: [number, number][];
 }
 
 export const UNSORTED_NAME = 'Unsorted';
@@ -39,8 +58,7 @@ export const UNSORTED_NAME = 'Unsorted';
 /** The id of the Unsorted album, created on first use. */
 export function unsortedAlbumId(db: Db): number {
   const row = db.prepare(`SELECT id FROM albums WHERE kind = 'unsorted' AND deleted_at IS NULL ORDER BY id LIMIT 1`).get() as
-    | { id: number }
-    | undefined;
+    { id: number } | undefined;
   if (row) return row.id;
   const now = Date.now();
   return Number(
@@ -66,12 +84,16 @@ export function listAlbums(db: Db): AlbumSummary[] {
   const counts = new Map(
     (
       db
-        .prepare(`SELECT m.album_id AS id, COUNT(*) AS n FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE p.status = 'ok' GROUP BY m.album_id`)
+        .prepare(
+          `SELECT m.album_id AS id, COUNT(*) AS n FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE p.status = 'ok' GROUP BY m.album_id`,
+        )
         .all() as { id: number; n: number }[]
     ).map((r) => [r.id, r.n]),
   );
   const rows = db
-    .prepare(`SELECT a.id, a.name, a.kind, a.name_source, a.name_reason, a.cover_photo_id, a.updated_at FROM albums a WHERE a.deleted_at IS NULL`)
+    .prepare(
+      `SELECT a.id, a.name, a.kind, a.name_source, a.name_reason, a.cover_photo_id, a.updated_at FROM albums a WHERE a.deleted_at IS NULL`,
+    )
     .all() as (Omit<AlbumRow, 'created_at' | 'deleted_at'> & { name_reason: string | null })[];
   return rows
     .map((r) => {
@@ -93,7 +115,9 @@ export function listAlbums(db: Db): AlbumSummary[] {
 
 function firstPhoto(db: Db, albumId: number): number | null {
   const r = db
-    .prepare(`SELECT m.photo_id AS id FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE m.album_id = ? AND +p.status = 'ok' LIMIT 1`)
+    .prepare(
+      `SELECT m.photo_id AS id FROM album_members m JOIN photos p ON p.id = m.photo_id WHERE m.album_id = ? AND +p.status = 'ok' LIMIT 1`,
+    )
     .get(albumId) as { id: number } | undefined;
   return r?.id ?? null;
 }
@@ -109,8 +133,7 @@ export function albumPage(db: Db, albumId: number, offset: number, limit: number
 
 function membership(db: Db, photoId: number): Membership | null {
   const r = db.prepare('SELECT album_id, source, pinned FROM album_members WHERE photo_id = ?').get(photoId) as
-    | { album_id: number; source: 'auto' | 'user'; pinned: number }
-    | undefined;
+    { album_id: number; source: 'auto' | 'user'; pinned: number } | undefined;
   return r ? { albumId: r.album_id, source: r.source, pinned: r.pinned === 1 } : null;
 }
 
@@ -141,6 +164,41 @@ function writeAlbum(db: Db, id: number, row: AlbumRow | null): void {
   ).run(row);
 }
 
+function applyPeople(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
+  const upsert = db.prepare(
+    `INSERT INTO people(id, name, cover_face_id, created_at, updated_at) VALUES (@id, @name, @cover_face_id, @created_at, @updated_at)
+     ON CONFLICT(id) DO UPDATE SET name = excluded.name, cover_face_id = excluded.cover_face_id, updated_at = excluded.updated_at`,
+  );
+  for (const pe of p.people ?? []) {
+    const row = dir === 'forward' ? pe.after : (pe.before ?? { ...pe.after, name: null });
+    upsert.run({
+      ...row,
+      cover_face_id:
+        row.cover_face_id !== null && db.prepare('SELECT 1 FROM faces WHERE id = ?').get(row.cover_face_id) ? row.cover_face_id : null,
+    });
+  }
+  // Faces gone since (their photo changed or left the library) are skipped.
+  const setFace = db.prepare('UPDATE faces SET person_id = ?, source = ?, updated_at = ? WHERE id = ?');
+  for (const f of p.faces ?? []) {
+    const a = dir === 'forward' ? f.after : f.before;
+    setFace.run(a.personId, a.source, Date.now(), f.faceId);
+  }
+  const addNot = db.prepare(
+    'INSERT OR IGNORE INTO face_not_person(face_id, person_id) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?)',
+  );
+  const dropNot = db.prepare('DELETE FROM face_not_person WHERE face_id = ? AND person_id = ?');
+  for (const [face, person] of p.notPerson ?? []) {
+    if (dir === 'forward') addNot.run(face, person, face);
+    else dropNot.run(face, person);
+  }
+}
+
+/** Apply a journal entry's changes (forward: do or redo; back: undo). */
+export function applyEdit(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
+  apply(db, p, dir);
+  applyPeople(db, p, dir);
+}
+
 function apply(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
   const albums = dir === 'forward' ? p.albums : [...p.albums].reverse();
   // Photos gone from the library since (their folder was removed) are skipped: the rest of the edit still applies.
@@ -149,7 +207,12 @@ function apply(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
   // membership points to so a journal entry never dangles.
   for (const a of albums) {
     const row = dir === 'forward' ? a.after : a.before;
-    if (row) writeAlbum(db, a.id, row.cover_photo_id !== null && exists.get(row.cover_photo_id) === undefined ? { ...row, cover_photo_id: null } : row);
+    if (row)
+      writeAlbum(
+        db,
+        a.id,
+        row.cover_photo_id !== null && exists.get(row.cover_photo_id) === undefined ? { ...row, cover_photo_id: null } : row,
+      );
   }
   for (const m of p.members) {
     if (exists.get(m.photoId) === undefined) continue;
@@ -173,6 +236,11 @@ function apply(db: Db, p: EditPayload, dir: 'forward' | 'back'): void {
   }
 }
 
+/** Add an edit the caller has just applied to the journal (it drops anything redoable). */
+export function recordEdit(db: Db, kind: string, label: string, p: EditPayload): void {
+  record(db, kind, label, p);
+}
+
 function record(db: Db, kind: string, label: string, p: EditPayload): void {
   db.prepare(`DELETE FROM edits WHERE state = 'undone'`).run();
   db.prepare('INSERT INTO edits(created_at, kind, label, payload) VALUES (?, ?, ?, ?)').run(Date.now(), kind, label, JSON.stringify(p));
@@ -192,10 +260,9 @@ export function editState(db: Db): EditState {
 export function undo(db: Db): EditState {
   tx(db, () => {
     const e = db.prepare(`SELECT id, payload FROM edits WHERE state = 'done' ORDER BY id DESC LIMIT 1`).get() as
-      | { id: number; payload: string }
-      | undefined;
+      { id: number; payload: string } | undefined;
     if (!e) throw new ShoeboxError('CONFLICT', 'Nothing to undo');
-    apply(db, JSON.parse(e.payload) as EditPayload, 'back');
+    applyEdit(db, JSON.parse(e.payload) as EditPayload, 'back');
     db.prepare(`UPDATE edits SET state = 'undone' WHERE id = ?`).run(e.id);
   });
   return editState(db);
@@ -204,10 +271,9 @@ export function undo(db: Db): EditState {
 export function redo(db: Db): EditState {
   tx(db, () => {
     const e = db.prepare(`SELECT id, payload FROM edits WHERE state = 'undone' ORDER BY id ASC LIMIT 1`).get() as
-      | { id: number; payload: string }
-      | undefined;
+      { id: number; payload: string } | undefined;
     if (!e) throw new ShoeboxError('CONFLICT', 'Nothing to redo');
-    apply(db, JSON.parse(e.payload) as EditPayload, 'forward');
+    applyEdit(db, JSON.parse(e.payload) as EditPayload, 'forward');
     db.prepare(`UPDATE edits SET state = 'done' WHERE id = ?`).run(e.id);
   });
   return editState(db);

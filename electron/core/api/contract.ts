@@ -95,6 +95,16 @@ export type PhotoView =
   | { kind: 'person'; personId: number }
   | { kind: 'file'; text: string };
 
+/** One face of a person. */
+export interface FaceInfo {
+  id: number;
+  photoId: number;
+  box: [number, number, number, number];
+  quality: number;
+  /** The person put it there. */
+  pinned: boolean;
+}
+
 /** A person: faces grouped by the faces stage, named or not. */
 export interface PersonInfo {
   id: number;
@@ -276,6 +286,14 @@ export interface ApiSpec {
   listPeople: { args: Record<string, never>; result: PersonInfo[] };
   /** Name a person (an empty name un-names them); a name another person has is refused. */
   renamePerson: { args: { personId: number; name: string }; result: PersonInfo };
+  /** A person's faces (the "faces" mode), best first: id, photo and box as fractions [x, y, w, h]. */
+  listFaces: { args: { personId: number }; result: FaceInfo[] };
+  /** Put faces with a person, or with a new one when `toPersonId` is absent ("split into new person"). Pinned. */
+  moveFaces: { args: { faceIds: number[]; toPersonId?: number }; result: { personId: number; edits: EditState } };
+  /** All of one person's faces go to another (refused when they are together in a photo). */
+  mergePeople: { args: { sourceId: number; targetId: number }; result: EditState };
+  /** "Not this person": the faces leave them and never go back. */
+  notThisPerson: { args: { faceIds: number[]; personId: number }; result: EditState };
   /** Copy (or hard-link) an album's photos into a folder, optionally with XMP sidecars naming the album. A job. */
   exportAlbum: { args: { albumId: number; folder: string; mode: 'copy' | 'link'; xmp: boolean }; result: { jobId: string } };
   getPhoto: { args: { photoId: number }; result: PhotoDetails };

@@ -203,6 +203,13 @@ const VALIDATORS: Validators = {
   getTimelineMonths: none,
   search: (o) => ({ query: text(o, 'query', 200) }),
   listPeople: none,
+  listFaces: (o) => ({ personId: id(o, 'personId') }),
+  moveFaces: (o) => {
+    known(o, ['faceIds', 'toPersonId']);
+    return { faceIds: ids(o, 'faceIds'), ...(o.toPersonId === undefined ? {} : { toPersonId: id(o, 'toPersonId') }) };
+  },
+  mergePeople: (o) => ({ sourceId: id(o, 'sourceId'), targetId: id(o, 'targetId') }),
+  notThisPerson: (o) => ({ faceIds: ids(o, 'faceIds'), personId: id(o, 'personId') }),
   renamePerson: (o) => {
     known(o, ['personId', 'name']);
     if (typeof o.name !== 'string' || o.name.length > 200)

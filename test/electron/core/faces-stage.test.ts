@@ -133,4 +133,56 @@ describe('faces stage', () => {
     const missing = await svc.call('renamePerson', { personId: 9999, name: 'X' });
     assert.ok(!missing.ok && missing.error.code === 'NOT_FOUND');
   });
+
+  test('people edits: move, split, merge and "not this person", each undone and redone; a move survives an organize', async () => {
+    const faceId = (rel: string): number =>
+      (svc.db.prepare('SELECT id FROM faces WHERE photo_id = ? ORDER BY x').get(id(rel)) as { id: number }).id;
+    const personOf = (rel: string) =>
+      svc.db.prepare('SELECT person_id, source FROM faces WHERE id = ?').get(faceId(rel)) as { person_id: number | null; source: string };
+    const man = personOf('man-0.jpg').person_id!;
+    const woman = personOf('woman-0.jpg').person_id!;
+    const call = async <T>(r: Promise<{ ok: true; value: T } | { ok: false; error: { code: string; message: string } }>): Promise<T> => {
+      const x = await r;
+      if (!x.ok) assert.fail(`${x.error.code} ${x.error.message}`);
+      return x.value;
+    };
+    const visible = async () => (await call(svc.call('listPeople', {}))).map((p) => p.id).sort((a, b) => a - b);
+
+    const merge = await svc.call('mergePeople', { sourceId: man, targetId: woman });
+    assert.ok(!merge.ok && merge.error.code === 'CONFLICT' && /together in 1 photo/.test(merge.error.message), 'they are both in both.jpg');
+
+    await call(svc.call('moveFaces', { faceIds: [faceId('woman-0.jpg')], toPersonId: man }));
+    assert.deepEqual(personOf('woman-0.jpg'), { person_id: man, source: 'user' });
+    const info = await svc.organize({ train: false, objects: false, reorganize: true }).done;
+    assert.equal(info.state, 'done', info.message);
+    assert.deepEqual(personOf('woman-0.jpg'), { person_id: man, source: 'user' }, 'an organize leaves what the person placed');
+    await call(svc.call('undo', {}));
+    assert.deepEqual(personOf('woman-0.jpg'), { person_id: woman, source: 'auto' });
+    await call(svc.call('redo', {}));
+    assert.equal(personOf('woman-0.jpg').person_id, man);
+    await call(svc.call('undo', {}));
+
+    const split = await call(svc.call('moveFaces', { faceIds: [faceId('man-0.jpg'), faceId('man-1.jpg')] }));
+    assert.equal(personOf('man-1.jpg').person_id, split.personId);
+    assert.equal((await visible()).length, 3);
+    assert.equal(split.edits.undoLabel, 'Split 2 faces into a new person');
+    const apart = await svc.call('moveFaces', { faceIds: [faceId('both.jpg')], toPersonId: woman });
+    assert.ok(!apart.ok && apart.error.code === 'CONFLICT', 'the woman is already in both.jpg');
+    await call(svc.call('undo', {}));
+    assert.deepEqual(
+      await visible(),
+      [man, woman].sort((a, b) => a - b),
+      'the split person is gone again',
+    );
+
+    await call(svc.call('notThisPerson', { faceIds: [faceId('man-2.jpg')], personId: man }));
+    assert.deepEqual(personOf('man-2.jpg'), { person_id: null, source: 'auto' });
+    await svc.organize({ train: false, objects: false }).done;
+    assert.notEqual(personOf('man-2.jpg').person_id, man, 'never back to the person it is not');
+    await call(svc.call('undo', {}));
+    assert.equal(personOf('man-2.jpg').person_id, man);
+    const faces = await call(svc.call('listFaces', { personId: man }));
+    assert.equal(faces.length, 6);
+    assert.ok(faces.every((f) => f.box[2] > 0) && faces.some((f) => f.id === faceId('man-2.jpg')));
+  });
 });
