@@ -1,6 +1,8 @@
 /**
  * Browser mode, People: after an organize the sidebar lists the people found with a face for each; a person opens
- * their photos; a name given by double-click stays after a reload. A screenshot goes to the test artifacts.
+ * their photos; a name given by double-click stays after a reload; a photo dragged with the mouse onto another
+ * person moves its face there (still after a reload); a split, undone; a merge by dropping one person on the other.
+ * Screenshots go to the test artifacts.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -8,7 +10,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, ensureRendererBuilt, launchCli, saveArtifact, type BrowserMode } from '../../bench/fixtures/browser.js';
 import { facePhoto, sampleCollage } from '../helpers/faces.js';
 import { requireModel } from '../helpers/models.js';
@@ -21,6 +23,29 @@ describe('browser mode: people', { skip, timeout: 300_000 }, () => {
   let browser: Browser;
   let page: Page;
   const people = () => page.getByRole('region', { name: 'People' });
+  const person = (name: RegExp) => people().getByRole('button', { name });
+  const counts = async (): Promise<number[]> =>
+    (await people().getByRole('button').allInnerTexts()).map((t) => Number(/(\d+)\s*$/.exec(t)?.[1] ?? NaN)).sort((a, b) => a - b);
+
+  /** Real mouse: press on the source, move in steps onto the target, release. */
+  async function mouseDrag(source: Locator, target: Locator): Promise<void> {
+    const from = await source.boundingBox();
+    const to = await target.boundingBox();
+    assert.ok(from && to, 'drag source and target must be visible');
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(from.x + from.width / 2 + 12, from.y + from.height / 2 + 12, { steps: 4 });
+    await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 });
+    await page.mouse.up();
+  }
+
+  async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await page.waitForTimeout(100);
+    }
+  }
 
   before(async () => {
     requireModel('blazeface_back');
@@ -79,5 +104,37 @@ describe('browser mode: people', { skip, timeout: 300_000 }, () => {
         .count(),
       1,
     );
+  });
+
+  it('moves a face by dragging its photo onto another person; it stays there after a reload', async () => {
+    await person(/^Alex/).click();
+    await page.getByRole('heading', { name: 'Alex', exact: true }).waitFor();
+    const photo = page.getByRole('grid').getByRole('img').first();
+    await photo.waitFor();
+    await mouseDrag(photo, person(/^Unnamed/));
+    await until('the counts to become 2 and 4', async () => JSON.stringify(await counts()) === '[2,4]');
+    await page.reload();
+    await person(/^Alex/).waitFor();
+    await until('the moved face to stay after a reload', async () => JSON.stringify(await counts()) === '[2,4]');
+    await saveArtifact('people-moved.png', await page.screenshot());
+  });
+
+  it('splits a selected photo into a new person, and undoes it', async () => {
+    await person(/^Unnamed/).click();
+    const photo = page.getByRole('grid').getByRole('img').first();
+    await photo.waitFor();
+    await photo.click();
+    await page.getByRole('button', { name: 'Split into new person' }).click();
+    await until('three people', async () => (await counts()).length === 3);
+    assert.deepEqual(await counts(), [1, 2, 3]);
+    await page.getByRole('button', { name: /^Undo Split 1 face/ }).click();
+    await until('two people again', async () => JSON.stringify(await counts()) === '[2,4]');
+  });
+
+  it('merges a person dropped onto another', async () => {
+    await mouseDrag(person(/^Alex/), person(/^Unnamed/));
+    await until('one person with all six photos', async () => JSON.stringify(await counts()) === '[6]');
+    await person(/^Alex/).waitFor();
+    await saveArtifact('people-merged.png', await page.screenshot());
   });
 });

@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ALBUM_MIME, PHOTOS_MIME, dragLabel, dropAction, isShoeboxDrag, mimeFor, type DragPayload } from '../../renderer/src/lib/drag.js';
+import { facesInPhotos } from '../../renderer/src/lib/faces.js';
+import {
+  ALBUM_MIME,
+  PERSON_MIME,
+  PHOTOS_MIME,
+  dragLabel,
+  dropAction,
+  isShoeboxDrag,
+  mimeFor,
+  personDropAction,
+  type DragPayload,
+} from '../../renderer/src/lib/drag.js';
 
 const photos: DragPayload = { kind: 'photos', fromAlbumId: 2, ranges: [[0, 3]], count: 3 };
 const album: DragPayload = { kind: 'album', albumId: 5, name: 'Beach' };
@@ -40,5 +51,25 @@ describe('drag and drop', () => {
     assert.equal(dragLabel({ ...photos, count: 1 }), '1 photo');
     assert.equal(dragLabel({ ...photos, count: 12_345 }), '12,345 photos');
     assert.equal(dragLabel(album), 'Beach');
+  });
+
+  it("people: a person dropped on another merges; photos from a person's view move their faces; nothing else drops on a person", () => {
+    const person: DragPayload = { kind: 'person', personId: 4, name: 'Sam' };
+    assert.deepEqual(personDropAction(person, 9), { kind: 'merge-people', sourceId: 4, targetId: 9 });
+    assert.equal(personDropAction(person, 4), null);
+    assert.equal(dropAction(person, { id: 3, kind: 'user' }), null, 'a person is no album');
+    const fromPerson: DragPayload = { ...photos, fromPersonId: 4 };
+    assert.deepEqual(personDropAction(fromPerson, 9), { kind: 'move-faces', fromPersonId: 4, ranges: [[0, 3]], count: 3, toPersonId: 9 });
+    assert.equal(personDropAction(fromPerson, 4), null);
+    assert.equal(personDropAction(photos, 9), null, 'photos from an album have no person to take faces from');
+    assert.equal(mimeFor(person), PERSON_MIME);
+    assert.ok(isShoeboxDrag([PERSON_MIME]));
+    assert.equal(dragLabel(person), 'Sam');
+  });
+
+  it('picks the faces of the chosen photos', () => {
+    const face = (id: number, photoId: number) => ({ id, photoId, box: [0, 0, 1, 1] as [number, number, number, number], quality: 1, pinned: false });
+    assert.deepEqual(facesInPhotos([face(1, 10), face(2, 11), face(3, 12)], [12, 10]), [1, 3]);
+    assert.deepEqual(facesInPhotos([face(1, 10)], []), []);
   });
 });

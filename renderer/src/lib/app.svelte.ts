@@ -3,11 +3,12 @@
  * Owns the managers and routes core events to them.
  */
 import { getContext } from 'svelte';
-import type { ApiEvent, PersonInfo, PhotoView, ShoeboxApi } from '../../../electron/core/api/contract.js';
+import type { ApiEvent, EditState, PersonInfo, PhotoView, ShoeboxApi } from '../../../electron/core/api/contract.js';
 import { Albums } from './albums.svelte.js';
 import { Alerts } from './alerts.svelte.js';
 import type { DragPayload } from './drag.js';
 import { Editor } from './editor.svelte.js';
+import { facesInPhotos } from './faces.js';
 import { Library } from './library.svelte.js';
 import { People, personLabel } from './people.svelte.js';
 import { AlbumPhotos, RESULT_ID, SIMILAR_ID, TIMELINE_ID } from './photos.svelte.js';
@@ -93,6 +94,54 @@ export class ShoeboxApp {
   showPerson(person: PersonInfo): void {
     this.photos.viewing = null;
     this.showResult(personLabel(person), { kind: 'person', personId: person.id }, person.count);
+  }
+
+  /** The faces of person `personId` in the photos at `ranges` of the open grid. */
+  private async facesIn(personId: number, ranges: readonly Range[]): Promise<number[] | null> {
+    const ids = await this.photos.idsOf(ranges);
+    if (ids === null || ids.length === 0) return null;
+    const faces = this.alerts.unwrap('Could not load the faces', await this.api.call('listFaces', { personId }));
+    if (!faces) return null;
+    return facesInPhotos(faces, ids);
+  }
+
+  private async afterPeopleEdit(edits: EditState | undefined): Promise<boolean> {
+    if (!edits) return false;
+    this.photos.selection = Selection.empty;
+    this.editor.sync(edits);
+    await this.contentChanged();
+    return true;
+  }
+
+  /** In a person's view: the selected photos' faces are "not this person", or split into a new person. */
+  async personAction(kind: 'not' | 'split'): Promise<boolean> {
+    const view = this.special?.view;
+    if (view?.kind !== 'person') return false;
+    const faceIds = await this.facesIn(view.personId, this.photos.selection.ranges);
+    if (!faceIds || faceIds.length === 0) return false;
+    if (kind === 'not')
+      return this.afterPeopleEdit(
+        this.alerts.unwrap('Could not remove', await this.api.call('notThisPerson', { faceIds, personId: view.personId })),
+      );
+    return this.afterPeopleEdit(this.alerts.unwrap('Could not split', await this.api.call('moveFaces', { faceIds }))?.edits);
+  }
+
+  /** Photos dragged out of one person's view onto another person: that person's faces in them move. */
+  async moveFacesTo(fromPersonId: number, ranges: readonly Range[], toPersonId: number): Promise<boolean> {
+    const faceIds = await this.facesIn(fromPersonId, ranges);
+    if (!faceIds || faceIds.length === 0) return false;
+    return this.afterPeopleEdit(this.alerts.unwrap('Could not move', await this.api.call('moveFaces', { faceIds, toPersonId }))?.edits);
+  }
+
+  async mergePeople(sourceId: number, targetId: number): Promise<boolean> {
+    const merged = await this.afterPeopleEdit(
+      this.alerts.unwrap('Could not merge', await this.api.call('mergePeople', { sourceId, targetId })),
+    );
+    if (merged && this.special?.view.kind === 'person' && this.special.view.personId === sourceId) {
+      const target = this.people.list.find((p) => p.id === targetId);
+      if (target) this.showPerson(target);
+    }
+    return merged;
   }
 
   showResult(title: string, view: PhotoView, count: number): void {
