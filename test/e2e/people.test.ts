@@ -135,6 +135,7 @@ describe('browser mode: people', { skip, timeout: 300_000 }, () => {
     await mouseDrag(person(/^Alex/), person(/^Unnamed/));
     await until('one person with all six photos', async () => JSON.stringify(await counts()) === '[6]');
     await person(/^Alex/).waitFor();
+    await page.getByRole('heading', { name: 'Alex', exact: true }).waitFor({ timeout: 5000 }); // the open view follows the name
     await saveArtifact('people-merged.png', await page.screenshot());
   });
 });
