@@ -15,7 +15,9 @@ import {
   ensureRendererBuilt,
   generatePhotos,
   launchCli,
+  mouseDrag as mouseDragOn,
   saveArtifact,
+  until as untilPage,
   type BrowserMode,
 } from '../../bench/fixtures/browser.js';
 import { DEFAULT_ENCODER_ID } from '../../electron/core/encoders.js';
@@ -75,7 +77,11 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
   }
 
   /** Polls until `check` passes (the UI updates asynchronously after each edit). */
-  async function eventually(what: string, check: (counts: Map<string, number>) => boolean, timeoutMs = 20_000): Promise<Map<string, number>> {
+  async function eventually(
+    what: string,
+    check: (counts: Map<string, number>) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<Map<string, number>> {
     const deadline = Date.now() + timeoutMs;
     let counts = await albumCounts();
     while (!check(counts)) {
@@ -86,27 +92,8 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     return counts;
   }
 
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await page.waitForTimeout(100);
-    }
-  }
-
-  /** Real mouse: press on the source, move in steps onto the target, release. Resolves the target's highlight. */
-  async function mouseDrag(source: Locator, target: Locator): Promise<boolean> {
-    const from = await source.boundingBox();
-    const to = await target.boundingBox();
-    assert.ok(from && to, 'drag source and target must be visible');
-    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(from.x + from.width / 2 + 12, from.y + from.height / 2 + 12, { steps: 4 });
-    await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 });
-    const highlighted = await target.evaluate((el) => el.closest('li')?.classList.contains('drop-target') ?? false);
-    await page.mouse.up();
-    return highlighted;
-  }
+  const until = (what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> => untilPage(page, what, check, timeoutMs);
+  const mouseDrag = (source: Locator, target: Locator): Promise<boolean> => mouseDragOn(page, source, target);
 
   let names: string[] = [];
   const counts = new Map<string, number>();
@@ -134,7 +121,20 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     // The organize's steps, the current one marked, and the time left in all (not only the stage's).
     const steps = jobs.getByRole('list', { name: 'Steps' });
     await steps.waitFor();
-    assert.deepEqual(await steps.getByRole('listitem').allInnerTexts().then((t) => t.map((x) => x.replace(/^[✓–•]\s*/, '').replace(/ \(not needed\)$/, '').trim())), ['Find photos', 'Look at photos', 'Make albums', 'Refine']);
+    assert.deepEqual(
+      await steps
+        .getByRole('listitem')
+        .allInnerTexts()
+        .then((t) =>
+          t.map((x) =>
+            x
+              .replace(/^[✓–•]\s*/, '')
+              .replace(/ \(not needed\)$/, '')
+              .trim(),
+          ),
+        ),
+      ['Find photos', 'Look at photos', 'Make albums', 'Refine'],
+    );
     assert.equal(await steps.locator('[aria-current=step]').count(), 1, 'one step is the current one');
     assert.match((await jobs.getByLabel('Time left in all').first().textContent()) ?? '', /left in all|Estimating/);
     await saveArtifact('browser-progress-steps.png', await page.screenshot());
@@ -163,10 +163,16 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
 
     const highlighted = await mouseDrag(photo, albumButton(b));
     assert.ok(highlighted, 'the album under the pointer is highlighted as a drop target');
-    const after = await eventually('counts change after the drop', (c) => c.get(a) === counts.get(a)! - 1 && c.get(b) === counts.get(b)! + 1);
+    const after = await eventually(
+      'counts change after the drop',
+      (c) => c.get(a) === counts.get(a)! - 1 && c.get(b) === counts.get(b)! + 1,
+    );
     for (const [name, n] of after) counts.set(name, n);
     // The grid refetches the album's pages after the edit; the photo is gone once its page is back.
-    await until('the photo to leave the open album', async () => (await grid().getByRole('img', { name: fileName!, exact: true }).count()) === 0);
+    await until(
+      'the photo to leave the open album',
+      async () => (await grid().getByRole('img', { name: fileName!, exact: true }).count()) === 0,
+    );
     await page.getByRole('button', { name: /^Undo Move 1 photo/ }).waitFor();
   });
 
@@ -243,7 +249,10 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
 
   it('shows errors from the core in the alert region', async () => {
     await page.route('**/api/renameAlbum', (route) =>
-      route.fulfill({ contentType: 'application/json', body: JSON.stringify({ ok: false, error: { code: 'CONFLICT', message: 'Simulated conflict' } }) }),
+      route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({ ok: false, error: { code: 'CONFLICT', message: 'Simulated conflict' } }),
+      }),
     );
     await albumButton('Holiday').dblclick();
     await sidebar().getByRole('textbox', { name: 'Album name' }).fill('Elsewhere');
@@ -275,11 +284,20 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     const devices = await dialog.getByRole('combobox', { name: 'Compute device' }).locator('option').allInnerTexts();
     assert.ok(devices.includes('CPU') && devices.some((d) => d.startsWith('Automatic')), JSON.stringify(devices));
     if (process.platform === 'linux') assert.ok(!devices.some((d) => /DirectML|Core ML/.test(d)), JSON.stringify(devices));
-    assert.ok(devices.filter((d) => d.includes('not available')).every((d) => /\(not available: .+\)$/.test(d)), JSON.stringify(devices));
+    assert.ok(
+      devices.filter((d) => d.includes('not available')).every((d) => /\(not available: .+\)$/.test(d)),
+      JSON.stringify(devices),
+    );
     await dialog.getByText(/^The last job ran on /).waitFor();
     // Folders: each with its photo count and a Remove that asks once more (not confirmed here).
-    await dialog.getByText(/^\d+ photos$/).first().waitFor();
-    await dialog.getByRole('button', { name: /^Remove \// }).first().click();
+    await dialog
+      .getByText(/^\d+ photos$/)
+      .first()
+      .waitFor();
+    await dialog
+      .getByRole('button', { name: /^Remove \// })
+      .first()
+      .click();
     await dialog.getByRole('button', { name: /^Confirm removing \// }).waitFor();
     await dialog.getByText(/the files on disk stay/).waitFor();
     await select.selectOption(other);
@@ -319,9 +337,14 @@ describe('browser mode', { skip, timeout: 480_000 }, () => {
     const jobs = page.getByRole('region', { name: 'Jobs' });
     await jobs.waitFor({ state: 'detached', timeout: 120_000 });
     // Six clusters; an album the person shaped may end up empty, so five or six of them hold photos (it was three).
-    const after = await eventually('six albums', (c) => [5, 6].includes([...c.entries()].filter(([name, n]) => name !== 'Unsorted' && n > 0).length));
+    const after = await eventually('six albums', (c) =>
+      [5, 6].includes([...c.entries()].filter(([name, n]) => name !== 'Unsorted' && n > 0).length),
+    );
     assert.ok(after.has('Holiday'), 'the album the person renamed is still there');
-    assert.equal([...after.values()].reduce((a, b) => a + b, 0), 3 * PER_GROUP);
+    assert.equal(
+      [...after.values()].reduce((a, b) => a + b, 0),
+      3 * PER_GROUP,
+    );
     await saveArtifact('browser-six-albums.png', await page.screenshot());
   });
 

@@ -10,8 +10,17 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, ensureRendererBuilt, launchCli, saveArtifact, type BrowserMode } from '../../bench/fixtures/browser.js';
+import type { Browser, Locator, Page } from 'playwright-core';
+import {
+  CHROMIUM,
+  ensureRendererBuilt,
+  launchCli,
+  mouseDrag as mouseDragOn,
+  openBrowserPage,
+  saveArtifact,
+  until as untilPage,
+  type BrowserMode,
+} from '../../bench/fixtures/browser.js';
 import { facePhoto, sampleCollage } from '../helpers/faces.js';
 import { requireModel } from '../helpers/models.js';
 
@@ -27,25 +36,8 @@ describe('browser mode: people', { skip, timeout: 300_000 }, () => {
   const counts = async (): Promise<number[]> =>
     (await people().getByRole('button').allInnerTexts()).map((t) => Number(/(\d+)\s*$/.exec(t)?.[1] ?? NaN)).sort((a, b) => a - b);
 
-  /** Real mouse: press on the source, move in steps onto the target, release. */
-  async function mouseDrag(source: Locator, target: Locator): Promise<void> {
-    const from = await source.boundingBox();
-    const to = await target.boundingBox();
-    assert.ok(from && to, 'drag source and target must be visible');
-    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(from.x + from.width / 2 + 12, from.y + from.height / 2 + 12, { steps: 4 });
-    await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 });
-    await page.mouse.up();
-  }
-
-  async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    while (!(await check())) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await page.waitForTimeout(100);
-    }
-  }
+  const mouseDrag = (source: Locator, target: Locator): Promise<boolean> => mouseDragOn(page, source, target);
+  const until = (what: string, check: () => Promise<boolean>): Promise<void> => untilPage(page, what, check);
 
   before(async () => {
     requireModel('blazeface_back');
@@ -60,9 +52,7 @@ describe('browser mode: people', { skip, timeout: 300_000 }, () => {
       await facePhoto(path.join(photos, `woman-${i}.jpg`), collage, 10 + i, [{ who: 'woman', x: 480 - 120 * i, y: 140, size: 240 }]);
     }
     app = await launchCli(photos, path.join(dir, 'library'));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openBrowserPage());
   });
 
   after(async () => {

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, ensureRendererBuilt, launchCli, saveArtifact, type BrowserMode } from '../../bench/fixtures/browser.js';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, ensureRendererBuilt, launchCli, openBrowserPage, saveArtifact, type BrowserMode } from '../../bench/fixtures/browser.js';
 import { scenePhoto, withMeta } from '../helpers/images.js';
 import { requireModel } from '../helpers/models.js';
 
@@ -32,7 +32,13 @@ describe('browser mode: names, dates, places, timeline, more like this, search, 
     for (let i = 0; i < 10; i++) {
       const trip = path.join(photos, `lisbon-${i}.jpg`);
       await scenePhoto(trip, 0, i, 320);
-      await withMeta(trip, { date: `2024:06:0${3 + (i % 7)} 1${i % 10}:00:00`, offset: '+01:00', gps: { lat: 38.72, lon: -9.14 }, make: 'Canon', model: 'Canon EOS R6' });
+      await withMeta(trip, {
+        date: `2024:06:0${3 + (i % 7)} 1${i % 10}:00:00`,
+        offset: '+01:00',
+        gps: { lat: 38.72, lon: -9.14 },
+        make: 'Canon',
+        model: 'Canon EOS R6',
+      });
       const paris = path.join(photos, `paris-${i}.jpg`);
       await scenePhoto(paris, 1, 100 + i, 320);
       await withMeta(paris, { date: `2023:0${7 + (i % 2)}:1${i % 9} 09:00:00`, gps: { lat: 48.857, lon: 2.352 } });
@@ -41,9 +47,7 @@ describe('browser mode: names, dates, places, timeline, more like this, search, 
       await withMeta(home, { date: `2022:12:2${i % 9} 18:00:00` });
     }
     app = await launchCli(photos, path.join(dir, 'library'));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openBrowserPage());
   });
 
   after(async () => {
@@ -57,8 +61,12 @@ describe('browser mode: names, dates, places, timeline, more like this, search, 
     const lisbon = sidebar().getByText(/^Lisbon, .*June 2024$/);
     await lisbon.waitFor({ timeout: 180_000 });
     assert.match((await lisbon.getAttribute('title')) ?? '', /taken near Lisbon/);
-    await sidebar().getByText(/^Paris, (Jul|Summer)/).waitFor();
-    await sidebar().getByText(/^2\d\u2013\d+ December 2022$|^December 2022$/).waitFor();
+    await sidebar()
+      .getByText(/^Paris, (Jul|Summer)/)
+      .waitFor();
+    await sidebar()
+      .getByText(/^2\d\u2013\d+ December 2022$|^December 2022$/)
+      .waitFor();
     await saveArtifact('photo-app-names.png', await page.screenshot());
   });
 
@@ -105,7 +113,9 @@ describe('browser mode: names, dates, places, timeline, more like this, search, 
   });
 
   it('exports an album into a folder', async () => {
-    await sidebar().getByText(/^Lisbon, /).click();
+    await sidebar()
+      .getByText(/^Lisbon, /)
+      .click();
     await page.getByRole('button', { name: 'Export…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Export album' });
     const out = path.join(dir, 'exported');
@@ -114,7 +124,8 @@ describe('browser mode: names, dates, places, timeline, more like this, search, 
     await saveArtifact('photo-app-export.png', await page.screenshot());
     await dialog.getByRole('button', { name: 'Export' }).click();
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && !(existsSync(out) && readdirSync(out).filter((f) => f.endsWith('.jpg')).length === 10)) await new Promise((r) => setTimeout(r, 200));
+    while (Date.now() < deadline && !(existsSync(out) && readdirSync(out).filter((f) => f.endsWith('.jpg')).length === 10))
+      await new Promise((r) => setTimeout(r, 200));
     const files = readdirSync(out);
     assert.equal(files.filter((f) => f.endsWith('.jpg')).length, 10);
     assert.equal(files.filter((f) => f.endsWith('.xmp')).length, 10);
