@@ -433,6 +433,11 @@ export class LibraryService implements CoreHandle, Library {
       gps: r.lat !== null && r.lon !== null ? { lat: r.lat, lon: r.lon } : null,
       place: r.country !== null ? { city: r.city, region: r.region, country: r.country } : null,
       objects: this.db.prepare('SELECT label FROM photo_objects WHERE photo_id = ? ORDER BY score DESC').pluck().all(r.id) as string[],
+      faces: (
+        this.db
+          .prepare('SELECT f.id, f.x, f.y, f.w, f.h, f.person_id, pe.name FROM faces f LEFT JOIN people pe ON pe.id = f.person_id WHERE f.photo_id = ? ORDER BY f.x')
+          .all(r.id) as { id: number; x: number; y: number; w: number; h: number; person_id: number | null; name: string | null }[]
+      ).map((f) => ({ id: f.id, box: [f.x, f.y, f.w, f.h], personId: f.person_id, personName: f.name })),
       albumName: r.album_name,
       orientation: r.orientation,
       albumId: r.album_id,

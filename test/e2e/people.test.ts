@@ -128,4 +128,20 @@ describe('browser mode: people', { skip, timeout: 300_000 }, () => {
     await page.getByRole('heading', { name: 'Alex', exact: true }).waitFor({ timeout: 5000 }); // the open view follows the name
     await saveArtifact('people-merged.png', await page.screenshot());
   });
+
+  it('shows the face boxes in the lightbox, and "Not Alex" takes the face from them', async () => {
+    const photo = page.getByRole('grid').getByRole('img').first();
+    await photo.dblclick();
+    const box = page.getByRole('dialog').getByRole('button', { name: 'Face: Alex' });
+    await box.waitFor();
+    await page
+      .getByRole('dialog')
+      .locator('img.preview')
+      .evaluate((img) => (img as unknown as { decode(): Promise<void> }).decode());
+    await saveArtifact('people-lightbox.png', await page.screenshot());
+    await box.click();
+    await page.getByRole('menuitem', { name: 'Not Alex' }).click();
+    // The photo leaves Alex's view, so the lightbox moves on to the next of Alex's photos.
+    await until('Alex to have five photos', async () => JSON.stringify(await counts()) === '[5]');
+  });
 });

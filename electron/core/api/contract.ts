@@ -152,6 +152,8 @@ export interface PhotoDetails {
   place: { city: string | null; region: string | null; country: string } | null;
   /** What the detector saw, most confident first (e.g. ["dog", "person"]). */
   objects: string[];
+  /** The faces found, left to right: box as fractions [x, y, w, h] of the upright photo, and whose face it is. */
+  faces: { id: number; box: [number, number, number, number]; personId: number | null; personName: string | null }[];
   albumName: string | null;
   orientation: number | null;
   albumId: number | null;

@@ -164,6 +164,7 @@ describe('IPC bridge', () => {
     takenSource: null,
     place: null,
     objects: [],
+    faces: [],
     albumName: null,
     timezone: null,
     camera: null,
