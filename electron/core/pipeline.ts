@@ -292,7 +292,7 @@ export async function runOrganize(
     t = lap('objects', t);
   }
   // People, after everything albums need: the costliest stage per photo, and independent of the albums.
-  const faces = opts.faces !== false ? await st.faces(lib, opts.device, ctx) : null;
+  const faces = opts.faces !== false ? await st.faces(lib, opts.device, ctx, { regroup: opts.reorganize }) : null;
   if (faces) lap('faces', t);
   ctx.endSteps();
   if (device) setSetting(lib.db, 'lastDevice', device);

@@ -29,6 +29,8 @@ export interface FacesStageOptions {
   modelsDir?: string;
   /** Tile levels of the detector (face-geometry.ts); default 2. */
   levels?: number;
+  /** Group every face the person did not place again (Re-organize), not only the new ones. */
+  regroup?: boolean;
 }
 
 export interface FacesStageResult {
@@ -151,33 +153,52 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
       await embedder.release();
     }
   }
-  Object.assign(result, assignPeople(lib));
+  Object.assign(result, assignPeople(lib, { regroup: opts.regroup }));
   return result;
 }
 
-/** Group the faces without a person into people (cluster/people.ts) and write it; returns what changed. */
-export function assignPeople(lib: Library): { newPeople: number; joined: number } {
+/**
+ * Group faces into people (cluster/people.ts) and write it; returns what changed. Normally only faces without a
+ * person are grouped, so people stay as they are. With `regroup` (Re-organize) every face the person did not place
+ * is grouped again: people with a face the person placed, or with a name, are the anchors new faces join; other
+ * groups keep the id of the person most of their faces had, so an unchanged grouping comes out unchanged.
+ */
+export function assignPeople(lib: Library, opts: { regroup?: boolean } = {}): { newPeople: number; joined: number } {
   const db = lib.db;
+  const regroup = opts.regroup === true;
   const vector = (b: Buffer): Float32Array => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  const openRows = db.prepare('SELECT id, photo_id, embedding, low_quality FROM faces WHERE person_id IS NULL ORDER BY id').all() as {
-    id: number;
-    photo_id: number;
-    embedding: Buffer;
-    low_quality: number;
-  }[];
+  const openRows = db
+    .prepare(
+      `SELECT id, photo_id, embedding, low_quality, person_id FROM faces WHERE ${regroup ? "source = 'auto'" : 'person_id IS NULL'} ORDER BY id`,
+    )
+    .all() as { id: number; photo_id: number; embedding: Buffer; low_quality: number; person_id: number | null }[];
   if (openRows.length === 0) return { newPeople: 0, joined: 0 };
-  // One running sum per person, read face by face: memory grows with the people, not with the faces.
+  // One running sum per person, read face by face: memory grows with the people, not with the faces. Regrouping,
+  // only people with a placed face or a name anchor the grouping; the photos of their placed faces are what the
+  // regrouped faces must stay apart from.
+  const anchors = regroup
+    ? new Set(
+        db
+          .prepare(
+            `SELECT DISTINCT person_id FROM faces WHERE source = 'user' AND person_id IS NOT NULL UNION SELECT id FROM people WHERE name IS NOT NULL`,
+          )
+          .pluck()
+          .all() as number[],
+      )
+    : null;
   const known = new Map<number, KnownPerson>();
-  for (const r of db.prepare('SELECT photo_id, embedding, person_id FROM faces WHERE person_id IS NOT NULL').iterate() as Iterable<{
+  for (const r of db.prepare('SELECT photo_id, embedding, person_id, source FROM faces WHERE person_id IS NOT NULL').iterate() as Iterable<{
     photo_id: number;
     embedding: Buffer;
     person_id: number;
+    source: string;
   }>) {
+    if (anchors && !anchors.has(r.person_id)) continue;
     const v = vector(r.embedding);
     let p = known.get(r.person_id);
     if (!p) known.set(r.person_id, (p = { id: r.person_id, centre: new Float32Array(v.length), photos: new Set() }));
     for (let i = 0; i < v.length; i++) p.centre[i] += v[i];
-    p.photos.add(r.photo_id);
+    if (!regroup || r.source === 'user') p.photos.add(r.photo_id);
   }
   const not = new Map<number, number[]>();
   for (const r of db.prepare('SELECT face_id, person_id FROM face_not_person').all() as { face_id: number; person_id: number }[])
@@ -190,26 +211,54 @@ export function assignPeople(lib: Library): { newPeople: number; joined: number 
     notPeople: not.get(r.id),
   }));
   const { joins, newPeople } = groupPeople(faces, [...known.values()]);
+  const before = new Map(openRows.map((r) => [r.id, r.person_id]));
   const now = Date.now();
   let joined = 0;
+  let created = 0;
   db.transaction(() => {
-    // Only faces still without a person: an edit made meanwhile wins.
-    const setPerson = db.prepare(`UPDATE faces SET person_id = ?, updated_at = ? WHERE id = ? AND person_id IS NULL AND source = 'auto'`);
-    for (const [face, person] of joins) joined += setPerson.run(person, now, face).changes;
+    // Only faces the person has not placed meanwhile (and, normally, only those still without a person): an edit
+    // made while this ran wins.
+    const setPerson = db.prepare(
+      `UPDATE faces SET person_id = ?, updated_at = ? WHERE id = ? AND source = 'auto' AND ${regroup ? 'person_id IS ?' : 'person_id IS NULL AND ? IS NULL'}`,
+    );
+    const assigned = new Set<number>();
+    const put = (face: number, person: number | null): number => {
+      assigned.add(face);
+      return before.get(face) === person ? 0 : setPerson.run(person, now, face, before.get(face) ?? null).changes;
+    };
+    for (const [face, person] of joins) joined += put(face, person);
     const addPerson = db.prepare('INSERT INTO people (name, cover_face_id, created_at, updated_at) VALUES (NULL, NULL, ?, ?)');
     const cover = db.prepare(
       `UPDATE people SET cover_face_id = (SELECT id FROM faces WHERE person_id = people.id ORDER BY low_quality, quality DESC, id LIMIT 1) WHERE id = ?`,
     );
+    const notOf = new Map(faces.map((f) => [f.id, f.notPeople ?? []]));
+    const taken = new Set<number>(known.keys());
     for (const members of newPeople) {
-      const id = Number(addPerson.run(now, now).lastInsertRowid);
+      // The id most of these faces had, when no anchor has it and none of them is "not" that person.
+      const votes = new Map<number, number>();
+      for (const f of members) {
+        const old = before.get(f);
+        if (old != null && !taken.has(old)) votes.set(old, (votes.get(old) ?? 0) + 1);
+      }
+      const reuse = [...votes]
+        .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+        .find(([id]) => members.every((f) => !notOf.get(f)?.includes(id)))?.[0];
+      const id = reuse ?? Number(addPerson.run(now, now).lastInsertRowid);
+      taken.add(id);
       let n = 0;
-      for (const face of members) n += setPerson.run(id, now, face).changes;
-      if (n === 0) db.prepare('DELETE FROM people WHERE id = ?').run(id);
-      else cover.run(id);
+      for (const face of members) n += put(face, id) + (before.get(face) === id ? 1 : 0);
+      if (reuse === undefined) {
+        if (n === 0) db.prepare('DELETE FROM people WHERE id = ?').run(id);
+        else created++;
+      }
+      if (n > 0) cover.run(id);
     }
+    // Regrouping, a face that now matches no one is unknown again.
+    if (regroup) for (const r of openRows) if (!assigned.has(r.id)) put(r.id, null);
     db.prepare(
-      `UPDATE people SET cover_face_id = NULL WHERE cover_face_id IS NOT NULL AND cover_face_id NOT IN (SELECT id FROM faces)`,
+      `UPDATE people SET cover_face_id = (SELECT id FROM faces WHERE person_id = people.id ORDER BY low_quality, quality DESC, id LIMIT 1)
+        WHERE cover_face_id IS NULL OR cover_face_id NOT IN (SELECT id FROM faces WHERE person_id = people.id)`,
     ).run();
   })();
-  return { newPeople: newPeople.length, joined };
+  return { newPeople: created, joined };
 }

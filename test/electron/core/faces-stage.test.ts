@@ -185,4 +185,31 @@ describe('faces stage', () => {
     assert.equal(faces.length, 6);
     assert.ok(faces.every((f) => f.box[2] > 0) && faces.some((f) => f.id === faceId('man-2.jpg')));
   });
+
+  test('Re-organize groups again what the person did not place: an automatic mistake is mended, people keep their ids', async () => {
+    const faceOf = (rel: string): number =>
+      (svc.db.prepare('SELECT id FROM faces WHERE photo_id = ? ORDER BY x').get(id(rel)) as { id: number }).id;
+    const personOf = (rel: string): number | null =>
+      (svc.db.prepare('SELECT person_id FROM faces WHERE id = ?').get(faceOf(rel)) as { person_id: number | null }).person_id;
+    const man = personOf('man-0.jpg')!;
+    const woman = personOf('woman-1.jpg')!;
+    // As if the grouping had put one of the man's faces with the woman.
+    svc.db.prepare(`UPDATE faces SET person_id = ? WHERE id = ?`).run(woman, faceOf('man-3.jpg'));
+    await svc.organize({ train: false, objects: false }).done;
+    assert.equal(personOf('man-3.jpg'), woman, 'a plain organize keeps people as they are');
+    const info = await svc.organize({ train: false, objects: false, reorganize: true }).done;
+    assert.equal(info.state, 'done', info.message);
+    assert.equal(personOf('man-3.jpg'), man, 'mended');
+    assert.equal(personOf('woman-1.jpg'), woman, 'the woman keeps her id');
+    for (const rel of ['man-0.jpg', 'man-1.jpg', 'man-2.jpg', 'man-new.jpg']) assert.equal(personOf(rel), man, rel);
+    const shared = svc.db
+      .prepare('SELECT photo_id FROM faces WHERE person_id IS NOT NULL GROUP BY photo_id, person_id HAVING COUNT(*) > 1')
+      .all();
+    assert.deepEqual(shared, [], 'two faces of one photo are never one person');
+    // "Not this person" holds through a regrouping too.
+    const r = await svc.call('notThisPerson', { faceIds: [faceOf('man-1.jpg')], personId: man });
+    assert.ok(r.ok);
+    await svc.organize({ train: false, objects: false, reorganize: true }).done;
+    assert.notEqual(personOf('man-1.jpg'), man);
+  });
 });
