@@ -40,6 +40,8 @@ export interface PeopleResult {
   joins: Map<number, number>;
   /** New people, each as the ids of its faces. */
   newPeople: number[][];
+  /** Faces left for a later run (past `maxGroup`): neither joined nor grouped, nor found to match no one. */
+  deferred: number[];
 }
 
 export const PEOPLE_DEFAULTS: Required<PeopleOptions> = { linkThreshold: 0.5, joinThreshold: 0.45, minFaces: 2, maxGroup: 4000 };
@@ -154,6 +156,7 @@ export function groupPeople(open: readonly PeopleFace[], known: readonly KnownPe
   const low = open.filter((f) => f.lowQuality);
 
   const grouped = good.slice(0, opts.maxGroup);
+  const deferred = good.slice(opts.maxGroup).map((f) => f.id);
   const labels = averageLinkage(
     grouped.map((f) => f.embedding),
     grouped.map((f) => f.photoId),
@@ -184,5 +187,5 @@ export function groupPeople(open: readonly PeopleFace[], known: readonly KnownPe
       newPeople[-key - 1].push(f.id);
     }
   }
-  return { joins, newPeople };
+  return { joins, newPeople, deferred };
 }

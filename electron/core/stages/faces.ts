@@ -210,7 +210,7 @@ export function assignPeople(lib: Library, opts: { regroup?: boolean } = {}): { 
     lowQuality: r.low_quality === 1,
     notPeople: not.get(r.id),
   }));
-  const { joins, newPeople } = groupPeople(faces, [...known.values()]);
+  const { joins, newPeople, deferred } = groupPeople(faces, [...known.values()]);
   const before = new Map(openRows.map((r) => [r.id, r.person_id]));
   const now = Date.now();
   let joined = 0;
@@ -253,7 +253,8 @@ export function assignPeople(lib: Library, opts: { regroup?: boolean } = {}): { 
       }
       if (n > 0) cover.run(id);
     }
-    // Regrouping, a face that now matches no one is unknown again.
+    // Regrouping, a face that now matches no one is unknown again; one left for later keeps its person.
+    for (const f of deferred) assigned.add(f);
     if (regroup) for (const r of openRows) if (!assigned.has(r.id)) put(r.id, null);
     db.prepare(
       `UPDATE people SET cover_face_id = (SELECT id FROM faces WHERE person_id = people.id ORDER BY low_quality, quality DESC, id LIMIT 1)

@@ -71,6 +71,10 @@ describe('people', () => {
       [[7, 8, 9, 10, 11, 12]],
       'person 1 is new; person 2 (low quality) stays unknown',
     );
+    // Only the first 3 open faces that join no one (5, 7, 8) are grouped in one run; the rest wait, and say so.
+    const capped = groupPeople(faces, known, { maxGroup: 3 });
+    assert.deepEqual(capped.deferred, [9, 10, 11, 12]);
+    assert.deepEqual(capped.newPeople, [[7, 8]]);
     const again = groupPeople(
       faces.map((f) => ({ ...f, lowQuality: false })),
       known,
