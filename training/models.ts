@@ -42,7 +42,8 @@ export function readEncoderManifest(file: string, id?: string): EncoderManifest 
     throw new Error(`cannot read encoder manifest ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const manifest = validateManifest(raw);
-  if (id !== undefined && manifest.id !== id) throw new ManifestError('id', `manifest ${file} has id ${JSON.stringify(manifest.id)}, expected ${JSON.stringify(id)}`);
+  if (id !== undefined && manifest.id !== id)
+    throw new ManifestError('id', `manifest ${file} has id ${JSON.stringify(manifest.id)}, expected ${JSON.stringify(id)}`);
   return manifest;
 }
 
@@ -54,16 +55,23 @@ export interface LoadedEncoder {
   bytes: Uint8Array;
 }
 
-/** Read `<dir>/<id>.json`, validate it, read the ONNX file beside it and check its sha256. */
-export async function loadEncoder(manifestPath: string): Promise<LoadedEncoder> {
-  const id = path.basename(manifestPath, '.json');
-  const manifest = readEncoderManifest(manifestPath, id);
+/**
+ * The ONNX file a model manifest (encoder, detector, face model) names beside it, read and checked against the
+ * manifest's sha256. `what` names the kind of model in the errors.
+ */
+export async function readModelFile(
+  manifestPath: string,
+  manifest: { id: string; version: string; file: string; sha256: string },
+  what = 'model',
+): Promise<{ modelPath: string; bytes: Uint8Array }> {
   const modelPath = path.resolve(path.dirname(manifestPath), manifest.file);
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(modelPath));
   } catch (e) {
-    throw new EncoderIntegrityError(`encoder ${manifest.id}: cannot read ${modelPath}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new EncoderIntegrityError(`${what} ${manifest.id}: cannot read ${modelPath}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
   const actual = sha256Hex(bytes);
   if (actual !== manifest.sha256) {
@@ -71,5 +79,12 @@ export async function loadEncoder(manifestPath: string): Promise<LoadedEncoder> 
       `${modelPath}: sha256 ${actual} does not match manifest ${manifest.id}@${manifest.version} (${manifest.sha256}); the file is corrupt or was replaced`,
     );
   }
-  return { manifest, modelPath, bytes };
+  return { modelPath, bytes };
+}
+
+/** Read `<dir>/<id>.json`, validate it, read the ONNX file beside it and check its sha256. */
+export async function loadEncoder(manifestPath: string): Promise<LoadedEncoder> {
+  const id = path.basename(manifestPath, '.json');
+  const manifest = readEncoderManifest(manifestPath, id);
+  return { manifest, ...(await readModelFile(manifestPath, manifest, 'encoder')) };
 }

@@ -21,7 +21,12 @@ import {
   type ProviderSession,
 } from './providers.js';
 
-export { EncoderIntegrityError as ModelIntegrityError, loadEncoder as loadModel, sha256Hex, type LoadedEncoder as LoadedModel } from '../../../training/models.js';
+export {
+  EncoderIntegrityError as ModelIntegrityError,
+  loadEncoder as loadModel,
+  sha256Hex,
+  type LoadedEncoder as LoadedModel,
+} from '../../../training/models.js';
 
 export interface EmbedderOptions extends Omit<FallbackOptions, 'probe'> {
   /** Which device to run on; default 'auto'. */
@@ -62,7 +67,12 @@ export function pickCpuThreads(timings: readonly ThreadTiming[], cores: number, 
  * Wall and CPU milliseconds per run of `session` on a batch of one, after warm-up runs (a fresh session's first
  * runs are up to twice as slow while its memory arena grows).
  */
-async function timeSession(session: InferenceSession, manifest: EncoderManifest, runs = 6, warmup = 3): Promise<{ wallMs: number; cpuMs: number }> {
+async function timeSession(
+  session: InferenceSession,
+  manifest: EncoderManifest,
+  runs = 6,
+  warmup = 3,
+): Promise<{ wallMs: number; cpuMs: number }> {
   const { width, height, layout, name } = manifest.input;
   const shape = layout === 'NHWC' ? [1, height, width, 3] : [1, 3, height, width];
   const input = new Tensor('float32', new Float32Array(width * height * 3).fill(0.5), shape);
@@ -191,9 +201,20 @@ export class Embedder {
     let chosen = ps;
     let threadTimings: ThreadTiming[] | undefined;
     const cores = os.availableParallelism();
-    if (ps.provider === 'cpu' && autoThreads && fallback.tuning?.threads === undefined && cores > 1 && (fixedBatchOf(ps.session, name) ?? 1) === 1) {
+    if (
+      ps.provider === 'cpu' &&
+      autoThreads &&
+      fallback.tuning?.threads === undefined &&
+      cores > 1 &&
+      (fixedBatchOf(ps.session, name) ?? 1) === 1
+    ) {
       try {
-        const single = await createSessionWithFallback(bytes, 'cpu', { ...fallback, candidates: ['cpu'], probe: false, tuning: { ...fallback.tuning, threads: 1 } });
+        const single = await createSessionWithFallback(bytes, 'cpu', {
+          ...fallback,
+          candidates: ['cpu'],
+          probe: false,
+          tuning: { ...fallback.tuning, threads: 1 },
+        });
         threadTimings = [
           { threads: cores, ...(await timeSession(ps.session, manifest)) },
           { threads: 1, ...(await timeSession(single.session, manifest)) },
@@ -393,7 +414,11 @@ export class Embedder {
           done++;
           const vector = vectors.slice(i * dim, (i + 1) * dim);
           yield extras.length
-            ? { index: batch[i], vector, extras: extras.map((x, j) => x.slice(i * this.extraOutputs[j].dim, (i + 1) * this.extraOutputs[j].dim)) }
+            ? {
+                index: batch[i],
+                vector,
+                extras: extras.map((x, j) => x.slice(i * this.extraOutputs[j].dim, (i + 1) * this.extraOutputs[j].dim)),
+              }
             : { index: batch[i], vector };
           onProgress?.({ done, failed, total });
         }

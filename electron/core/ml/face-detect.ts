@@ -5,11 +5,10 @@
  * as a portrait's face; the same face found in several tiles is kept once.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import sharp from 'sharp';
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { validateFaceDetectorManifest, type FaceDetectorManifest } from '../../../training/convert/face-detector.js';
-import { EncoderIntegrityError as ModelIntegrityError, sha256Hex } from '../../../training/models.js';
+import { readModelFile } from '../../../training/models.js';
 import {
   BLAZE_VALUES,
   blazeAnchors,
@@ -41,17 +40,7 @@ export interface FaceDetectOptions {
 /** Read `<id>.json` and the ONNX file it names; the bytes must match its sha256. */
 export async function loadFaceDetector(manifestPath: string): Promise<{ manifest: FaceDetectorManifest; bytes: Uint8Array }> {
   const manifest = validateFaceDetectorManifest(JSON.parse(await readFile(manifestPath, 'utf8')));
-  const modelPath = path.resolve(path.dirname(manifestPath), manifest.file);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(modelPath));
-  } catch (e) {
-    throw new ModelIntegrityError(`face detector ${manifest.id}: cannot read ${modelPath}: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    });
-  }
-  if (sha256Hex(bytes) !== manifest.sha256)
-    throw new ModelIntegrityError(`${modelPath}: sha256 does not match manifest ${manifest.id}@${manifest.version}`);
+  const { bytes } = await readModelFile(manifestPath, manifest, 'face detector');
   return { manifest, bytes };
 }
 

@@ -3,10 +3,9 @@
  * by bench/faces-embed.ts), so that faces of one person lie close together by cosine.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Tensor } from 'onnxruntime-node';
 import { normalizeFace, type FaceEmbedderManifest } from '../../../training/convert/faces.js';
-import { EncoderIntegrityError as ModelIntegrityError, sha256Hex } from '../../../training/models.js';
+import { readModelFile } from '../../../training/models.js';
 import { createSessionWithFallback, type Device, type Provider, type ProviderSession } from './providers.js';
 
 export const DEFAULT_FACE_EMBEDDER_ID = 'faceres';
@@ -45,17 +44,7 @@ export class FaceEmbedder {
 
   static async open(manifestPath: string, opts: { device?: Device } = {}): Promise<FaceEmbedder> {
     const manifest = validate(JSON.parse(await readFile(manifestPath, 'utf8')));
-    const file = path.resolve(path.dirname(manifestPath), manifest.file);
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(file));
-    } catch (e) {
-      throw new ModelIntegrityError(`face embedder ${manifest.id}: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, {
-        cause: e,
-      });
-    }
-    if (sha256Hex(bytes) !== manifest.sha256)
-      throw new ModelIntegrityError(`${file}: sha256 does not match manifest ${manifest.id}@${manifest.version}`);
+    const { bytes } = await readModelFile(manifestPath, manifest, 'face embedder');
     const s = manifest.input.width;
     const ps = await createSessionWithFallback(bytes, opts.device ?? 'auto', {
       probe: async (session) => {

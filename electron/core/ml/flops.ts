@@ -67,7 +67,8 @@ export async function countFlops(model: string | Uint8Array, dims: Record<string
       profileFilePrefix: path.join(dir, 'flops'),
       logSeverityLevel: 3,
     };
-    const session = typeof model === 'string' ? await InferenceSession.create(model, options) : await InferenceSession.create(model, options);
+    const session =
+      typeof model === 'string' ? await InferenceSession.create(model, options) : await InferenceSession.create(model, options);
     try {
       await session.run(zeroFeeds(session, dims));
       session.endProfiling();

@@ -7,10 +7,9 @@
  * tensor as centernet_mnv3, so one decode can feed both models ({@link ObjectDetector.acceptsInputOf}).
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { validateDetectorManifest, type DetectorManifest } from '../../../training/convert/detector-manifest.js';
-import { EncoderIntegrityError as ModelIntegrityError, sha256Hex } from '../../../training/models.js';
+import { EncoderIntegrityError as ModelIntegrityError, readModelFile, sha256Hex } from '../../../training/models.js';
 import { createNormalizer, decodeRgb, elementsPerImage, type DecodeOptions, type PreprocessSpec } from './preprocess.js';
 import { createSessionWithFallback, type Device, type FallbackOptions, type Provider, type ProviderSession } from './providers.js';
 
@@ -47,7 +46,11 @@ export interface DetectOptions {
  * Turn a [count, labels.length] score matrix into per-photo labels at or above `threshold`, best first. Each label
  * appears at most once per photo (its score is already the maximum over the image).
  */
-export function objectsFromScores(scores: Float32Array, labels: readonly string[], threshold = DEFAULT_OBJECT_THRESHOLD): DetectedObject[][] {
+export function objectsFromScores(
+  scores: Float32Array,
+  labels: readonly string[],
+  threshold = DEFAULT_OBJECT_THRESHOLD,
+): DetectedObject[][] {
   if (!(threshold >= 0 && threshold <= 1)) throw new RangeError(`threshold must be in [0, 1], got ${threshold}`);
   const k = labels.length;
   if (k === 0 || scores.length % k !== 0) throw new RangeError(`${scores.length} scores are not a multiple of ${k} labels`);
@@ -72,14 +75,7 @@ export async function loadDetector(manifestPath: string): Promise<{ manifest: De
     throw new Error(`cannot read detector manifest ${manifestPath}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const manifest = validateDetectorManifest(raw);
-  const modelPath = path.resolve(path.dirname(manifestPath), manifest.file);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(modelPath));
-  } catch (e) {
-    throw new ModelIntegrityError(`detector ${manifest.id}: cannot read ${modelPath}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  if (sha256Hex(bytes) !== manifest.sha256) throw new ModelIntegrityError(`${modelPath}: sha256 does not match manifest ${manifest.id}@${manifest.version}`);
+  const { bytes } = await readModelFile(manifestPath, manifest, 'detector');
   return { manifest, bytes };
 }
 
@@ -106,7 +102,8 @@ export class ObjectDetector {
   /** Open a detector from bytes already in memory (checked against `manifest.sha256`). */
   static async fromModel(manifest: DetectorManifest, bytes: Uint8Array, opts: ObjectDetectorOptions = {}): Promise<ObjectDetector> {
     validateDetectorManifest(manifest);
-    if (sha256Hex(bytes) !== manifest.sha256) throw new ModelIntegrityError(`model bytes do not match the sha256 of detector ${manifest.id}@${manifest.version}`);
+    if (sha256Hex(bytes) !== manifest.sha256)
+      throw new ModelIntegrityError(`model bytes do not match the sha256 of detector ${manifest.id}@${manifest.version}`);
     const { device = 'auto', decode = {}, ...fallback } = opts;
     const { width, height, layout, name } = manifest.input;
     const k = manifest.scores.labels.length;
@@ -115,9 +112,12 @@ export class ObjectDetector {
       // One run on a grey image: the score output must be [1, labels] and finite.
       probe: async (session) => {
         const shape = layout === 'NHWC' ? [1, height, width, 3] : [1, 3, height, width];
-        const out = (await session.run({ [name]: new Tensor('float32', new Float32Array(width * height * 3).fill(128), shape) }))[manifest.scores.name];
+        const out = (await session.run({ [name]: new Tensor('float32', new Float32Array(width * height * 3).fill(128), shape) }))[
+          manifest.scores.name
+        ];
         if (!out) throw new Error(`model produced no output "${manifest.scores.name}"`);
-        if (out.dims.length !== 2 || out.dims[1] !== k) throw new Error(`output "${manifest.scores.name}" has shape [${out.dims.join(',')}], expected [1,${k}]`);
+        if (out.dims.length !== 2 || out.dims[1] !== k)
+          throw new Error(`output "${manifest.scores.name}" has shape [${out.dims.join(',')}], expected [1,${k}]`);
         if (!(out.data as Float32Array).every(Number.isFinite)) throw new Error('probe output is not finite');
       },
     });
@@ -160,7 +160,8 @@ export class ObjectDetector {
   /** Raw scores [count, labels] of `batch` (count pre-processed images back to back), run `batchSize` at a time. */
   async scoreTensors(batch: Float32Array, batchSize = this.defaultBatchSize()): Promise<Float32Array> {
     if (this.released) throw new Error('ObjectDetector was released');
-    if (batch.length % this.imageSize !== 0) throw new RangeError(`tensor length ${batch.length} is not a multiple of one image (${this.imageSize})`);
+    if (batch.length % this.imageSize !== 0)
+      throw new RangeError(`tensor length ${batch.length} is not a multiple of one image (${this.imageSize})`);
     const count = batch.length / this.imageSize;
     const k = this.labels.length;
     const { width, height, layout, name } = this.manifest.input;
@@ -172,7 +173,8 @@ export class ObjectDetector {
       const input = new Tensor('float32', batch.subarray(i * this.imageSize, (i + n) * this.imageSize), shape);
       const outputs = await this.ps.session.run({ [name]: input });
       const out = outputs[this.manifest.scores.name];
-      if (out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== k) throw new Error(`output "${this.manifest.scores.name}" has shape [${out.dims.join(',')}], expected [${n},${k}]`);
+      if (out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== k)
+        throw new Error(`output "${this.manifest.scores.name}" has shape [${out.dims.join(',')}], expected [${n},${k}]`);
       result.set(out.data as Float32Array, i * k);
       out.dispose();
     }
@@ -230,7 +232,9 @@ export async function detectObjects(
   const { threshold, batchSize, ...open } = opts;
   const d = typeof detector === 'string' ? await ObjectDetector.open(detector, open) : detector;
   try {
-    return images instanceof Float32Array ? await d.detectTensors(images, { threshold, batchSize }) : await d.detectImages(images, { threshold, batchSize });
+    return images instanceof Float32Array
+      ? await d.detectTensors(images, { threshold, batchSize })
+      : await d.detectImages(images, { threshold, batchSize });
   } finally {
     if (typeof detector === 'string') await d.release();
   }

@@ -144,9 +144,7 @@ export function detectEnvironment(): ProviderEnvironment {
   const backends = listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
   const dir = bindingDir(platform);
   const installed = new Set(
-    backends
-      .filter((b) => !b.bundled && epLibraries(b.name, platform).every((f) => existsSync(path.join(dir, f))))
-      .map((b) => b.name),
+    backends.filter((b) => !b.bundled && epLibraries(b.name, platform).every((f) => existsSync(path.join(dir, f)))).map((b) => b.name),
   );
   return { platform, backends, installed, hardwareGpu: hasHardwareGpu(platform) };
 }
@@ -287,7 +285,19 @@ export function placementFromProfile(events: readonly ProfileEvent[]): Record<st
 }
 
 /** Ops that move or reshape data but compute nothing; a GPU EP that only got these is not really running the model. */
-const NON_COMPUTE_OPS = new Set(['Shape', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Gather', 'Concat', 'Cast', 'MemcpyToHost', 'MemcpyFromHost']);
+const NON_COMPUTE_OPS = new Set([
+  'Shape',
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Identity',
+  'Gather',
+  'Concat',
+  'Cast',
+  'MemcpyToHost',
+  'MemcpyFromHost',
+]);
 
 /** The profile ORT wrote into `dir`, or null if there is none (verification is then skipped, not failed). */
 async function readProfile(dir: string): Promise<ProfileEvent[] | null> {

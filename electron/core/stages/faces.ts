@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { JobContext } from '../jobs.js';
+import { getSetting, setSetting } from '../db/database.js';
 import type { Library } from '../library.js';
 import { uprightRgb } from '../library/thumbs.js';
 import { groupPeople, type KnownPerson, type PeopleFace } from '../cluster/people.js';
@@ -17,6 +18,9 @@ import { DEFAULT_FACE_EMBEDDER_ID, FaceEmbedder } from '../ml/face-embed.js';
 import type { FaceBox } from '../ml/face-geometry.js';
 import type { Device } from '../ml/providers.js';
 import { bundledModelsDir } from '../paths.js';
+
+/** Setting: the newest face id the people grouping has seen. */
+const GROUPED_SETTING = 'peopleGroupedFaceId';
 
 /** Long side of the image the detector looks at. */
 export const DETECT_SIDE = 1024;
@@ -153,7 +157,13 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
       await embedder.release();
     }
   }
-  Object.assign(result, assignPeople(lib, { regroup: opts.regroup }));
+  // Grouping reads every open face: only worth it when faces arrived since the last grouping (also those of a run
+  // cancelled before it got here), or on Re-organize, so an unchanged library pays nothing here.
+  const newest = (lib.db.prepare('SELECT MAX(id) FROM faces').pluck().get() as number | null) ?? 0;
+  if (opts.regroup || newest > getSetting(lib.db, GROUPED_SETTING, 0)) {
+    Object.assign(result, assignPeople(lib, { regroup: opts.regroup }));
+    setSetting(lib.db, GROUPED_SETTING, newest);
+  }
   return result;
 }
 

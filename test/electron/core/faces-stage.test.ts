@@ -100,6 +100,8 @@ describe('faces stage', () => {
     const info = await svc.organize({ train: false, objects: false }).done;
     assert.equal(info.state, 'done', info.message);
     assert.equal(svc.report?.faces?.looked, 1, 'only the new photo');
+    const grouped = svc.db.prepare(`SELECT value FROM settings WHERE key = 'peopleGroupedFaceId'`).pluck().get();
+    assert.equal(Number(grouped), svc.db.prepare('SELECT MAX(id) FROM faces').pluck().get(), 'the grouping saw the newest face');
     assert.equal(facesOf('man-0.jpg')[0].person_id, before, 'people stay');
     assert.equal(facesOf('man-new.jpg')[0].person_id, before);
     const doc = organizeJson(svc, root, {});
