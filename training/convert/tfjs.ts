@@ -45,6 +45,12 @@ export interface ConvertOptions {
    * batch (ONNX 0) and infers the anchors (-1), so heads batch and follow an overridden input size.
    */
   reshapeKeepsBatch?: boolean;
+  /**
+   * Declare the input's height and width symbolic ('height', 'width'), and the outputs' dims between the batch and
+   * the last as unknown: for a fully convolutional graph whose heads use `reshapeKeepsBatch`. The graph is still
+   * converted at `inputSize`; the caller checks that other sizes give what the source gives.
+   */
+  anySpatialSize?: boolean;
 }
 
 /** Global pooling appended after the cut. */
@@ -1018,8 +1024,10 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
   // Every output is finished before any is renamed into place, so a node one head consumes stays where it is.
   const out = conv.finish(conv.valueOf(opts.outputNode), opts.pool ?? 'none', opts.outputNode);
   const outs = more.map((m) => conv.finish(conv.valueOf(m.node), 'none', m.node, m.name));
-  const inputShape: Dim[] = ['batch', ...input.shape.slice(1)];
+  const inputShape: Dim[] = opts.anySpatialSize ? ['batch', 'height', 'width', input.shape[3]] : ['batch', ...input.shape.slice(1)];
   const shapeOf = (a: Act): Dim[] => ['batch', ...a.shape.slice(1).map((d) => (d < 0 ? null : d))];
+  const declared = (shape: Dim[]): Dim[] =>
+    opts.anySpatialSize ? shape.map((d, i) => (i === 0 || i === shape.length - 1 ? d : null)) : shape;
   const outputShape = shapeOf(out);
   const moreOutputShapes = outs.map(shapeOf);
   const modelIR: ModelIR = {
@@ -1035,8 +1043,8 @@ export function convertGraphModel(model: TfjsGraphModel, opts: ConvertOptions, w
       initializers: conv.initializers,
       inputs: [{ name: inputName, dtype: 'float32', shape: inputShape }],
       outputs: [
-        { name: outputName, dtype: 'float32', shape: outputShape },
-        ...more.map((m, i) => ({ name: m.name, dtype: 'float32' as const, shape: moreOutputShapes[i] })),
+        { name: outputName, dtype: 'float32', shape: declared(outputShape) },
+        ...more.map((m, i) => ({ name: m.name, dtype: 'float32' as const, shape: declared(moreOutputShapes[i]) })),
       ],
     },
   };

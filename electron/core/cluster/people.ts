@@ -17,17 +17,21 @@ export interface PeopleFace {
   notPeople?: readonly number[];
 }
 
-/** A person who has faces already: the sum (or mean) of their faces' vectors, and the photos those are in. */
+/** A person who has faces already: the sum of their faces' vectors, how many were summed, and their photos. */
 export interface KnownPerson {
   id: number;
   centre: Float32Array;
+  count: number;
   photos: Set<number>;
 }
 
 export interface PeopleOptions {
   /** Average cosine distance up to which two groups merge (bench/faces-embed: 0.46-0.53 keeps 12 people apart). */
   linkThreshold?: number;
-  /** Cosine distance to a person's centre up to which a new face joins them. */
+  /**
+   * Average cosine distance to a person's faces up to which a new face joins them (1 - the dot with their mean
+   * vector, not normalised: the mean of many faces of non-negative features points at "a face", near everyone).
+   */
   joinThreshold?: number;
   /** Faces a new person needs. */
   minFaces?: number;
@@ -128,7 +132,7 @@ export function groupPeople(open: readonly PeopleFace[], known: readonly KnownPe
   const centre = new Map<number, Float32Array>();
   const photosOf = new Map<number, Set<number>>();
   for (const p of known) {
-    const n = Math.sqrt(dot(p.centre, p.centre)) || 1;
+    const n = Math.max(1, p.count);
     centre.set(
       p.id,
       p.centre.map((v) => v / n),
@@ -170,9 +174,7 @@ export function groupPeople(open: readonly PeopleFace[], known: readonly KnownPe
     if (members.length < opts.minFaces) continue;
     const key = -(newPeople.length + 1); // placeholder ids for the low-quality pass below
     const c = new Float32Array(dim);
-    for (const f of members) for (let i = 0; i < dim; i++) c[i] += f.embedding[i];
-    const n = Math.sqrt(dot(c, c)) || 1;
-    for (let i = 0; i < dim; i++) c[i] /= n;
+    for (const f of members) for (let i = 0; i < dim; i++) c[i] += f.embedding[i] / members.length;
     newCentres.set(key, c);
     photosOf.set(key, new Set(members.map((f) => f.photoId)));
     newPeople.push(members.map((f) => f.id));

@@ -73,6 +73,7 @@ export function alignFace(image: RgbImage, face: FaceBox, size: number): Uint8Ar
   const { a, b, tx, ty } = fitSimilarity(to, from);
   const out = new Uint8Array(size * size * 3);
   const { data, width, height } = image;
+  // Four neighbours per pixel, each weighted, a neighbour outside the photo counting as black.
   for (let v = 0; v < size; v++) {
     for (let u = 0; u < size; u++) {
       const cx = u + 0.5;
@@ -84,20 +85,26 @@ export function alignFace(image: RgbImage, face: FaceBox, size: number): Uint8Ar
       const fx = x - x0;
       const fy = y - y0;
       const o = (v * size + u) * 3;
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        for (const [dx, dy, wgt] of [
-          [0, 0, (1 - fx) * (1 - fy)],
-          [1, 0, fx * (1 - fy)],
-          [0, 1, (1 - fx) * fy],
-          [1, 1, fx * fy],
-        ] as const) {
-          const px = x0 + dx;
-          const py = y0 + dy;
-          if (px >= 0 && py >= 0 && px < width && py < height) acc += wgt * data[(py * width + px) * 3 + c];
-        }
-        out[o + c] = Math.round(acc);
-      }
+      const inX0 = x0 >= 0 && x0 < width;
+      const inX1 = x0 + 1 >= 0 && x0 + 1 < width;
+      const inY0 = y0 >= 0 && y0 < height;
+      const inY1 = y0 + 1 >= 0 && y0 + 1 < height;
+      const w00 = inX0 && inY0 ? (1 - fx) * (1 - fy) : 0;
+      const w10 = inX1 && inY0 ? fx * (1 - fy) : 0;
+      const w01 = inX0 && inY1 ? (1 - fx) * fy : 0;
+      const w11 = inX1 && inY1 ? fx * fy : 0;
+      if (w00 + w10 + w01 + w11 === 0) continue;
+      // Indices of out-of-photo neighbours are clamped; their weight is 0.
+      const cx0 = Math.min(width - 1, Math.max(0, x0));
+      const cx1 = Math.min(width - 1, Math.max(0, x0 + 1));
+      const r0 = Math.min(height - 1, Math.max(0, y0)) * width;
+      const r1 = Math.min(height - 1, Math.max(0, y0 + 1)) * width;
+      const i00 = (r0 + cx0) * 3;
+      const i10 = (r0 + cx1) * 3;
+      const i01 = (r1 + cx0) * 3;
+      const i11 = (r1 + cx1) * 3;
+      for (let c = 0; c < 3; c++)
+        out[o + c] = Math.round(w00 * data[i00 + c] + w10 * data[i10 + c] + w01 * data[i01 + c] + w11 * data[i11 + c]);
     }
   }
   return out;

@@ -1,24 +1,16 @@
 /**
  * Face detection: where the faces in a photo are, with six keypoints each, from the bundled BlazeFace model
- * (models/blazeface_back.onnx, training/convert/face-detector.ts). A photo is looked at whole and in overlapping
- * tiles (face-geometry.ts), all tiles in one batch, so that small faces in a group photo are as large to the model
- * as a portrait's face; the same face found in several tiles is kept once.
+ * (models/blazeface_back.onnx, training/convert/face-detector.ts). The model takes any size that is a multiple of its
+ * largest stride, so a photo is looked at whole and small (close-ups), then at twice that size (face-geometry.ts),
+ * so that small faces in a group photo are as large to the model as a portrait's face; a face found in both is kept
+ * once.
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { validateFaceDetectorManifest, type FaceDetectorManifest } from '../../../training/convert/face-detector.js';
 import { readModelFile } from '../../../training/models.js';
-import {
-  BLAZE_VALUES,
-  blazeAnchors,
-  decodeBlaze,
-  faceTiles,
-  suppressFaces,
-  tileToImage,
-  type FaceBox,
-  type FaceTile,
-} from './face-geometry.js';
+import { BLAZE_VALUES, blazeAnchors, decodeBlaze, faceScales, scaleFace, suppressFaces, type FaceBox } from './face-geometry.js';
 import type { RgbImage } from './preprocess.js';
 import { createSessionWithFallback, type Device, type FallbackOptions, type Provider, type ProviderSession } from './providers.js';
 
@@ -33,7 +25,7 @@ export interface FaceDetectorOptions extends Omit<FallbackOptions, 'probe'> {
 
 export interface FaceDetectOptions {
   threshold?: number;
-  /** Tile levels (1: the whole image only; 2: plus half-size tiles; 3: plus quarter-size). Default 2. */
+  /** Looks at the photo (1: whole, long side at the input size; 2: also twice that; 3: four times). Default 2. */
   levels?: number;
 }
 
@@ -46,7 +38,9 @@ export async function loadFaceDetector(manifestPath: string): Promise<{ manifest
 
 export class FaceDetector {
   readonly inputSize: number;
-  private readonly anchors: Float32Array;
+  /** Input sides must be multiples of this; 0 for a model of the square input size only. */
+  private readonly multiple: number;
+  private readonly anchors = new Map<string, Float32Array>();
   private readonly lut: Float32Array;
   private released = false;
 
@@ -55,7 +49,7 @@ export class FaceDetector {
     private readonly ps: ProviderSession,
   ) {
     this.inputSize = manifest.input.width;
-    this.anchors = blazeAnchors(this.inputSize, manifest.anchors.strides, manifest.anchors.perCell);
+    this.multiple = manifest.input.sizeMultiple ?? 0;
     const [lo, hi] = manifest.preprocess.range;
     this.lut = Float32Array.from({ length: 256 }, (_, p) => lo + ((hi - lo) * p) / 255);
   }
@@ -90,51 +84,56 @@ export class FaceDetector {
   async detect(image: RgbImage, opts: FaceDetectOptions = {}): Promise<FaceBox[]> {
     if (this.released) throw new Error('FaceDetector was released');
     const threshold = opts.threshold ?? DEFAULT_FACE_THRESHOLD;
-    const tiles = faceTiles(image.width, image.height, this.inputSize, opts.levels ?? 2);
     const s = this.inputSize;
-    const per = s * s * 3;
-    const batch = new Float32Array(tiles.length * per);
-    const pixels = await Promise.all(tiles.map((t) => this.tilePixels(image, t)));
-    pixels.forEach((px, i) => {
-      const o = i * per;
-      for (let j = 0; j < per; j++) batch[o + j] = this.lut[px[j]];
-    });
+    // A model of one input size looks only once, at that size.
+    const scales = this.multiple
+      ? faceScales(image.width, image.height, s, opts.levels ?? 2, this.multiple)
+      : faceScales(image.width, image.height, s, 1, 1).map((sc) => ({ ...sc, inputWidth: s, inputHeight: s }));
+    // Every look's resize is under way before the first is run.
+    const resized = scales.map((sc) =>
+      sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+        .resize(sc.width, sc.height, { fit: 'fill' })
+        .raw()
+        .toBuffer(),
+    );
     const { logits, boxes } = this.manifest.outputs;
-    const out = await this.ps.session.run({ [this.manifest.input.name]: new Tensor('float32', batch, [tiles.length, s, s, 3]) });
     const found: FaceBox[] = [];
-    const anchorCount = this.anchors.length / 2;
-    tiles.forEach((tile, i) => {
-      const l = new Float32Array(anchorCount);
-      const b = new Float32Array(anchorCount * BLAZE_VALUES);
+    for (let i = 0; i < scales.length; i++) {
+      const sc = scales[i];
+      const px = await resized[i];
+      const input = new Float32Array(sc.inputWidth * sc.inputHeight * 3).fill(this.lut[0]);
+      for (let y = 0; y < sc.height; y++) {
+        const from = y * sc.width * 3;
+        const to = y * sc.inputWidth * 3;
+        for (let j = 0; j < sc.width * 3; j++) input[to + j] = this.lut[px[from + j]];
+      }
+      const out = await this.ps.session.run({
+        [this.manifest.input.name]: new Tensor('float32', input, [1, sc.inputHeight, sc.inputWidth, 3]),
+      });
+      const anchors = this.anchorsFor(sc.inputWidth, sc.inputHeight);
+      const n = anchors.length / 2;
+      const l = new Float32Array(n);
+      const b = new Float32Array(n * BLAZE_VALUES);
       let at = 0;
       logits.forEach((name, k) => {
         const lt = out[name].data as Float32Array;
-        const bt = out[boxes[k]].data as Float32Array;
-        const n = lt.length / tiles.length;
-        l.set(lt.subarray(i * n, (i + 1) * n), at);
-        b.set(bt.subarray(i * n * BLAZE_VALUES, (i + 1) * n * BLAZE_VALUES), at * BLAZE_VALUES);
-        at += n;
+        l.set(lt, at);
+        b.set(out[boxes[k]].data as Float32Array, at * BLAZE_VALUES);
+        at += lt.length;
       });
-      for (const f of decodeBlaze(l, b, this.anchors, threshold)) found.push(tileToImage(f, tile, s));
-    });
-    for (const t of Object.values(out)) t.dispose();
+      for (const t of Object.values(out)) t.dispose();
+      const kx = image.width / sc.width;
+      const ky = image.height / sc.height;
+      for (const f of decodeBlaze(l, b, anchors, threshold)) found.push(scaleFace(f, kx, ky));
+    }
     return suppressFaces(found.filter((f) => f.x + f.w > 0 && f.y + f.h > 0 && f.x < image.width && f.y < image.height));
   }
 
-  /** A tile's pixels at the detector's input size (RGB bytes, row-major); where the tile leaves the image, black. */
-  private async tilePixels(image: RgbImage, t: FaceTile): Promise<Uint8Array> {
-    const s = this.inputSize;
-    const w = Math.min(t.size, image.width - t.x);
-    const h = Math.min(t.size, image.height - t.y);
-    const tw = Math.max(1, Math.min(s, Math.round((w * s) / t.size)));
-    const th = Math.max(1, Math.min(s, Math.round((h * s) / t.size)));
-    const buf = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-      .extract({ left: t.x, top: t.y, width: w, height: h })
-      .resize(tw, th, { fit: 'fill' })
-      .extend({ right: s - tw, bottom: s - th, background: { r: 0, g: 0, b: 0 } })
-      .raw()
-      .toBuffer();
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  private anchorsFor(width: number, height: number): Float32Array {
+    const key = `${width}x${height}`;
+    let a = this.anchors.get(key);
+    if (!a) this.anchors.set(key, (a = blazeAnchors(width, height, this.manifest.anchors.strides, this.manifest.anchors.perCell)));
+    return a;
   }
 
   async release(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * Face detection geometry, independent of the model runtime: BlazeFace anchors and the decoding of its outputs,
- * the tiles a photo is looked at in (so that a 48 px face in a 1600 px preview is as large to the detector as a
- * close-up), and the suppression of the same face found twice.
+ * the sizes a photo is looked at (the whole photo small for close-ups, then larger, so that a 48 px face in a
+ * 1024 px decode is as large to the detector as a close-up), and the suppression of the same face found twice.
  */
 
 /** A face in some image's pixel coordinates: its box, the detector's score and six keypoints. */
@@ -15,11 +15,15 @@ export interface FaceBox {
   landmarks: [number, number][];
 }
 
-/** A square region of the image fed to the detector, resized to its input size (parts outside are black). */
-export interface FaceTile {
-  x: number;
-  y: number;
-  size: number;
+/**
+ * One look of the detector at a photo: the photo resized to `width` x `height`, then padded with black on the right
+ * and bottom to the model's input, `inputWidth` x `inputHeight`.
+ */
+export interface FaceScale {
+  width: number;
+  height: number;
+  inputWidth: number;
+  inputHeight: number;
 }
 
 export const KEYPOINTS = ['right eye', 'left eye', 'nose', 'mouth', 'right ear', 'left ear'] as const;
@@ -27,16 +31,17 @@ export const KEYPOINTS = ['right eye', 'left eye', 'nose', 'mouth', 'right ear',
 export const BLAZE_VALUES = 4 + 2 * KEYPOINTS.length;
 
 /**
- * Anchor centres (x, y pairs, input pixels) of a BlazeFace model: per stride, a grid of cells with `perCell`
- * anchors each at the cell's centre, row by row, strides in order (the order of the model's concatenated outputs).
+ * Anchor centres (x, y pairs, input pixels) of a BlazeFace model on a `width` x `height` input: per stride, a grid
+ * of cells with `perCell` anchors each at the cell's centre, row by row, strides in order (the order of the model's
+ * concatenated outputs).
  */
-export function blazeAnchors(inputSize: number, strides: readonly number[], perCell: readonly number[]): Float32Array {
+export function blazeAnchors(width: number, height: number, strides: readonly number[], perCell: readonly number[]): Float32Array {
   if (strides.length !== perCell.length) throw new RangeError('strides and perCell differ in length');
   const out: number[] = [];
   strides.forEach((stride, s) => {
-    const cells = Math.ceil(inputSize / stride);
-    for (let gy = 0; gy < cells; gy++)
-      for (let gx = 0; gx < cells; gx++) for (let k = 0; k < perCell[s]; k++) out.push(stride * (gx + 0.5), stride * (gy + 0.5));
+    for (let gy = 0; gy < Math.ceil(height / stride); gy++)
+      for (let gx = 0; gx < Math.ceil(width / stride); gx++)
+        for (let k = 0; k < perCell[s]; k++) out.push(stride * (gx + 0.5), stride * (gy + 0.5));
   });
   return Float32Array.from(out);
 }
@@ -44,7 +49,7 @@ export function blazeAnchors(inputSize: number, strides: readonly number[], perC
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 /**
- * Faces of one detector run, in the tile's input pixels: `logits` (one per anchor, before the sigmoid) and `boxes`
+ * Faces of one detector run, in the input's pixels: `logits` (one per anchor, before the sigmoid) and `boxes`
  * (BLAZE_VALUES per anchor, offsets from the anchor centre), kept where the score is at least `minScore`.
  */
 export function decodeBlaze(logits: Float32Array, boxes: Float32Array, anchors: Float32Array, minScore: number): FaceBox[] {
@@ -67,42 +72,35 @@ export function decodeBlaze(logits: Float32Array, boxes: Float32Array, anchors: 
   return out;
 }
 
-/** A face found in `tile` (input of side `inputSize`) in the whole image's pixels. */
-export function tileToImage(face: FaceBox, tile: FaceTile, inputSize: number): FaceBox {
-  const k = tile.size / inputSize;
+/** A face found in a look at the photo resized by 1/kx, 1/ky, in the photo's pixels. */
+export function scaleFace(face: FaceBox, kx: number, ky: number): FaceBox {
   return {
-    x: tile.x + face.x * k,
-    y: tile.y + face.y * k,
-    w: face.w * k,
-    h: face.h * k,
+    x: face.x * kx,
+    y: face.y * ky,
+    w: face.w * kx,
+    h: face.h * ky,
     score: face.score,
-    landmarks: face.landmarks.map(([x, y]) => [tile.x + x * k, tile.y + y * k]),
+    landmarks: face.landmarks.map(([x, y]) => [x * kx, y * ky]),
   };
 }
 
 /**
- * The tiles a `width` x `height` image is looked at in: the whole image (its long side as the square), then per
- * further level squares of half the previous side overlapping by half, so that every face up to half a tile's side
- * lies whole inside some tile of that level, at twice the scale of the level before. A level whose tiles would be
- * smaller than the detector's input is left out (it would only upsample).
+ * The looks the detector takes at a `width` x `height` photo: the whole photo with its long side at the model's
+ * `inputSize`, then per further level twice as large (each face twice as many pixels to the model), as long as that
+ * is no larger than the photo itself. Each look is padded to a multiple of `multiple` (the model's largest stride).
  */
-export function faceTiles(width: number, height: number, inputSize: number, levels = 2): FaceTile[] {
+export function faceScales(width: number, height: number, inputSize: number, levels = 2, multiple = 32): FaceScale[] {
   const long = Math.max(width, height);
-  const tiles: FaceTile[] = [{ x: 0, y: 0, size: long }];
-  for (let level = 1; level < levels; level++) {
-    const size = Math.round(long / 2 ** level);
-    if (size < inputSize) break;
-    const step = Math.round(size / 2);
-    const starts = (extent: number): number[] => {
-      if (extent <= size) return [0];
-      const s: number[] = [];
-      for (let p = 0; p + size < extent; p += step) s.push(p);
-      s.push(extent - size);
-      return s;
-    };
-    for (const y of starts(height)) for (const x of starts(width)) tiles.push({ x, y, size });
+  const up = (v: number): number => Math.ceil(v / multiple) * multiple;
+  const out: FaceScale[] = [];
+  for (let level = 0; level < levels; level++) {
+    const side = inputSize * 2 ** level;
+    if (level > 0 && side > long) break;
+    const w = Math.max(1, Math.round((width * side) / long));
+    const h = Math.max(1, Math.round((height * side) / long));
+    out.push({ width: w, height: h, inputWidth: up(w), inputHeight: up(h) });
   }
-  return tiles;
+  return out;
 }
 
 function overlap(a: FaceBox, b: FaceBox): { iou: number; ofSmaller: number } {
@@ -116,7 +114,7 @@ function overlap(a: FaceBox, b: FaceBox): { iou: number; ofSmaller: number } {
 
 /**
  * Best-first suppression: a face is dropped when it overlaps a better one by `iou`, or lies mostly (`contained`)
- * inside it, as a face cut by a tile's edge does.
+ * inside it, as a face found again in part does.
  */
 export function suppressFaces(faces: readonly FaceBox[], iou = 0.3, contained = 0.7): FaceBox[] {
   const sorted = [...faces].sort((a, b) => b.score - a.score);

@@ -11,7 +11,7 @@ import type { JobContext } from '../jobs.js';
 import { getSetting, setSetting } from '../db/database.js';
 import type { Library } from '../library.js';
 import { uprightRgb } from '../library/thumbs.js';
-import { groupPeople, type KnownPerson, type PeopleFace } from '../cluster/people.js';
+import { groupPeople, PEOPLE_DEFAULTS, type KnownPerson, type PeopleFace } from '../cluster/people.js';
 import { alignFace } from '../ml/face-align.js';
 import { DEFAULT_FACE_DETECTOR_ID, FaceDetector } from '../ml/face-detect.js';
 import { DEFAULT_FACE_EMBEDDER_ID, FaceEmbedder } from '../ml/face-embed.js';
@@ -206,8 +206,9 @@ export function assignPeople(lib: Library, opts: { regroup?: boolean } = {}): { 
     if (anchors && !anchors.has(r.person_id)) continue;
     const v = vector(r.embedding);
     let p = known.get(r.person_id);
-    if (!p) known.set(r.person_id, (p = { id: r.person_id, centre: new Float32Array(v.length), photos: new Set() }));
+    if (!p) known.set(r.person_id, (p = { id: r.person_id, centre: new Float32Array(v.length), count: 0, photos: new Set() }));
     for (let i = 0; i < v.length; i++) p.centre[i] += v[i];
+    p.count++;
     if (!regroup || r.source === 'user') p.photos.add(r.photo_id);
   }
   const not = new Map<number, number[]>();
@@ -220,7 +221,13 @@ export function assignPeople(lib: Library, opts: { regroup?: boolean } = {}): { 
     lowQuality: r.low_quality === 1,
     notPeople: not.get(r.id),
   }));
-  const { joins, newPeople, deferred } = groupPeople(faces, [...known.values()]);
+  // Regrouping, an anchor is a group the first grouping made (average distance up to the link threshold): faces
+  // that belonged with it then may join it again on the same terms.
+  const { joins, newPeople, deferred } = groupPeople(
+    faces,
+    [...known.values()],
+    regroup ? { joinThreshold: PEOPLE_DEFAULTS.linkThreshold } : {},
+  );
   const before = new Map(openRows.map((r) => [r.id, r.person_id]));
   const now = Date.now();
   let joined = 0;

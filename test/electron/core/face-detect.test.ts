@@ -44,7 +44,7 @@ describe('face detector', () => {
     assert.ok(Math.abs(412 - (mirrored[0].x + mirrored[0].w) - face.x) < 6, 'the box mirrors');
   });
 
-  test('a small face in a large photo is found by the tiles, not by the whole view; a photo without faces has none', async () => {
+  test('a small face in a large photo is found by the larger look, not by the whole view; a photo without faces has none', async () => {
     const face = await sharp(collage).extract({ left: 412, top: 22, width: 60, height: 60 }).resize(44, 44).png().toBuffer();
     // A textured background (blurred noise), as a real scene is, with the face at (700, 420).
     const rng = new Rng(5);
@@ -55,12 +55,12 @@ describe('face detector', () => {
       .toBuffer();
     const img = await rgb(sharp(scene).composite([{ input: face, left: 700, top: 420 }]));
     const whole = await detector.detect(img, { levels: 1 });
-    const tiled = await detector.detect(img, { levels: 2 });
+    const larger = await detector.detect(img, { levels: 2 });
     assert.equal(whole.length, 0, 'a 44 px face is 11 px to the detector in the whole view');
-    assert.equal(tiled.length, 1);
+    assert.equal(larger.length, 1);
     assert.ok(
-      Math.abs(tiled[0].x + tiled[0].w / 2 - 722) < 10 && Math.abs(tiled[0].y + tiled[0].h / 2 - 442) < 12,
-      `at ${tiled[0].x},${tiled[0].y}`,
+      Math.abs(larger[0].x + larger[0].w / 2 - 722) < 10 && Math.abs(larger[0].y + larger[0].h / 2 - 442) < 12,
+      `at ${larger[0].x},${larger[0].y}`,
     );
     const empty = await rgb(sharp({ create: { width: 800, height: 600, channels: 3, background: { r: 200, g: 180, b: 160 } } }));
     assert.deepEqual(await detector.detect(empty), []);

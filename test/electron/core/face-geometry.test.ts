@@ -5,9 +5,9 @@ import {
   blazeAnchors,
   boxIou,
   decodeBlaze,
-  faceTiles,
+  faceScales,
+  scaleFace,
   suppressFaces,
-  tileToImage,
   type FaceBox,
 } from '../../../electron/core/ml/face-geometry.js';
 import { alignFace, FACE_TEMPLATE, faceRoll, fitSimilarity } from '../../../electron/core/ml/face-align.js';
@@ -17,12 +17,16 @@ const face = (x: number, y: number, w: number, score: number): FaceBox => ({ x, 
 
 describe('face geometry', () => {
   test('BlazeFace anchors: cells row by row, anchors per cell at its centre, strides in order', () => {
-    const a = blazeAnchors(256, [16, 32], [2, 6]);
+    const a = blazeAnchors(256, 256, [16, 32], [2, 6]);
     assert.equal(a.length / 2, 16 * 16 * 2 + 8 * 8 * 6);
     assert.deepEqual([...a.subarray(0, 6)], [8, 8, 8, 8, 24, 8]);
     assert.deepEqual([...a.subarray(2 * 32, 2 * 32 + 2)], [8, 24], 'the second row starts after 16 cells of 2');
     assert.deepEqual([...a.subarray(2 * 512, 2 * 512 + 2)], [16, 16], 'the stride-32 grid follows');
     assert.deepEqual([...a.subarray(a.length - 2)], [240, 240]);
+    const wide = blazeAnchors(512, 384, [16, 32], [2, 6]);
+    assert.equal(wide.length / 2, 32 * 24 * 2 + 16 * 12 * 6, 'a wider input has more cells per row, a taller more rows');
+    assert.deepEqual([...wide.subarray(2 * 64, 2 * 64 + 2)], [8, 24], 'a row of 32 cells of 2');
+    assert.deepEqual([...wide.subarray(wide.length - 2)], [496, 368]);
   });
 
   test('decoding: score through the sigmoid, box and keypoints as offsets from the anchor', () => {
@@ -43,39 +47,30 @@ describe('face geometry', () => {
     assert.throws(() => decodeBlaze(logits, boxes.subarray(1), anchors, 0.5), /expected 3 logits/);
   });
 
-  test('tiles: the whole image, then half-size squares in which every face up to a quarter of the long side lies whole', () => {
-    assert.deepEqual(faceTiles(300, 200, 256), [{ x: 0, y: 0, size: 300 }], 'half of it would be smaller than the input');
-    assert.equal(faceTiles(1600, 1200, 256, 1).length, 1);
-    assert.equal(faceTiles(1600, 1200, 256, 3).filter((t) => t.size === 400).length, 7 * 5);
-    const tiles = faceTiles(1600, 1200, 256);
-    assert.deepEqual(tiles[0], { x: 0, y: 0, size: 1600 });
-    assert.equal(tiles.length, 1 + 3 * 2);
-    assert.ok(tiles.slice(1).every((t) => t.size === 800 && t.x + t.size <= 1600 && t.y + t.size <= 1200));
-    const rng = new Rng(3);
-    for (const [w, h] of [
-      [1600, 1200],
-      [1200, 1600],
-      [1600, 900],
-      [1000, 1000],
-    ]) {
-      const ts = faceTiles(w, h, 256).slice(1);
-      for (let i = 0; i < 500; i++) {
-        const s = 10 + rng.next() * (Math.max(w, h) / 4 - 10);
-        const x = rng.next() * (w - s);
-        const y = rng.next() * (h - s);
-        assert.ok(
-          ts.some((t) => x >= t.x && y >= t.y && x + s <= t.x + t.size && y + s <= t.y + t.size),
-          `${w}x${h}: a ${s.toFixed(0)} px face at ${x.toFixed(0)},${y.toFixed(0)}`,
-        );
-      }
-    }
+  test('scales: the whole photo at the input size, then twice as large while no larger than the photo, padded to the stride', () => {
+    assert.deepEqual(faceScales(1024, 768, 256), [
+      { width: 256, height: 192, inputWidth: 256, inputHeight: 192 },
+      { width: 512, height: 384, inputWidth: 512, inputHeight: 384 },
+    ]);
+    assert.deepEqual(faceScales(300, 200, 256), [{ width: 256, height: 171, inputWidth: 256, inputHeight: 192 }], 'a small photo: once');
+    assert.equal(faceScales(1024, 683, 256, 1).length, 1);
+    const three = faceScales(683, 1024, 256, 3);
+    assert.deepEqual(
+      three.map((s) => [s.width, s.height, s.inputWidth, s.inputHeight]),
+      [
+        [171, 256, 192, 256],
+        [342, 512, 352, 512],
+        [683, 1024, 704, 1024],
+      ],
+    );
+    for (const s of three) assert.ok(s.inputWidth % 32 === 0 && s.inputHeight % 32 === 0 && s.inputWidth - s.width < 32);
   });
 
-  test('a face in a tile maps back to the image', () => {
-    const f: FaceBox = { x: 64, y: 32, w: 32, h: 32, score: 0.9, landmarks: [[70, 40]] };
-    const g = tileToImage(f, { x: 600, y: 400, size: 800 }, 256);
-    assert.deepEqual([g.x, g.y, g.w, g.h], [800, 500, 100, 100]);
-    assert.deepEqual(g.landmarks[0], [600 + 70 * 3.125, 400 + 40 * 3.125]);
+  test('a face found in a smaller look maps back to the photo', () => {
+    const f: FaceBox = { x: 64, y: 32, w: 32, h: 30, score: 0.9, landmarks: [[70, 40]] };
+    const g = scaleFace(f, 2, 1.5);
+    assert.deepEqual([g.x, g.y, g.w, g.h, g.score], [128, 48, 64, 45, 0.9]);
+    assert.deepEqual(g.landmarks[0], [140, 60]);
   });
 
   test('suppression keeps the best of one face found twice, drops a cut-off part inside it, keeps other faces', () => {
@@ -147,5 +142,44 @@ describe('face alignment', () => {
       assert.ok(crop[(y * size + x) * 3] > 100, `bright at the template's ${u.toFixed(2)},${v.toFixed(2)}`);
     }
     assert.equal(crop[(5 * size + 5) * 3], 0, 'dark elsewhere');
+  });
+
+  test('an aligned crop equals plain bilinear sampling, black past the photo edge', () => {
+    const rng = new Rng(9);
+    const [w, h] = [90, 70];
+    const data = Uint8Array.from({ length: w * h * 3 }, () => rng.int(256));
+    // A face whose template reaches past the left and top edges, rolled a little.
+    const landmarks: [number, number][] = [
+      [4, 6],
+      [30, 9],
+      [16, 24],
+      [15, 38],
+    ];
+    const face: FaceBox = { x: -5, y: -5, w: 40, h: 50, score: 1, landmarks: [...landmarks, [0, 0], [0, 0]] };
+    const size = 48;
+    const crop = alignFace({ data, width: w, height: h }, face, size);
+    const { a, b, tx, ty } = fitSimilarity(
+      FACE_TEMPLATE.map(([u, v]) => [u * size, v * size] as [number, number]),
+      landmarks,
+    );
+    const at = (x: number, y: number, c: number): number => (x >= 0 && y >= 0 && x < w && y < h ? data[(y * w + x) * 3 + c] : 0);
+    let outside = 0;
+    for (let v = 0; v < size; v++)
+      for (let u = 0; u < size; u++) {
+        const x = a * (u + 0.5) - b * (v + 0.5) + tx - 0.5;
+        const y = b * (u + 0.5) + a * (v + 0.5) + ty - 0.5;
+        const [x0, y0] = [Math.floor(x), Math.floor(y)];
+        const [fx, fy] = [x - x0, y - y0];
+        if (x < -1 || y < -1) outside++;
+        for (let c = 0; c < 3; c++) {
+          const want =
+            (1 - fx) * (1 - fy) * at(x0, y0, c) +
+            fx * (1 - fy) * at(x0 + 1, y0, c) +
+            (1 - fx) * fy * at(x0, y0 + 1, c) +
+            fx * fy * at(x0 + 1, y0 + 1, c);
+          assert.equal(crop[(v * size + u) * 3 + c], Math.round(want), `pixel ${u},${v} channel ${c}`);
+        }
+      }
+    assert.ok(outside > 0, 'part of the crop lies past the edge');
   });
 });

@@ -50,6 +50,7 @@ describe('people', () => {
       {
         id: 100,
         centre: vectors.slice(0, 3).reduce((c, v) => c.map((x, k) => x + v[k]), new Float32Array(32)),
+        count: 3,
         photos: new Set([1, 2, 3]),
       },
     ];
@@ -80,5 +81,32 @@ describe('people', () => {
       known,
     );
     assert.equal(again.newPeople.length, 2);
+  });
+
+  test("a new face joins by its average distance to a person's faces: a big person's centre is not near everyone", () => {
+    // Non-negative-like features: every face shares a common direction; identity and per-face noise come on top.
+    const rng = new Rng(4);
+    const dim = 64;
+    const basis = (i: number): Float32Array => Float32Array.from({ length: dim }, (_, k) => (k === i ? 1 : 0));
+    const face = (who: number): Float32Array => {
+      const v = basis(0).map((x, k) => 0.8 * x + 0.6 * (k === who ? 1 : 0) + (k > 2 ? (0.5 / Math.sqrt(dim - 3)) * rng.normal() : 0));
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    const members = Array.from({ length: 40 }, () => face(1));
+    const sum = members.reduce((c, v) => c.map((x, k) => x + v[k]), new Float32Array(dim));
+    const a: KnownPerson = { id: 1, centre: sum, count: members.length, photos: new Set(members.map((_, i) => i)) };
+    const other = face(2);
+    const norm = Math.hypot(...sum);
+    const toUnitCentre = 1 - other.reduce((s, x, k) => s + (x * sum[k]) / norm, 0);
+    assert.ok(toUnitCentre < 0.45, `the scene is hard: ${toUnitCentre.toFixed(3)} from the normalised centre`);
+    const { joins } = groupPeople(
+      [
+        { id: 100, photoId: 100, embedding: other, lowQuality: false },
+        { id: 101, photoId: 101, embedding: face(1), lowQuality: false },
+      ],
+      [a],
+    );
+    assert.deepEqual([...joins], [[101, 1]], "another person's face stays out; the person's own joins");
   });
 });

