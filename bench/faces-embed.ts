@@ -2,7 +2,7 @@
  * bench:faces-embed — which face embedder separates people best, measured on aligned face crops.
  *
  *   node dist/bench/faces-embed.js [--dataset ../shared/datasets/faces-12] [--models mobilefacenet,faceres]
- *        [--out /tmp/faces-models] [--threads N]
+ *        [--out /tmp/faces-models] [--threads N] [--sizes 224,160,112]
  *
  * For each candidate of training/convert/faces.ts: convert it to ONNX (written with its manifest under --out, never
  * into the repository), embed every crop of the dataset (MANIFEST.tsv: path<TAB>person; resized to the model's
@@ -12,6 +12,8 @@
  *   - clustering with automatic K: agglomerative average linkage on cosine distance, cut at a distance threshold;
  *     per threshold of a sweep: clusters found, ACC (Hungarian), NMI, ARI, pairwise precision and recall;
  *   - time per face (decode + resize, and ONNX inference on the CPU at batch 1 and batch 32).
+ * With --sizes, each candidate is also converted and measured at those input sizes (`<id>@<size>`): a face in a
+ * 1024 px photo is rarely larger than 112 px, so a smaller input may lose nothing and cost less.
  * Writes bench/results/faces-embed.json and prints its path last.
  */
 import fs from 'node:fs';
@@ -33,6 +35,10 @@ const dataset = path.resolve(argValue('--dataset', path.join(REPO, '..', 'shared
 const outDir = path.resolve(argValue('--out', '/tmp/faces-models'));
 const only = argValue('--models', '');
 const threads = Number(argValue('--threads', '0'));
+const sizes = argValue('--sizes', '')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 /** Cosine-distance thresholds of the sweep: 0.20 to 0.95 in steps of 0.01. */
 const THRESHOLDS = Array.from({ length: 76 }, (_, i) => Math.round((0.2 + 0.01 * i) * 1000) / 1000);
 /** The issue's targets for automatic-K clustering. */
@@ -317,7 +323,9 @@ async function benchModel(spec: FaceEmbedderSpec, items: Item[], labels: Int32Ar
 async function main(): Promise<void> {
   const { items, people } = readManifest();
   const labels = Int32Array.from(items, (it) => it.label);
-  const specs = FACE_EMBEDDERS.filter((s) => !only || only.split(',').includes(s.id));
+  const specs = FACE_EMBEDDERS.filter((s) => !only || only.split(',').includes(s.id)).flatMap((s) =>
+    sizes.length ? sizes.map((size) => ({ ...s, id: size === s.inputSize ? s.id : `${s.id}@${size}`, inputSize: size })) : [s],
+  );
   const models: Record<string, unknown> = {};
   const failed: Record<string, string> = {};
   for (const spec of specs) {
