@@ -7,8 +7,11 @@
  *
  * Rates use the fastest of N runs of each measurement (the least disturbed by other processes); medians are recorded.
  *
+ * With --unroll, the same step is also timed K steps per run (training/train/unroll.ts) on each provider: what a
+ * GPU provider gains when its fixed cost per run is paid once for K steps.
+ *
  * Usage: node dist/bench/train.js [--steps N] [--method propos|byol|moco] [--optimizer sgd|adamw] [--threads T]
- *        [--no-webgpu] [--dim D]
+ *        [--no-webgpu] [--dim D] [--unroll 1,4,16] [--tag name (writes train-<name>.json)]
  */
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -24,6 +27,7 @@ import { adapterDims, DEFAULT_ADAPTER, initMlp, predictorDims } from '../trainin
 import { Rng } from '../training/numeric/rng.js';
 import { openFastestCpuSession, trainingSessionOptions } from '../training/train/session.js';
 import { buildTrainStep, type Method, type TrainStepModel } from '../training/train/step.js';
+import { perStepInputs, unrollTrainStep, type UnrolledTrainStep } from '../training/train/unroll.js';
 
 /** Feature dimension the bundled default encoder's adapter trains on (its manifest), or 1792 when the models are not built. */
 async function defaultEncoderDim(): Promise<number> {
@@ -36,7 +40,7 @@ async function defaultEncoderDim(): Promise<number> {
   }
 }
 
-const RESULTS = fileURLToPath(new URL('../../bench/results/train.json', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 interface Timing {
   /** Fastest run (least disturbed by other processes): what rates and the ratio are computed from. */
@@ -47,6 +51,19 @@ interface Timing {
 }
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Feeds of an unrolled step: the single step's per-step inputs repeated along a leading axis of K. */
+function unrolledFeeds(step: UnrolledTrainStep): Record<string, Tensor> {
+  const feeds = initialFeeds(step);
+  if (step.steps === 1) return feeds;
+  for (const name of perStepInputs(step)) {
+    const t = feeds[name];
+    const data = new Float32Array(t.data.length * step.steps);
+    for (let i = 0; i < step.steps; i++) data.set(t.data as Float32Array, i * t.data.length);
+    feeds[name] = new Tensor('float32', data, [step.steps, ...t.dims]);
+  }
+  return feeds;
+}
 
 /** Feeds for the first step: initialized networks, zero optimizer state, random batch. */
 function initialFeeds(step: TrainStepModel): Record<string, Tensor> {
@@ -94,7 +111,7 @@ async function stepRunner(
   threads?: number,
 ): Promise<{ run: () => Promise<void>; release: () => Promise<void> }> {
   const session = await InferenceSession.create(bytes, trainingSessionOptions(providers, threads));
-  const feeds = initialFeeds(step);
+  const feeds = 'steps' in step ? unrolledFeeds(step as UnrolledTrainStep) : initialFeeds(step);
   let spare: Record<string, Tensor> = Object.fromEntries(
     step.state.map((s) => [s.output, new Tensor('float32', new Float32Array(size(s.shape)), s.shape)]),
   );
@@ -183,8 +200,11 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       'no-webgpu': { type: 'boolean', default: false },
       dim: { type: 'string' },
+      unroll: { type: 'string', default: '1' },
+      tag: { type: 'string' },
     },
   });
+  const unrolls = values.unroll.split(',').map(Number);
   const threads = values.threads ? Number(values.threads) : undefined;
   const runs = Number(values.steps);
   const method = values.method as Method;
@@ -266,6 +286,34 @@ async function main(): Promise<void> {
     }
   }
 
+  // Steps per run, per provider: ms per step and steps/s (the fastest run over K).
+  const perRun: Record<string, Record<string, { msPerStep: number; stepsPerSec: number; timing: Timing } | { error: string }>> = {};
+  const providersToTime = values['no-webgpu'] ? ['cpu'] : ['cpu', 'webgpu'];
+  if (unrolls.some((k) => k > 1) || unrolls.length > 1) {
+    for (const provider of providersToTime) {
+      perRun[provider] = {};
+      for (const k of unrolls) {
+        try {
+          const unrolled = unrollTrainStep(step, k);
+          const r = await stepRunner(unrolled, encodeModel(unrolled.model), [provider], provider === 'cpu' ? cpuThreads : undefined);
+          try {
+            const rounds = Math.max(3, Math.ceil(runs / k));
+            const [timing] = await interleaved(rounds, r.run, () => Promise.resolve());
+            perRun[provider][k] = { msPerStep: timing.bestMs / k, stepsPerSec: (1000 * k) / timing.bestMs, timing };
+            console.log(
+              `${provider} x${k}: ${(timing.bestMs / k).toFixed(2)} ms per step (${((1000 * k) / timing.bestMs).toFixed(1)} steps/s)`,
+            );
+          } finally {
+            await r.release();
+          }
+        } catch (err) {
+          perRun[provider][k] = { error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
+          console.log(`${provider} x${k}: ${(perRun[provider][k] as { error: string }).error}`);
+        }
+      }
+    }
+  }
+
   const ratio = cpu.gflopsPerSec / matmul.gflopsPerSec;
   const report = {
     machine: {
@@ -299,10 +347,12 @@ async function main(): Promise<void> {
       cpu,
       cpuMatmul: matmul,
       webgpu,
+      stepsPerRun: perRun,
     },
     ratio,
   };
-  await mkdir(path.dirname(RESULTS), { recursive: true });
+  const RESULTS = path.join(RESULTS_DIR, values.tag ? `train-${values.tag}.json` : 'train.json');
+  await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`ratio (train-step FLOP/s / MatMul FLOP/s on CPU): ${ratio.toFixed(2)}`);
   console.log(RESULTS);

@@ -5,6 +5,8 @@ import { encodeModel, type ModelIR, type TypedArray } from '../../training/onnx/
 import { Graph, type Tensor } from '../../training/graph/graph.js';
 import { trainingSessionOptions } from '../../training/train/session.js';
 import { Rng } from '../../training/numeric/rng.js';
+import { adapterDims, initMlp, predictorDims } from '../../training/train/model.js';
+import { buildTrainStep, type Method, type TrainStepModel } from '../../training/train/step.js';
 
 export interface Feed {
   data: TypedArray;
@@ -157,4 +159,60 @@ export function maxAbsDiff(a: ArrayLike<number | bigint>, b: ArrayLike<number | 
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(Number(a[i]) - Number(b[i])));
   return m;
+}
+
+/** Batch and clusters of the small train steps of the step tests. */
+const B = 32;
+const K = 4;
+
+export function smallStep(method: Method): TrainStepModel {
+  return buildTrainStep({
+    method,
+    adapter: { inputDim: 96, hiddenDim: 64, embedDim: 32, predictorHiddenDim: 64, bnEps: 1e-5 },
+    batchSize: B,
+    clusters: K,
+    temperature: method === 'moco' ? 0.2 : 0.5,
+    negatives: 'target',
+    queueSize: 64,
+    optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 5e-4 },
+    predictorLrScale: 10,
+    bnMomentum: 0.1,
+    dtype: 'float32',
+  });
+}
+
+/** Initial state and per-step batches, identical for both providers. */
+export function stepInputs(
+  step: TrainStepModel,
+  steps: number,
+): { state: Record<string, OrtTensor>; batches: Record<string, OrtTensor>[] } {
+  const rng = new Rng(3);
+  const a = step.config.adapter;
+  const nets = {
+    online: initMlp(adapterDims(a), rng),
+    predictor: initMlp(predictorDims(a), rng, 'small'),
+    target: initMlp(adapterDims(a), rng),
+  };
+  const state: Record<string, OrtTensor> = {};
+  for (const s of step.state) {
+    const data = s.role === 'optimizer' ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)) : Float32Array.from(nets[s.role][s.part!]);
+    state[s.name] = new OrtTensor('float32', data, s.shape);
+  }
+  const batches = Array.from({ length: steps }, (_, t) => {
+    const feeds: Record<string, OrtTensor> = {};
+    const x = new Float32Array(2 * B * a.inputDim);
+    rng.fillNormal(x);
+    feeds.x = new OrtTensor('float32', x, [2 * B, a.inputDim]);
+    for (const b of step.batch) {
+      const data = new Float32Array(b.shape.reduce((x2, y) => x2 * y, 1));
+      if (b.name === 'labels') for (let r = 0; r < 2 * B; r++) data[r * K + ((r % B) % K)] = 1;
+      else if (b.name === 'mask') data.fill(1);
+      else rng.fillNormal(data);
+      feeds[b.name] = new OrtTensor('float32', data, b.shape);
+    }
+    const hyper: Record<string, number> = { lr: 0.5, ema_momentum: 0.99, step: t + 1, lambda: 0.1, sigma: 0.001 };
+    for (const h of step.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(hyper[h]), []);
+    return feeds;
+  });
+  return { state, batches };
 }

@@ -75,7 +75,10 @@ describe('Trainer', () => {
     assertSameResult(one, auto);
     if (os.availableParallelism() > 1) {
       assert.ok(auto.threads === 1 || auto.threads === os.availableParallelism(), `threads ${auto.threads}`);
-      assert.ok(logs.some((m) => /train step: \d+ CPU thread/.test(m)), logs.join('\n'));
+      assert.ok(
+        logs.some((m) => /train step: \d+ CPU thread/.test(m)),
+        logs.join('\n'),
+      );
     }
   });
 
@@ -122,7 +125,15 @@ describe('Trainer', () => {
   it('a step budget: cycles of at most maxCycleSteps refresh the pseudo-labels, and steps need not fill a cycle', async () => {
     const { data } = twoBlobs(256, 8, 7);
     // 256 photos / 16 per batch = 16 steps per pass; cycles capped at 5 steps; 23 steps = cycles of 5,5,5,5,3.
-    const r = await new Trainer(data, { steps: 23, batchSize: 16, maxCycleSteps: 5, seed: 2, clusters: 3, warmupCycles: 1, adapter: TINY_ADAPTER }).run();
+    const r = await new Trainer(data, {
+      steps: 23,
+      batchSize: 16,
+      maxCycleSteps: 5,
+      seed: 2,
+      clusters: 3,
+      warmupCycles: 1,
+      adapter: TINY_ADAPTER,
+    }).run();
     assert.equal(r.steps, 23);
     assert.deepEqual(
       r.history.map((h) => h.steps),
@@ -133,6 +144,45 @@ describe('Trainer', () => {
     // `epochs` is shorthand for passes over the photos.
     const e = await new Trainer(data, { epochs: 2, batchSize: 16, seed: 2, method: 'byol', adapter: TINY_ADAPTER }).run();
     assert.equal(e.steps, 32);
+  });
+
+  it('several steps per run give what one step per run gives: cycles, their remainders, pseudo-labels; MoCo runs one', async () => {
+    const { data } = twoBlobs(256, 8, 7);
+    const options = {
+      steps: 23,
+      batchSize: 16,
+      maxCycleSteps: 5,
+      seed: 2,
+      clusters: 3,
+      warmupCycles: 1,
+      adapter: TINY_ADAPTER,
+      threads: 1,
+    };
+    const one = await new Trainer(data, options).run();
+    const steps: number[] = [];
+    const three = await new Trainer(data, { ...options, stepsPerRun: 3, onProgress: (p) => steps.push(p.step) }).run();
+    assert.deepEqual(
+      steps,
+      Array.from({ length: 23 }, (_, i) => i + 1),
+      'progress for every step',
+    );
+    assert.deepEqual(
+      three.history.map((h) => h.steps),
+      [5, 5, 5, 5, 3],
+    );
+    for (const net of ['online', 'target'] as const)
+      for (const p of MLP_PARTS) {
+        const [a, b] = [one[net].weights[p], three[net].weights[p]];
+        const d = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+        assert.ok(d < 1e-5, `${net}.${p} differs by ${d}`);
+      }
+    one.history.forEach((h, c) => {
+      assert.equal(h.clustersUsed, three.history[c].clustersUsed);
+      for (const [k, v] of Object.entries(h.means))
+        assert.ok(Math.abs(v - three.history[c].means[k]) < 1e-4 * Math.max(1, Math.abs(v)), `cycle ${c} ${k}`);
+    });
+    const moco = { ...options, method: 'moco' as const, steps: 6 };
+    assertSameResult(await new Trainer(data, moco).run(), await new Trainer(data, { ...moco, stepsPerRun: 3 }).run());
   });
 
   it('a deadline that cannot be met shortens the run (annealing over the shorter run) and says so', async () => {
@@ -150,7 +200,10 @@ describe('Trainer', () => {
     }).run();
     assert.equal(r.limitedBy, 'deadline');
     assert.ok(r.steps >= 16 && r.steps < 1_000_000, `ran ${r.steps} steps`);
-    assert.ok(logs.some((m) => /deadline: 1000000 planned steps do not fit/.test(m)), logs.join('\n'));
+    assert.ok(
+      logs.some((m) => /deadline: 1000000 planned steps do not fit/.test(m)),
+      logs.join('\n'),
+    );
     const last = r.history.at(-1)!.means;
     assert.ok(last.lr < 0.5 * r.options.lr, `the learning rate was annealed to the end of the shorter run (last cycle mean ${last.lr})`);
   });
@@ -177,7 +230,8 @@ describe('Trainer', () => {
       }
       const cold = await new Trainer(data, { ...base, steps: 1, lr: 1e-9 }).run();
       let coldDiff = 0;
-      for (let i = 0; i < first.online.weights.w1.length; i++) coldDiff = Math.max(coldDiff, Math.abs(first.online.weights.w1[i] - cold.online.weights.w1[i]));
+      for (let i = 0; i < first.online.weights.w1.length; i++)
+        coldDiff = Math.max(coldDiff, Math.abs(first.online.weights.w1[i] - cold.online.weights.w1[i]));
       assert.ok(coldDiff > 1e-3, 'a cold start is somewhere else');
       if (method === 'moco') assert.deepEqual(next.state.queue!.length, first.state.queue!.length);
       // A state of another adapter cannot be continued.

@@ -30,6 +30,7 @@ import {
 import { Rng } from '../numeric/rng.js';
 import { errorMessage, openFastestCpuSession, openSession, type OpenedSession } from './session.js';
 import { buildTrainStep, type Method, type OptimizerConfig, type TrainStepModel } from './step.js';
+import { unrollTrainStep, type UnrolledTrainStep } from './unroll.js';
 import { methodRuntime, type MethodRuntime } from './methods.js';
 
 export type { Method } from './step.js';
@@ -117,6 +118,11 @@ export interface TrainerOptions {
   executionProviders?: string[];
   /** CPU intra-op threads (default: all cores). */
   threads?: number;
+  /**
+   * Train steps per model run (unroll.ts), for providers where a run's fixed cost outweighs a step's arithmetic.
+   * Default 1. The results equal one step per run; MoCo always runs one (its queue changes between steps).
+   */
+  stepsPerRun?: number;
   adapter?: Partial<Omit<AdapterConfig, 'inputDim'>>;
   /** 'sgd' (default, as ProPos) or 'adamw'. */
   optimizer?: 'sgd' | 'adamw';
@@ -337,6 +343,8 @@ export class Trainer {
   readonly fixedClusters?: Int32Array;
   private step?: TrainStepModel;
   private train?: OpenedSession;
+  /** The step unrolled `stepsPerRun` times, on the same providers as `train`; dropped if it fails. */
+  private many?: { step: UnrolledTrainStep; session: OpenedSession };
   private fallback?: string;
 
   constructor(
@@ -400,6 +408,7 @@ export class Trainer {
       const resumed = await this.tryResume();
       if (!resumed) this.initState();
       await this.openTrainSession(this.userOptions.executionProviders);
+      await this.openUnrolledSession();
       this.embedder = await openSession(adapterInferenceModelWithWeightInputs(o.adapter), { threads: this.userOptions.threads });
       await this.method.open();
       const started = performance.now();
@@ -412,26 +421,31 @@ export class Trainer {
             await this.saveCheckpoint();
             throw abortError(signal);
           }
-          const scalars = await this.trainStep();
-          for (const [k, v] of Object.entries(scalars)) this.sums[k] = (this.sums[k] ?? 0) + v;
-          this.stepInCycle++;
-          this.globalStep++;
-          const elapsed = (performance.now() - started) / 1000;
-          const done = this.globalStep - startStep;
-          // The first steps give the step time: shorten the run now if the deadline cannot be met.
-          if (done === 16) this.fitDeadline(elapsed / done);
-          this.userOptions.onProgress?.({
-            cycle: this.cycle,
-            cycles: cycles(),
-            step: this.globalStep,
-            steps: this.totalSteps,
-            losses: scalars,
-            samplesPerSec: (done * o.batchSize) / Math.max(elapsed, 1e-9),
-            etaSec: ((this.totalSteps - this.globalStep) * elapsed) / Math.max(done, 1),
-            providers: this.train!.providers,
-          });
-          const every = this.userOptions.checkpoint?.everySteps;
-          if (every && this.globalStep % every === 0 && this.stepInCycle < o.cycleSteps) await this.saveCheckpoint();
+          // Several steps per run while they fit in the cycle and the run; single steps for the rest.
+          const k = this.many?.step.steps ?? 1;
+          const fits = k > 1 && this.stepInCycle + k <= o.cycleSteps && this.globalStep + k <= this.totalSteps;
+          const ran = fits ? await this.trainSteps(k) : [await this.trainStep()];
+          for (const scalars of ran) {
+            for (const [key, v] of Object.entries(scalars)) this.sums[key] = (this.sums[key] ?? 0) + v;
+            this.stepInCycle++;
+            this.globalStep++;
+            const elapsed = (performance.now() - started) / 1000;
+            const done = this.globalStep - startStep;
+            // The first steps give the step time: shorten the run now if the deadline cannot be met.
+            if (done === 16) this.fitDeadline(elapsed / done);
+            this.userOptions.onProgress?.({
+              cycle: this.cycle,
+              cycles: cycles(),
+              step: this.globalStep,
+              steps: this.totalSteps,
+              losses: scalars,
+              samplesPerSec: (done * o.batchSize) / Math.max(elapsed, 1e-9),
+              etaSec: ((this.totalSteps - this.globalStep) * elapsed) / Math.max(done, 1),
+              providers: this.train!.providers,
+            });
+            const every = this.userOptions.checkpoint?.everySteps;
+            if (every && this.globalStep % every === 0 && this.stepInCycle < o.cycleSteps) await this.saveCheckpoint();
+          }
         }
         const means = Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / this.stepInCycle]));
         this.history.push({
@@ -452,6 +466,8 @@ export class Trainer {
     } finally {
       await this.train?.session.release();
       this.train = undefined;
+      await this.many?.session.session.release();
+      this.many = undefined;
       await this.embedder?.session.release();
       this.embedder = undefined;
       await this.method.close();
@@ -540,6 +556,18 @@ export class Trainer {
     this.train = opened;
   }
 
+  /** The unrolled step's session, when `stepsPerRun` asks for one and the method allows it; on the train step's providers. */
+  private async openUnrolledSession(): Promise<void> {
+    const k = this.userOptions.stepsPerRun ?? 1;
+    if (k <= 1 || this.step!.extras.length > 0) return;
+    const step = unrollTrainStep(this.step!, k);
+    const session = await openSession(step.model, {
+      executionProviders: this.train!.providers,
+      threads: this.threads ?? this.userOptions.threads,
+    });
+    this.many = { step, session };
+  }
+
   /** The train step's feeds: current state, the stacked batch `x`, hyper-parameters, and the method's extras. */
   private feedsFor(x: Float32Array, hyper: (name: string) => number, extras: Record<string, OrtTensor>): Record<string, OrtTensor> {
     const rows = 2 * this.options.batchSize;
@@ -552,7 +580,11 @@ export class Trainer {
   /** Feeds of the right shapes for timing the step (current state, constant batch); touches no state or RNG. */
   private dryFeeds(): Record<string, OrtTensor> {
     const rows = 2 * this.options.batchSize;
-    return this.feedsFor(new Float32Array(rows * this.data.dim).fill(0.01), (h) => (h === 'step' ? 1 : 0.5), this.method.feeds(new Int32Array(rows).fill(-1), false, true));
+    return this.feedsFor(
+      new Float32Array(rows * this.data.dim).fill(0.01),
+      (h) => (h === 'step' ? 1 : 0.5),
+      this.method.feeds(new Int32Array(rows).fill(-1), false, true),
+    );
   }
 
   /** Run the train session; if a non-CPU provider fails at run time, switch to CPU once and retry. */
@@ -633,13 +665,15 @@ export class Trainer {
     return i;
   }
 
-  private async trainStep(): Promise<Record<string, number>> {
+  /**
+   * The batch of step `globalStep + offset` into `x` ([2B, D]): photo i's view and its partner's, their labels; the
+   * hyper-parameters; and the method's tensors (`keep`: copied out, since the method reuses its buffers).
+   */
+  private fillBatch(x: Float32Array, offset: number, keep: boolean): { hyper: Record<string, number>; extras: Record<string, OrtTensor> } {
     const o = this.options;
-    const step = this.step!;
     const { dim } = this.data;
     const b = o.batchSize;
     const views = this.data.views;
-    const x = this.buffer('x', 2 * b * dim);
     const rowLabels = new Int32Array(2 * b);
     const start = this.batchStart();
     for (let r = 0; r < b; r++) {
@@ -654,33 +688,108 @@ export class Trainer {
       rowLabels[b + r] = this.method.label(j);
     }
     const afterWarmup = this.cycle >= o.warmupCycles;
+    const at = this.globalStep + offset;
     const hyper: Record<string, number> = {
-      lr: cosineLr(this.globalStep, this.totalSteps, o.lr, { warmupSteps: o.lrWarmupSteps }),
-      ema_momentum: emaMomentum(this.globalStep, this.totalSteps, o.emaBase),
-      step: this.globalStep + 1,
+      lr: cosineLr(at, this.totalSteps, o.lr, { warmupSteps: o.lrWarmupSteps }),
+      ema_momentum: emaMomentum(at, this.totalSteps, o.emaBase),
+      step: at + 1,
       lambda: afterWarmup ? o.lambda : 0,
       sigma: afterWarmup ? o.sigma : 0,
     };
-    const feeds = this.feedsFor(x, (h) => hyper[h], this.method.feeds(rowLabels, afterWarmup));
-    // State outputs go straight into the spare buffers (no allocation or copy), which then become the state.
-    const fetches: Record<string, OrtTensor | null> = {};
-    for (const s of step.state) fetches[s.output] = this.spareFor(s.name, s.shape);
-    for (const k of [...step.scalars, ...step.extras]) fetches[k] = null;
-    const out = await this.runTrain(feeds, fetches);
+    const extras = this.method.feeds(rowLabels, afterWarmup);
+    if (keep)
+      for (const [k, t] of Object.entries(extras)) extras[k] = new OrtTensor('float32', Float32Array.from(t.data as Float32Array), t.dims);
+    return { hyper, extras };
+  }
+
+  /** Swap the state for the run's `.next` outputs; per-step scalars (with lr and EMA momentum), checked finite. */
+  private afterRun(
+    out: InferenceSession.ReturnType,
+    fetches: Record<string, OrtTensor | null>,
+    hypers: Record<string, number>[],
+  ): Record<string, number>[] {
+    const step = this.step!;
     for (const s of step.state) {
       const previous = this.state.get(s.name)!;
       this.state.set(s.name, fetches[s.output]!);
       this.spare.set(s.name, previous);
     }
+    return hypers.map((hyper, i) => {
+      const scalars: Record<string, number> = {};
+      for (const k of step.scalars) scalars[k] = (out[k].data as Float32Array)[i];
+      scalars.lr = hyper.lr;
+      scalars.ema_momentum = hyper.ema_momentum;
+      for (const [k, v] of Object.entries(scalars)) {
+        if (!Number.isFinite(v)) throw new Error(`training diverged: ${k} = ${v} at step ${this.globalStep + i + 1}`);
+      }
+      return scalars;
+    });
+  }
+
+  /** State outputs go straight into the spare buffers (no allocation or copy), which then become the state. */
+  private stateFetches(): Record<string, OrtTensor | null> {
+    const step = this.step!;
+    const fetches: Record<string, OrtTensor | null> = {};
+    for (const s of step.state) fetches[s.output] = this.spareFor(s.name, s.shape);
+    for (const k of [...step.scalars, ...step.extras]) fetches[k] = null;
+    return fetches;
+  }
+
+  private async trainStep(): Promise<Record<string, number>> {
+    const x = this.buffer('x', 2 * this.options.batchSize * this.data.dim);
+    const { hyper, extras } = this.fillBatch(x, 0, false);
+    const feeds = this.feedsFor(x, (h) => hyper[h], extras);
+    const fetches = this.stateFetches();
+    const out = await this.runTrain(feeds, fetches);
     this.method.afterStep(out);
-    const scalars: Record<string, number> = {};
-    for (const k of step.scalars) scalars[k] = (out[k].data as Float32Array)[0];
-    scalars.lr = hyper.lr;
-    scalars.ema_momentum = hyper.ema_momentum;
-    for (const [k, v] of Object.entries(scalars)) {
-      if (!Number.isFinite(v)) throw new Error(`training diverged: ${k} = ${v} at step ${this.globalStep + 1}`);
+    return this.afterRun(out, fetches, [hyper])[0];
+  }
+
+  /** `k` steps in one run of the unrolled step; the same batches, RNG draws and results as `k` single steps. */
+  private async trainSteps(k: number): Promise<Record<string, number>[]> {
+    const step = this.step!;
+    const rows = 2 * this.options.batchSize;
+    const per = rows * this.data.dim;
+    const x = this.buffer(`x*${k}`, k * per);
+    const hypers: Record<string, number>[] = [];
+    const extras: Record<string, OrtTensor>[] = [];
+    for (let i = 0; i < k; i++) {
+      const batch = this.fillBatch(x.subarray(i * per, (i + 1) * per), i, true);
+      hypers.push(batch.hyper);
+      extras.push(batch.extras);
     }
-    return scalars;
+    const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
+    feeds.x = new OrtTensor('float32', x, [k, rows, this.data.dim]);
+    for (const h of step.hyper)
+      feeds[h] = new OrtTensor(
+        'float32',
+        Float32Array.from(hypers, (v) => v[h]),
+        [k],
+      );
+    for (const b of step.batch) {
+      const size = b.shape.reduce((p, q) => p * q, 1);
+      const stacked = new Float32Array(k * size);
+      extras.forEach((e, i) => stacked.set(e[b.name].data as Float32Array, i * size));
+      feeds[b.name] = new OrtTensor('float32', stacked, [k, ...b.shape]);
+    }
+    const fetches = this.stateFetches();
+    let out: InferenceSession.ReturnType;
+    try {
+      out = await this.many!.session.session.run(feeds, fetches);
+    } catch (err) {
+      // The batches are drawn; they run as single steps on the single-step session (with its own CPU fallback).
+      this.log(`train step x${k}: ${errorMessage(err)}; one step per run from now on`);
+      await this.many!.session.session.release();
+      this.many = undefined;
+      const results: Record<string, number>[] = [];
+      for (let i = 0; i < k; i++) {
+        const one = this.feedsFor(x.subarray(i * per, (i + 1) * per), (h) => hypers[i][h], extras[i]);
+        const f = this.stateFetches();
+        results.push(...this.afterRun(await this.runTrain(one, f), f, [hypers[i]]));
+      }
+      return results;
+    }
+    return this.afterRun(out, fetches, hypers);
   }
 
   /** A reusable batch buffer (the previous step's run has finished with it). */
@@ -744,7 +853,9 @@ export class Trainer {
     }
     for (const a of [this.data.neighbors, this.data.pinned]) if (a) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     const w = this.userOptions.warmStart;
-    if (w) for (const k of Object.keys(w.tensors).sort()) h.update(k).update(new Uint8Array(w.tensors[k].buffer, w.tensors[k].byteOffset, w.tensors[k].byteLength));
+    if (w)
+      for (const k of Object.keys(w.tensors).sort())
+        h.update(k).update(new Uint8Array(w.tensors[k].buffer, w.tensors[k].byteOffset, w.tensors[k].byteLength));
     return h.digest('hex');
   }
 
