@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { facesInPhotos } from '../../renderer/src/lib/faces.js';
 import {
   ALBUM_MIME,
+  FACES_MIME,
   PERSON_MIME,
   PHOTOS_MIME,
   dragLabel,
@@ -67,8 +68,27 @@ describe('drag and drop', () => {
     assert.equal(dragLabel(person), 'Sam');
   });
 
+  it('face tiles from a person move to another person, never onto an album', () => {
+    const faces: DragPayload = { kind: 'faces', fromPersonId: 4, faceIds: [7, 8] };
+    assert.deepEqual(personDropAction(faces, 9), { kind: 'move-face-ids', faceIds: [7, 8], toPersonId: 9 });
+    assert.equal(personDropAction(faces, 4), null, 'not onto their own person');
+    assert.equal(personDropAction({ ...faces, faceIds: [] }, 9), null);
+    assert.equal(dropAction(faces, { id: 3, kind: 'auto' }), null, 'a face is no photo of an album');
+    assert.equal(mimeFor(faces), FACES_MIME);
+    assert.ok(isShoeboxDrag(['text/plain', FACES_MIME]));
+    assert.equal(dragLabel(faces), '2 faces');
+    assert.equal(dragLabel({ ...faces, faceIds: [7] }), '1 face');
+  });
+
   it('picks the faces of the chosen photos', () => {
-    const face = (id: number, photoId: number) => ({ id, photoId, box: [0, 0, 1, 1] as [number, number, number, number], quality: 1, pinned: false });
+    const face = (id: number, photoId: number) => ({
+      id,
+      photoId,
+      box: [0, 0, 1, 1] as [number, number, number, number],
+      quality: 1,
+      lowQuality: false,
+      pinned: false,
+    });
     assert.deepEqual(facesInPhotos([face(1, 10), face(2, 11), face(3, 12)], [12, 10]), [1, 3]);
     assert.deepEqual(facesInPhotos([face(1, 10)], []), []);
   });

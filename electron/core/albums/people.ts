@@ -37,17 +37,37 @@ export function listPeople(db: Db): PersonInfo[] {
   );
 }
 
+interface FaceListRow {
+  id: number;
+  photo_id: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  quality: number;
+  low_quality: number;
+  source: string;
+}
+
 /** A person's faces, best first (what the "faces" mode shows). */
 export function listFaces(db: Db, personId: number): FaceInfo[] {
   personRow(db, personId);
   return (
     db
       .prepare(
-        `SELECT f.id, f.photo_id, f.x, f.y, f.w, f.h, f.quality, f.source FROM faces f JOIN photos p ON p.id = f.photo_id AND +p.status = 'ok'
+        `SELECT f.id, f.photo_id, f.x, f.y, f.w, f.h, f.quality, f.low_quality, f.source FROM faces f
+          JOIN photos p ON p.id = f.photo_id AND +p.status = 'ok'
           WHERE f.person_id = ? ORDER BY f.low_quality, f.quality DESC, f.id`,
       )
-      .all(personId) as { id: number; photo_id: number; x: number; y: number; w: number; h: number; quality: number; source: string }[]
-  ).map((r) => ({ id: r.id, photoId: r.photo_id, box: [r.x, r.y, r.w, r.h], quality: r.quality, pinned: r.source === 'user' }));
+      .all(personId) as FaceListRow[]
+  ).map((r) => ({
+    id: r.id,
+    photoId: r.photo_id,
+    box: [r.x, r.y, r.w, r.h],
+    quality: r.quality,
+    lowQuality: r.low_quality === 1,
+    pinned: r.source === 'user',
+  }));
 }
 
 function personRow(db: Db, id: number): PersonRow {
@@ -90,6 +110,22 @@ function assertApart(db: Db, faces: readonly FaceRow[], personId: number): void 
   }
 }
 
+/**
+ * People whose cover is among `leaving` faces, each with the cover it gets instead (their best remaining face, or
+ * none): changes for the edit's payload, so that undo and redo restore the covers too.
+ */
+function coverChanges(db: Db, leaving: readonly FaceRow[], except: number | null): NonNullable<EditPayload['people']> {
+  const gone = new Set(leaving.map((f) => f.id));
+  const ids = [...new Set(leaving.map((f) => f.person_id))].filter((id): id is number => id !== null && id !== except);
+  const best = db.prepare('SELECT id FROM faces WHERE person_id = ? ORDER BY low_quality, quality DESC, id');
+  return ids.flatMap((id) => {
+    const person = personRow(db, id);
+    if (person.cover_face_id === null || !gone.has(person.cover_face_id)) return [];
+    const next = (best.pluck().all(id) as number[]).find((f) => !gone.has(f)) ?? null;
+    return [{ id, before: person, after: { ...person, cover_face_id: next } }];
+  });
+}
+
 /** Put faces with a person (a new one when `toPersonId` is absent: "split into new person"); pinned. */
 export function moveFaces(db: Db, faceIds: readonly number[], toPersonId?: number): { personId: number; edits: EditState } {
   let personId = toPersonId ?? 0;
@@ -116,6 +152,8 @@ export function moveFaces(db: Db, faceIds: readonly number[], toPersonId?: numbe
       if (f.person_id === personId && f.source === 'user') continue;
       p.faces!.push({ faceId: f.id, before: { personId: f.person_id, source: f.source }, after: { personId, source: 'user' } });
     }
+    // A person whose cover face leaves them gets their best remaining face as the cover.
+    p.people!.push(...coverChanges(db, faces.filter((f) => f.person_id !== personId), personId));
     if (p.faces!.length === 0 && p.people!.length === 0) return;
     applyEdit(db, p, 'forward');
     // Putting a face with someone is a positive statement: it drops a "not this person" for them.
@@ -182,17 +220,11 @@ export function notThisPerson(db: Db, faceIds: readonly number[], personId: numb
       albums: [],
       members: [],
       cannotLink: [],
-      people:
-        person.cover_face_id !== null && faces.some((f) => f.id === person.cover_face_id)
-          ? [{ id: personId, before: person, after: { ...person, cover_face_id: null } }]
-          : [],
+      people: coverChanges(db, faces, null),
       faces: faces.map((f) => ({ faceId: f.id, before: { personId, source: f.source }, after: { personId: null, source: 'auto' } })),
       notPerson: faces.map((f) => [f.id, personId] as [number, number]),
     };
     applyEdit(db, p, 'forward');
-    db.prepare(
-      `UPDATE people SET cover_face_id = (SELECT id FROM faces WHERE person_id = people.id ORDER BY low_quality, quality DESC, id LIMIT 1) WHERE id = ? AND cover_face_id IS NULL`,
-    ).run(personId);
     recordEdit(db, 'not-person', `${plural(faces.length, 'face')} not ${called(person)}`, p);
   });
   return editState(db);

@@ -101,6 +101,8 @@ export interface FaceInfo {
   photoId: number;
   box: [number, number, number, number];
   quality: number;
+  /** Tiny, unsure or turned away: kept, but never founds a person (the faces mode dims it). */
+  lowQuality: boolean;
   /** The person put it there. */
   pinned: boolean;
 }

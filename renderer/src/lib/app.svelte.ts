@@ -11,6 +11,7 @@ import { Editor } from './editor.svelte.js';
 import { facesInPhotos } from './faces.js';
 import { Library } from './library.svelte.js';
 import { People, personLabel } from './people.svelte.js';
+import { PersonFaces } from './person-faces.svelte.js';
 import { AlbumPhotos, RESULT_ID, SIMILAR_ID, TIMELINE_ID } from './photos.svelte.js';
 import { Selection, type Range } from './selection.js';
 
@@ -18,6 +19,7 @@ export type Dialog =
   | { kind: 'settings' }
   | { kind: 'move'; count: number }
   | { kind: 'merge'; sourceId: number; targetId: number }
+  | { kind: 'merge-people'; sourceId: number; targetId: number }
   | { kind: 'delete'; albumId: number }
   | { kind: 'export'; albumId: number };
 
@@ -37,6 +39,8 @@ export class ShoeboxApp {
   readonly photos: AlbumPhotos;
   readonly editor: Editor;
   readonly people: People;
+  /** A person's faces mode. */
+  readonly faces: PersonFaces;
   /** The drag in progress in this window (see drag.ts). */
   drag = $state.raw<DragPayload | null>(null);
   dialog = $state.raw<Dialog | null>(null);
@@ -49,6 +53,7 @@ export class ShoeboxApp {
     this.photos = new AlbumPhotos(api, this.alerts);
     this.editor = new Editor(api, this.alerts, () => this.contentChanged());
     this.people = new People(api, this.alerts);
+    this.faces = new PersonFaces(api, this.alerts);
   }
 
   /** Loads everything and follows core events; returns the teardown. */
@@ -74,7 +79,7 @@ export class ShoeboxApp {
   /** Albums or photos changed (an edit here, a job, another window): refetch the list and the open grid. */
   async contentChanged(): Promise<void> {
     this.photos.reload();
-    await Promise.all([this.albums.refresh(), this.library.refresh(), this.people.refresh()]);
+    await Promise.all([this.albums.refresh(), this.library.refresh(), this.people.refresh(), this.faces.refresh()]);
     if (this.library.status) this.editor.sync(this.library.status.edits);
   }
 
@@ -108,16 +113,19 @@ export class ShoeboxApp {
   private async afterPeopleEdit(edits: EditState | undefined): Promise<boolean> {
     if (!edits) return false;
     this.photos.selection = Selection.empty;
+    this.faces.selection = Selection.empty;
     this.editor.sync(edits);
     await this.contentChanged();
     return true;
   }
 
-  /** In a person's view: the selected photos' faces are "not this person", or split into a new person. */
+  /** In a person's view: the selected faces (or the selected photos' faces) are "not this person", or a new person. */
   async personAction(kind: 'not' | 'split'): Promise<boolean> {
     const view = this.special?.view;
     if (view?.kind !== 'person') return false;
-    const faceIds = await this.facesIn(view.personId, this.photos.selection.ranges);
+    const faceIds = this.faces.active
+      ? this.faces.selectedFaces().map((f) => f.id)
+      : await this.facesIn(view.personId, this.photos.selection.ranges);
     if (!faceIds || faceIds.length === 0) return false;
     if (kind === 'not')
       return this.afterPeopleEdit(
@@ -130,7 +138,22 @@ export class ShoeboxApp {
   async moveFacesTo(fromPersonId: number, ranges: readonly Range[], toPersonId: number): Promise<boolean> {
     const faceIds = await this.facesIn(fromPersonId, ranges);
     if (!faceIds || faceIds.length === 0) return false;
-    return this.afterPeopleEdit(this.alerts.unwrap('Could not move', await this.api.call('moveFaces', { faceIds, toPersonId }))?.edits);
+    return this.moveFaceIds(faceIds, toPersonId);
+  }
+
+  /** Face tiles dragged onto a person. */
+  async moveFaceIds(faceIds: readonly number[], toPersonId: number): Promise<boolean> {
+    if (faceIds.length === 0) return false;
+    const moved = await this.api.call('moveFaces', { faceIds: [...faceIds], toPersonId });
+    return this.afterPeopleEdit(this.alerts.unwrap('Could not move', moved)?.edits);
+  }
+
+  /** Double-click on a face tile: the lightbox opens on its photo, among the person's photos. */
+  async openFacePhoto(photoId: number): Promise<void> {
+    const index = await this.photos.indexOfPhoto(photoId);
+    if (index === null) return;
+    this.photos.focus = index;
+    this.photos.viewing = index;
   }
 
   async mergePeople(sourceId: number, targetId: number): Promise<boolean> {

@@ -9,12 +9,15 @@ import type { Range } from './selection.js';
 export const PHOTOS_MIME = 'application/x-shoebox-photos';
 export const ALBUM_MIME = 'application/x-shoebox-album';
 export const PERSON_MIME = 'application/x-shoebox-person';
+export const FACES_MIME = 'application/x-shoebox-faces';
 
 export type DragPayload =
   /** `fromPersonId`: the photos are dragged out of a person's view (their faces can go to another person). */
   | { kind: 'photos'; fromAlbumId: number; ranges: readonly Range[]; count: number; fromPersonId?: number }
   | { kind: 'album'; albumId: number; name: string }
-  | { kind: 'person'; personId: number; name: string };
+  | { kind: 'person'; personId: number; name: string }
+  /** Face tiles from a person's faces mode (the list is in memory, so the ids are resolved when the drag starts). */
+  | { kind: 'faces'; fromPersonId: number; faceIds: readonly number[] };
 
 export interface DropTarget {
   id: number;
@@ -26,19 +29,26 @@ export type DropAction =
   | { kind: 'merge'; sourceId: number; targetId: number };
 
 export function mimeFor(payload: DragPayload): string {
-  return payload.kind === 'photos' ? PHOTOS_MIME : payload.kind === 'album' ? ALBUM_MIME : PERSON_MIME;
+  const mime = { photos: PHOTOS_MIME, album: ALBUM_MIME, person: PERSON_MIME, faces: FACES_MIME } as const;
+  return mime[payload.kind];
 }
 
 export type PersonDropAction =
   | { kind: 'move-faces'; fromPersonId: number; ranges: readonly Range[]; count: number; toPersonId: number }
+  | { kind: 'move-face-ids'; faceIds: readonly number[]; toPersonId: number }
   | { kind: 'merge-people'; sourceId: number; targetId: number };
 
-/** What dropping `payload` on person `personId` would do: their faces in photos from another person, or a merge. */
+/**
+ * What dropping `payload` on person `personId` would do: their faces in photos (or face tiles) from another person
+ * move there, or a person merges.
+ */
 export function personDropAction(payload: DragPayload | null, personId: number): PersonDropAction | null {
   if (payload?.kind === 'person')
     return payload.personId === personId ? null : { kind: 'merge-people', sourceId: payload.personId, targetId: personId };
   if (payload?.kind === 'photos' && payload.fromPersonId !== undefined && payload.fromPersonId !== personId && payload.count > 0)
     return { kind: 'move-faces', fromPersonId: payload.fromPersonId, ranges: payload.ranges, count: payload.count, toPersonId: personId };
+  if (payload?.kind === 'faces' && payload.fromPersonId !== personId && payload.faceIds.length > 0)
+    return { kind: 'move-face-ids', faceIds: payload.faceIds, toPersonId: personId };
   return null;
 }
 
@@ -49,17 +59,18 @@ export function dropAction(payload: DragPayload | null, target: DropTarget): Dro
     if (payload.fromAlbumId === target.id || payload.count === 0) return null;
     return { kind: 'move', fromAlbumId: payload.fromAlbumId, ranges: payload.ranges, count: payload.count, toAlbumId: target.id };
   }
-  if (payload.kind === 'person' || payload.albumId === target.id) return null;
+  if (payload.kind === 'person' || payload.kind === 'faces' || payload.albumId === target.id) return null;
   return { kind: 'merge', sourceId: payload.albumId, targetId: target.id };
 }
 
 /** Whether a dragover with these dataTransfer types may be one of ours (before the payload is checked). */
 export function isShoeboxDrag(types: readonly string[]): boolean {
-  return types.includes(PHOTOS_MIME) || types.includes(ALBUM_MIME) || types.includes(PERSON_MIME);
+  return [PHOTOS_MIME, ALBUM_MIME, PERSON_MIME, FACES_MIME].some((mime) => types.includes(mime));
 }
 
 /** Label for the drag image badge. */
 export function dragLabel(payload: DragPayload): string {
   if (payload.kind === 'album' || payload.kind === 'person') return payload.name;
+  if (payload.kind === 'faces') return payload.faceIds.length === 1 ? '1 face' : `${payload.faceIds.length.toLocaleString('en-US')} faces`;
   return payload.count === 1 ? '1 photo' : `${payload.count.toLocaleString('en-US')} photos`;
 }

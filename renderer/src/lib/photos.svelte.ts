@@ -189,6 +189,20 @@ export class AlbumPhotos {
     return ids;
   }
 
+  /** The position of a photo in the open view, reading pages from the first until it is found; null if absent. */
+  async indexOfPhoto(photoId: number): Promise<number | null> {
+    const pages = pagesForRange(0, this.total, PAGE_SIZE);
+    for (let i = 0; i < pages.length; i += 3) {
+      const loaded = await this.loader.collect(pages.slice(i, i + 3));
+      if (loaded === null) return null;
+      for (const page of loaded.values()) {
+        const at = page.ids.indexOf(photoId);
+        if (at >= 0) return page.offset + at;
+      }
+    }
+    return null;
+  }
+
   selectedIds(): Promise<number[] | null> {
     return this.idsOf(this.selection.ranges);
   }

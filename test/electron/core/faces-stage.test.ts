@@ -164,6 +164,20 @@ describe('faces stage', () => {
     assert.equal(personOf('woman-0.jpg').person_id, man);
     await call(svc.call('undo', {}));
 
+    // A person whose cover face leaves them shows their best remaining face; undo brings the cover back.
+    const coverOf = (p: number): number | null =>
+      (svc.db.prepare('SELECT cover_face_id FROM people WHERE id = ?').get(p) as { cover_face_id: number | null }).cover_face_id;
+    const womanCover = coverOf(woman)!;
+    await call(svc.call('moveFaces', { faceIds: [womanCover] }));
+    const newCover = coverOf(woman);
+    assert.ok(newCover !== null && newCover !== womanCover, 'a new cover');
+    assert.equal((svc.db.prepare('SELECT person_id FROM faces WHERE id = ?').get(newCover) as { person_id: number }).person_id, woman);
+    await call(svc.call('undo', {}));
+    assert.equal(coverOf(woman), womanCover);
+    await call(svc.call('redo', {}));
+    assert.equal(coverOf(woman), newCover);
+    await call(svc.call('undo', {}));
+
     const split = await call(svc.call('moveFaces', { faceIds: [faceId('man-0.jpg'), faceId('man-1.jpg')] }));
     assert.equal(personOf('man-1.jpg').person_id, split.personId);
     assert.equal((await visible()).length, 3);
