@@ -11,7 +11,7 @@
  * GPU provider gains when its fixed cost per run is paid once for K steps.
  *
  * Usage: node dist/bench/train.js [--steps N] [--method propos|byol|moco] [--optimizer sgd|adamw] [--threads T]
- *        [--no-webgpu] [--dim D] [--unroll 1,4,16] [--tag name (writes train-<name>.json)]
+ *        [--no-webgpu] [--dim D] [--unroll 1,4,16] [--batch 256] [--tag name (writes train-<name>.json)]
  */
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -201,6 +201,7 @@ async function main(): Promise<void> {
       'no-webgpu': { type: 'boolean', default: false },
       dim: { type: 'string' },
       unroll: { type: 'string', default: '1' },
+      batch: { type: 'string', default: '256' },
       tag: { type: 'string' },
     },
   });
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
   const threads = values.threads ? Number(values.threads) : undefined;
   const runs = Number(values.steps);
   const method = values.method as Method;
-  const batchSize = 256;
+  const batchSize = Number(values.batch);
   const clusters = 100;
   const adapter = { ...DEFAULT_ADAPTER, inputDim: values.dim ? Number(values.dim) : await defaultEncoderDim() };
   const step = buildTrainStep({

@@ -10,7 +10,10 @@ import { encodeModel } from '../../training/onnx/proto.js';
 import { trainingSessionOptions } from '../../training/train/session.js';
 import type { TrainStepModel } from '../../training/train/step.js';
 import { perStepInputs, unrollTrainStep } from '../../training/train/unroll.js';
+import { Trainer } from '../../training/train/trainer.js';
+import { MLP_PARTS } from '../../training/train/model.js';
 import { smallStep, stepInputs } from './helpers.js';
+import { TINY_ADAPTER, twoBlobs } from './synthetic.js';
 
 const STEPS = 3;
 
@@ -108,6 +111,26 @@ describe('several train steps per run', () => {
     } finally {
       await cpu.release();
       await gpu.release();
+    }
+  });
+
+  it('a Trainer on WebGPU, several steps per run, trains as the CPU does one step per run', async (t) => {
+    const { data } = twoBlobs(128, 8, 3);
+    const options = { steps: 8, batchSize: 16, maxCycleSteps: 4, seed: 5, clusters: 3, warmupCycles: 1, adapter: TINY_ADAPTER, threads: 1 };
+    const logs: string[] = [];
+    const gpu = await new Trainer(data, { ...options, executionProviders: ['webgpu'], stepsPerRun: 4, onLog: (m) => logs.push(m) }).run();
+    if (logs.some((m) => /could not create a session on webgpu/.test(m))) {
+      const why = `webgpu cannot create a session here: ${logs.join(' ')}`;
+      if (process.env.SHOEBOX_REQUIRE_WEBGPU === '1') throw new Error(why);
+      t.skip(why);
+      return;
+    }
+    assert.ok(!logs.some((m) => /one step per run from now on/.test(m)), logs.join('\n'));
+    const cpu = await new Trainer(data, options).run();
+    for (const p of MLP_PARTS) {
+      const [a, b] = [cpu.online.weights[p], gpu.online.weights[p]];
+      const d = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+      assert.ok(d < 2e-3, `online.${p} differs by ${d}`);
     }
   });
 

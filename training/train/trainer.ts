@@ -120,7 +120,8 @@ export interface TrainerOptions {
   threads?: number;
   /**
    * Train steps per model run (unroll.ts), for providers where a run's fixed cost outweighs a step's arithmetic.
-   * Default 1. The results equal one step per run; MoCo always runs one (its queue changes between steps).
+   * Default 1. At most a cycle, and evened out so that runs fill it (250 steps, 32 asked: 8 runs of 31). The
+   * results equal one step per run; MoCo always runs one (its queue changes between steps).
    */
   stepsPerRun?: number;
   adapter?: Partial<Omit<AdapterConfig, 'inputDim'>>;
@@ -558,7 +559,9 @@ export class Trainer {
 
   /** The unrolled step's session, when `stepsPerRun` asks for one and the method allows it; on the train step's providers. */
   private async openUnrolledSession(): Promise<void> {
-    const k = this.userOptions.stepsPerRun ?? 1;
+    const asked = Math.min(this.userOptions.stepsPerRun ?? 1, this.options.cycleSteps);
+    // Runs of equal length that fill the cycle as far as they can (the rest are single steps).
+    const k = Math.floor(this.options.cycleSteps / Math.ceil(this.options.cycleSteps / Math.max(1, asked)));
     if (k <= 1 || this.step!.extras.length > 0) return;
     const step = unrollTrainStep(this.step!, k);
     const session = await openSession(step.model, {

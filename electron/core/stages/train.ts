@@ -151,7 +151,9 @@ export async function ensureViews(
   const normalize = createNormalizer(m);
   const size = m.input.width * m.input.height * 3;
   const dim = embedder.manifest.output.dim;
-  const info = db.prepare(`SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`);
+  const info = db.prepare(
+    `SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`,
+  );
   const batch = 32;
   const workers = Math.max(1, os.availableParallelism());
   for (let i = 0; i < todo.length; i += batch) {
@@ -168,7 +170,10 @@ export async function ensureViews(
           const r = next++;
           const row = rows[r];
           // Deterministic per photo, view and content: the same view is rebuilt identically after a crash.
-          const seed = createHash('sha256').update(`${row.hash}:${row.k + 1}`).digest().readUInt32LE(0);
+          const seed = createHash('sha256')
+            .update(`${row.hash}:${row.k + 1}`)
+            .digest()
+            .readUInt32LE(0);
           const rng = new Rng(seed);
           try {
             const file = thumbFile(lib.layout.cache, row.hash, 'thumb');
@@ -187,7 +192,9 @@ export async function ensureViews(
         db,
         key,
         embedder.provider,
-        rows.flatMap((row, r) => (ok[r] && row.k === k ? [{ id: row.id, hash: row.hash, vector: out.subarray(r * dim, (r + 1) * dim) }] : [])),
+        rows.flatMap((row, r) =>
+          ok[r] && row.k === k ? [{ id: row.id, hash: row.hash, vector: out.subarray(r * dim, (r + 1) * dim) }] : [],
+        ),
       ),
     );
     for (const row of rows) missing[row.k].delete(row.id); // tried: a failed view is not retried this round
@@ -205,6 +212,9 @@ function viewMatrix(db: Db, key: embeddings.VectorKey, ids: number[], clean: Flo
   return out;
 }
 
+/** Train steps per run on a GPU provider: a run's fixed cost there is many steps' arithmetic (bench:train --unroll). */
+export const GPU_STEPS_PER_RUN = 32;
+
 function trainingProviders(device: Device): string[] {
   const plan = planProviders(device, detectEnvironment());
   return plan.candidates.length ? plan.candidates : ['cpu'];
@@ -221,7 +231,13 @@ interface RoundData {
 }
 
 /** Phase 1: the sample, its views (made once, cached), its labels and its approximate nearest neighbours. */
-async function prepareData(lib: Library, backbone: Encoder, opts: TrainStageOptions, ctx: JobContext, started: number): Promise<RoundData | null> {
+async function prepareData(
+  lib: Library,
+  backbone: Encoder,
+  opts: TrainStageOptions,
+  ctx: JobContext,
+  started: number,
+): Promise<RoundData | null> {
   const db = lib.db;
   const viewDeadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * VIEW_TIME_SHARE * opts.timeLimitSec : undefined;
   let sample = trainingSample(db, backbone, TRAIN_SAMPLE_MAX);
@@ -267,19 +283,32 @@ async function prepareData(lib: Library, backbone: Encoder, opts: TrainStageOpti
 }
 
 /** Phase 2: the run's row, resumed when an interrupted run of the same configuration exists. */
-function runRow(db: Db, backbone: Encoder, opts: TrainStageOptions, steps: number, params: Record<string, unknown>, started: number): number {
+function runRow(
+  db: Db,
+  backbone: Encoder,
+  opts: TrainStageOptions,
+  steps: number,
+  params: Record<string, unknown>,
+  started: number,
+): number {
   const running = db
     .prepare(
       `SELECT id FROM training_runs WHERE status IN ('running', 'cancelled') AND base_model = ? AND method = ? AND seed = ? ORDER BY id DESC LIMIT 1`,
     )
     .get(backbone.key, opts.method, opts.seed) as { id: number } | undefined;
   if (running) {
-    db.prepare(`UPDATE training_runs SET status = 'running', params_json = ?, epochs = ? WHERE id = ?`).run(JSON.stringify(params), steps, running.id);
+    db.prepare(`UPDATE training_runs SET status = 'running', params_json = ?, epochs = ? WHERE id = ?`).run(
+      JSON.stringify(params),
+      steps,
+      running.id,
+    );
     return running.id;
   }
   return Number(
     db
-      .prepare(`INSERT INTO training_runs(method, base_model, status, epochs, seed, params_json, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?)`)
+      .prepare(
+        `INSERT INTO training_runs(method, base_model, status, epochs, seed, params_json, started_at) VALUES (?, ?, 'running', ?, ?, ?, ?)`,
+      )
       .run(opts.method, backbone.key, steps, opts.seed, JSON.stringify(params), started).lastInsertRowid,
   );
 }
@@ -295,7 +324,10 @@ async function publishVersion(
   const id = `${backbone.manifest.id}-ft${round.runId}`;
   const dir = path.join(lib.layout.models, id);
   const files = encoderVersion(
-    { manifest: backbone.manifest, model: new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))) },
+    {
+      manifest: backbone.manifest,
+      model: new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))),
+    },
     result.params,
     { id, parentKey: backbone.key, runId: round.runId, notes: round.notes },
   );
@@ -306,11 +338,18 @@ async function publishVersion(
   await saveTrainState(lib.layout.trainState, round.kind, result.state);
   const model = registerEncoder(db, dir, id, backbone.key);
   setActiveEncoder(db, model.key);
-  db.prepare(`UPDATE training_runs SET status = 'done', out_model = ?, device = ?, epoch = ?, metrics_json = ?, finished_at = ? WHERE id = ?`).run(
+  db.prepare(
+    `UPDATE training_runs SET status = 'done', out_model = ?, device = ?, epoch = ?, metrics_json = ?, finished_at = ? WHERE id = ?`,
+  ).run(
     model.key,
     result.providers.join(','),
     result.steps,
-    JSON.stringify({ history: result.history, fallback: result.fallback ?? null, limitedBy: result.limitedBy ?? null, seconds: (Date.now() - round.started) / 1000 }),
+    JSON.stringify({
+      history: result.history,
+      fallback: result.fallback ?? null,
+      limitedBy: result.limitedBy ?? null,
+      seconds: (Date.now() - round.started) / 1000,
+    }),
     Date.now(),
     round.runId,
   );
@@ -320,7 +359,12 @@ async function publishVersion(
 }
 
 /** Run one training round; returns the new active encoder, or null when there is too little to train on. */
-export async function trainStage(lib: Library, backbone: Encoder, opts: TrainStageOptions, ctx: JobContext): Promise<TrainStageResult | null> {
+export async function trainStage(
+  lib: Library,
+  backbone: Encoder,
+  opts: TrainStageOptions,
+  ctx: JobContext,
+): Promise<TrainStageResult | null> {
   const db = lib.db;
   const started = Date.now();
   const deadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * opts.timeLimitSec : undefined;
@@ -341,7 +385,14 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
   }
   let steps = roundSteps(warm ? opts.warmSteps : opts.steps, n, opts.maxPasses);
   fs.mkdirSync(lib.layout.training, { recursive: true });
-  const runId = runRow(db, backbone, opts, steps, { photos: n, libraryPhotos, views: VIEWS, steps, warm: warm !== undefined, labelled: data.labelled }, started);
+  const runId = runRow(
+    db,
+    backbone,
+    opts,
+    steps,
+    { photos: n, libraryPhotos, views: VIEWS, steps, warm: warm !== undefined, labelled: data.labelled },
+    started,
+  );
 
   // Phase 3: train (resuming the run's checkpoint when it has one).
   const ckpt = path.join(lib.layout.training, `run-${runId}.ckpt`);
@@ -358,12 +409,19 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
         clusters: pseudoLabelClusters(n),
         seed: opts.seed,
         executionProviders: providers,
+        stepsPerRun: providers[0] === 'cpu' ? 1 : GPU_STEPS_PER_RUN,
         signal: ctx.signal,
         deadline,
         ...(warm ? { warmStart: warm } : {}),
         checkpoint: { path: ckpt, resume },
         onProgress: (p) => {
-          if (!staged) ctx.stage('train', p.steps, `Refining albums: training the encoder on your photos (${opts.method}${warm ? ', continuing the last round' : ''})`, 'steps');
+          if (!staged)
+            ctx.stage(
+              'train',
+              p.steps,
+              `Refining albums: training the encoder on your photos (${opts.method}${warm ? ', continuing the last round' : ''})`,
+              'steps',
+            );
           staged = true;
           ctx.progress(p.step, p.steps, { losses: [p.losses.loss] });
         },
@@ -386,7 +444,11 @@ export async function trainStage(lib: Library, backbone: Encoder, opts: TrainSta
     }
   } catch (e) {
     // Cancelled: its checkpoint stays, and the next round of the same configuration resumes it; anything else failed.
-    db.prepare(`UPDATE training_runs SET status = ?, finished_at = ? WHERE id = ?`).run(ctx.signal.aborted ? 'cancelled' : 'failed', Date.now(), runId);
+    db.prepare(`UPDATE training_runs SET status = ?, finished_at = ? WHERE id = ?`).run(
+      ctx.signal.aborted ? 'cancelled' : 'failed',
+      Date.now(),
+      runId,
+    );
     throw e;
   }
   const notes = `${opts.method} for ${result.steps} steps${warm ? ' (continuing the last round)' : ''} on ${n} of ${libraryPhotos} photos (${VIEWS} augmented views, ${data.labelled} pinned${backbone.manifest.trainFeatures ? `, adapter on ${data.dim} pooled backbone activations` : ''}), providers ${result.providers.join(',')}`;
