@@ -26,6 +26,9 @@ function assertSameResult(a: TrainResult, b: TrainResult): void {
   assert.deepEqual(a.history, b.history);
 }
 
+/** 23 steps in cycles of at most 5, pseudo-labels after one warm-up cycle. */
+const CYCLED: TrainerOptions = { steps: 23, batchSize: 16, maxCycleSteps: 5, seed: 2, clusters: 3, warmupCycles: 1, adapter: TINY_ADAPTER };
+
 describe('Trainer', () => {
   it('ProPos training lowers the alignment loss and clusters better than the raw features', async () => {
     const { data, classes } = twoBlobs(256, 32, 1);
@@ -125,15 +128,7 @@ describe('Trainer', () => {
   it('a step budget: cycles of at most maxCycleSteps refresh the pseudo-labels, and steps need not fill a cycle', async () => {
     const { data } = twoBlobs(256, 8, 7);
     // 256 photos / 16 per batch = 16 steps per pass; cycles capped at 5 steps; 23 steps = cycles of 5,5,5,5,3.
-    const r = await new Trainer(data, {
-      steps: 23,
-      batchSize: 16,
-      maxCycleSteps: 5,
-      seed: 2,
-      clusters: 3,
-      warmupCycles: 1,
-      adapter: TINY_ADAPTER,
-    }).run();
+    const r = await new Trainer(data, CYCLED).run();
     assert.equal(r.steps, 23);
     assert.deepEqual(
       r.history.map((h) => h.steps),
@@ -148,16 +143,7 @@ describe('Trainer', () => {
 
   it('several steps per run give what one step per run gives: cycles, their remainders, pseudo-labels; MoCo runs one', async () => {
     const { data } = twoBlobs(256, 8, 7);
-    const options = {
-      steps: 23,
-      batchSize: 16,
-      maxCycleSteps: 5,
-      seed: 2,
-      clusters: 3,
-      warmupCycles: 1,
-      adapter: TINY_ADAPTER,
-      threads: 1,
-    };
+    const options = { ...CYCLED, threads: 1 };
     const one = await new Trainer(data, options).run();
     const steps: number[] = [];
     const three = await new Trainer(data, { ...options, stepsPerRun: 3, onProgress: (p) => steps.push(p.step) }).run();
