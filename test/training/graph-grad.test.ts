@@ -2,16 +2,17 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Graph, Tensor } from '../../training/graph/graph.js';
-import { batchNorm, cosineSimilarity, l2Normalize } from '../../training/graph/nn.js';
-import { awayFromZero, gradCheck, uniform, type GradCheckCase } from './helpers.js';
+import { Graph, type Tensor } from '../../training/graph/graph.js';
+import { batchNorm, cosineSimilarity, hardSwish, l2Normalize, squeezeExcite } from '../../training/graph/nn.js';
+import { Rng } from '../../training/numeric/rng.js';
+import { awayFromZero, gradCheck, runOnce, uniform, type GradCheckCase } from './helpers.js';
 
 const TOL = 1e-6;
 
-async function check(c: GradCheckCase): Promise<void> {
+async function check(c: GradCheckCase, tol = TOL): Promise<void> {
   const r = await gradCheck(c);
   assert.ok(r.minGradNorm > 1e-3, `degenerate check: gradient norm ${r.minGradNorm}`);
-  assert.ok(r.maxRelError < TOL, `relative error ${r.maxRelError} >= ${TOL}: ${JSON.stringify(r.perParam)}`);
+  assert.ok(r.maxRelError < tol, `relative error ${r.maxRelError} >= ${tol}: ${JSON.stringify(r.perParam)}`);
 }
 
 const positive = uniform(0.5, 2);
@@ -134,6 +135,75 @@ describe('reduction and normalization gradients', () => {
   it('L2 normalization and cosine similarity', async () => {
     await check({ build: (g) => l2Normalize(g, g.param('x', [3, 4])) });
     await check({ build: (g) => cosineSimilarity(g, g.param('a', [3, 4]), g.param('b', [3, 4])) });
+  });
+});
+
+describe('convolution gradients (float32, as ORT runs Conv: linear in each parameter, so differences are exact)', () => {
+  const conv = (x: number[], w: number[], opts: Parameters<Graph['conv2d']>[3], bias = true): GradCheckCase => ({
+    dtype: 'float32',
+    h: 0.5,
+    build: (g) => g.conv2d(g.param('x', x), g.param('w', w), bias ? g.param('b', [w[0]]) : undefined, opts),
+  });
+  it('3x3, stride 1, same padding, with bias', async () => {
+    await check(conv([2, 3, 5, 5], [4, 3, 3, 3], { pads: [1, 1, 1, 1] }), 1e-4);
+  });
+  it('stride 2 where it does not divide the input, uneven padding', async () => {
+    await check(conv([1, 2, 6, 7], [3, 2, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }), 1e-4);
+    await check(conv([2, 2, 7, 6], [2, 2, 5, 5], { strides: [2, 2], pads: [1, 2, 2, 1] }, false), 1e-4);
+  });
+  it('depthwise (group = channels), stride 2', async () => {
+    await check(conv([2, 4, 7, 7], [4, 1, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1], group: 4 }), 1e-4);
+  });
+  it('grouped, and pointwise (1x1)', async () => {
+    await check(conv([1, 4, 4, 4], [6, 2, 3, 3], { group: 2 }), 1e-4);
+    await check(conv([2, 3, 4, 4], [5, 3, 1, 1], {}), 1e-4);
+  });
+  it('hard swish (away from its kinks at -3 and 3) and squeeze-excite', async () => {
+    await check({ build: (g) => hardSwish(g, g.param('x', [4, 5])), samplers: { x: uniform(-2.9, 2.9) } });
+    // Nonlinear and float32: central differences with a small step, so a looser bound.
+    await check(
+      {
+        dtype: 'float32',
+        h: 1e-2,
+        build: (g) =>
+          squeezeExcite(
+            g,
+            g.param('x', [2, 4, 3, 3]),
+            { w: g.param('w1', [2, 4, 1, 1]), b: g.param('b1', [2]) },
+            { w: g.param('w2', [4, 2, 1, 1]), b: g.param('b2', [4]) },
+          ),
+        samplers: { b1: uniform(0.5, 1), b2: uniform(-1, 1) },
+      },
+      5e-3,
+    );
+  });
+  it('the forward pass is the convolution it claims (strided, padded, grouped)', async () => {
+    const g = new Graph('float32');
+    const [n, c, h, w, m, k, group, s, p] = [1, 4, 6, 5, 6, 3, 2, 2, 1];
+    const x = g.input('x', [n, c, h, w]);
+    const wt = g.input('w', [m, c / group, k, k]);
+    const y = g.conv2d(x, wt, undefined, { strides: [s, s], pads: [p, p, p, p], group });
+    const rng = new Rng(4);
+    const xv = Float32Array.from({ length: n * c * h * w }, () => rng.next() - 0.5);
+    const wv = Float32Array.from({ length: m * (c / group) * k * k }, () => rng.next() - 0.5);
+    const out = (await runOnce(g.toModel({ y }), { x: { data: xv, dims: x.shape }, w: { data: wv, dims: wt.shape } })).y as Float32Array;
+    const [ho, wo] = [y.shape[2], y.shape[3]];
+    assert.deepEqual(y.shape, [1, 6, 3, 3]);
+    for (let o = 0; o < m; o++)
+      for (let i = 0; i < ho; i++)
+        for (let j = 0; j < wo; j++) {
+          let want = 0;
+          const first = Math.floor(o / (m / group)) * (c / group);
+          for (let ci = 0; ci < c / group; ci++)
+            for (let a = 0; a < k; a++)
+              for (let b = 0; b < k; b++) {
+                const [r, q] = [i * s + a - p, j * s + b - p];
+                if (r >= 0 && q >= 0 && r < h && q < w)
+                  want += xv[((first + ci) * h + r) * w + q] * wv[((o * (c / group) + ci) * k + a) * k + b];
+              }
+          assert.ok(Math.abs(out[(o * ho + i) * wo + j] - want) < 1e-5, `y[${o},${i},${j}]`);
+        }
+    assert.throws(() => g.conv2d(x, g.input('w2', [6, 3, 3, 3]), undefined, { group: 2 }), /group 2/);
   });
 });
 

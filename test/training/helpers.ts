@@ -87,6 +87,11 @@ export interface GradCheckCase {
   seed?: number;
   /** Finite-difference step (default 1e-5). */
   h?: number;
+  /**
+   * float32 for ops ORT runs in float32 only (Conv): check what is linear in each parameter, where central
+   * differences are exact for any step and only rounding remains.
+   */
+  dtype?: 'float32' | 'float64';
 }
 
 export interface GradCheckResult {
@@ -103,7 +108,8 @@ export interface GradCheckResult {
  */
 export async function gradCheck(c: GradCheckCase): Promise<GradCheckResult> {
   const rng = new Rng(c.seed ?? 1);
-  const g = new Graph('float64');
+  const dtype = c.dtype ?? 'float64';
+  const g = new Graph(dtype);
   const y = c.build(g);
   const r = g.constant(uniform(-1, 1)(rng, y.size), y.shape);
   const loss = g.reduceSum(g.mul(y, r));
@@ -114,7 +120,8 @@ export async function gradCheck(c: GradCheckCase): Promise<GradCheckResult> {
   const values: Feeds = { ...c.feeds };
   for (const p of params) {
     const sampler = c.samplers?.[p.name] ?? uniform(-1, 1);
-    values[p.name] = { data: sampler(rng, p.size), dims: p.shape };
+    const data = sampler(rng, p.size);
+    values[p.name] = { data: dtype === 'float32' ? Float32Array.from(data) : data, dims: p.shape };
   }
   const full = await Runner.open(g.toModel(outputs));
   const fwd = await Runner.open(g.toModel({ loss }));
@@ -123,8 +130,8 @@ export async function gradCheck(c: GradCheckCase): Promise<GradCheckResult> {
     const h = c.h ?? 1e-5;
     const result: GradCheckResult = { maxRelError: 0, minGradNorm: Infinity, perParam: {} };
     for (const p of params) {
-      const x = values[p.name].data as Float64Array;
-      const a = analytic[`grad:${p.name}`] as Float64Array;
+      const x = values[p.name].data as Float64Array | Float32Array;
+      const a = analytic[`grad:${p.name}`] as Float64Array | Float32Array;
       let diff = 0;
       let na = 0;
       let nn = 0;

@@ -90,6 +90,15 @@ export interface GemmOptions {
   beta?: number;
 }
 
+/** A 2-D convolution's geometry (ONNX Conv attributes; NCHW). */
+export interface ConvOptions {
+  strides?: readonly [number, number];
+  /** Top, left, bottom, right. */
+  pads?: readonly [number, number, number, number];
+  /** Channel groups: 1 a full convolution, the channel count a depthwise one. */
+  group?: number;
+}
+
 export interface ToModelOptions {
   name?: string;
   docString?: string;
@@ -404,6 +413,51 @@ export class Graph {
       // Attributes are float32: scale by the value the forward pass used, also in float64 graphs.
       const dc = needs[2] && c ? this.unbroadcast(beta === 1 ? gy : this.mul(gy, Math.fround(beta)), c.shape) : undefined;
       return [da, db, dc];
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Convolution
+
+  /** 2-D convolution, NCHW: x [N, C, H, W], w [M, C / group, kh, kw], optional bias [M]. */
+  conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvOptions = {}): Tensor {
+    const [sh, sw] = opts.strides ?? [1, 1];
+    const [pt, pl, pb, pr] = opts.pads ?? [0, 0, 0, 0];
+    const group = opts.group ?? 1;
+    if (x.rank !== 4 || w.rank !== 4) throw new Error(`conv2d needs NCHW input and [M, C/group, kh, kw] weights, got ${x} and ${w}`);
+    const [n, c, h, wd] = x.shape;
+    const [m, cg, kh, kw] = w.shape;
+    if (c % group !== 0 || m % group !== 0 || cg !== c / group) throw new Error(`conv2d: ${x} and ${w} do not fit group ${group}`);
+    if (b && (b.rank !== 1 || b.shape[0] !== m)) throw new Error(`conv2d: bias ${b} is not [${m}]`);
+    const ho = Math.floor((h + pt + pb - kh) / sh) + 1;
+    const wo = Math.floor((wd + pl + pr - kw) / sw) + 1;
+    if (!(ho >= 1 && wo >= 1)) throw new Error(`conv2d: kernel ${kh}x${kw} larger than the padded input ${formatShape(x.shape)}`);
+    const geometry = { strides: { ints: [sh, sw] }, pads: { ints: [pt, pl, pb, pr] }, group: { i: group } };
+    const attributes = { kernel_shape: { ints: [kh, kw] }, ...geometry };
+    return this.emit('Conv', b ? [x, w, b] : [x, w], [n, m, ho, wo], x.dtype, attributes, (gy, needs) => {
+      let dx: Tensor | undefined;
+      let dw: Tensor | undefined;
+      // dx: the transposed convolution with the same weights, padded out to x's size where the strides dropped rows.
+      if (needs[0]) {
+        const outputPadding = [h - ((ho - 1) * sh + kh - pt - pb), wd - ((wo - 1) * sw + kw - pl - pr)];
+        dx = this.emit('ConvTranspose', [gy, w], x.shape, x.dtype, { ...attributes, output_padding: { ints: outputPadding } });
+      }
+      // dw: per group, x correlated with gy: x's channels become the batch, gy's batch the input channels and the
+      // strides dilations; rows past the kernel (strides that did not divide the input) are cut off.
+      if (needs[1]) {
+        const xs = this.reshape(this.transpose(this.reshape(x, [n, group, cg, h, wd]), [2, 1, 0, 3, 4]), [cg, group * n, h, wd]);
+        const gs = this.transpose(gy, [1, 0, 2, 3]);
+        const kh2 = h + pt + pb - (ho - 1) * sh;
+        const kw2 = wd + pl + pr - (wo - 1) * sw;
+        const corr = this.emit('Conv', [xs, gs], [cg, m, kh2, kw2], x.dtype, {
+          kernel_shape: { ints: [ho, wo] },
+          dilations: { ints: [sh, sw] },
+          pads: { ints: [pt, pl, pb, pr] },
+          group: { i: group },
+        });
+        dw = this.transpose(kh2 > kh || kw2 > kw ? this.slice(corr, [0, 0], [kh, kw], [2, 3]) : corr, [1, 0, 2, 3]);
+      }
+      return [dx, dw, needs[2] ? this.reduceSum(gy, [0, 2, 3]) : undefined];
     });
   }
 
