@@ -77,18 +77,24 @@ export function batchNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor, opts
   return { y, mean, variance, count };
 }
 
-/** Hard swish, x * relu6(x + 3) / 6 (MobileNetV3's activation). */
-export function hardSwish(g: Graph, x: Tensor): Tensor {
-  return g.mul(x, g.div(g.clip(g.add(x, 3), 0, 6), 6));
+/** Hard swish, x * relu6(x + 3) * scale (MobileNetV3's activation; `scale` is 1/6, or what a converted model stores). */
+export function hardSwish(g: Graph, x: Tensor, scale = 1 / 6): Tensor {
+  return g.mul(x, g.mul(g.clip(g.add(x, 3), 0, 6), scale));
 }
 
 /**
  * Squeeze-and-excite on NCHW `x`: each channel scaled by a gate computed from the channel means through a reducing
- * 1x1 convolution, ReLU, an expanding one and a hard sigmoid (relu6(v + 3) / 6), as in MobileNetV3.
+ * 1x1 convolution, ReLU, an expanding one and a hard sigmoid (relu6(v + 3) * scale), as in MobileNetV3.
  */
-export function squeezeExcite(g: Graph, x: Tensor, reduce: { w: Tensor; b: Tensor }, expand: { w: Tensor; b: Tensor }): Tensor {
+export function squeezeExcite(
+  g: Graph,
+  x: Tensor,
+  reduce: { w: Tensor; b: Tensor },
+  expand: { w: Tensor; b: Tensor },
+  scale = 1 / 6,
+): Tensor {
   const pooled = g.reduceMean(x, [2, 3], true);
   const hidden = g.relu(g.conv2d(pooled, reduce.w, reduce.b));
-  const gate = g.div(g.clip(g.add(g.conv2d(hidden, expand.w, expand.b), 3), 0, 6), 6);
+  const gate = g.mul(g.clip(g.add(g.conv2d(hidden, expand.w, expand.b), 3), 0, 6), scale);
   return g.mul(x, gate);
 }
