@@ -11,7 +11,10 @@
  * GPU provider gains when its fixed cost per run is paid once for K steps.
  *
  * Usage: node dist/bench/train.js [--steps N] [--method propos|byol|moco] [--optimizer sgd|adamw] [--threads T]
- *        [--no-webgpu] [--dim D] [--unroll 1,4,16] [--batch 256] [--tag name (writes train-<name>.json)]
+ *        [--no-webgpu] [--dim D] [--unroll 1,4,16] [--batch 256] [--block] [--tag name (writes train-<name>.json)]
+ *
+ * --block: the step that also fine-tunes the default encoder's last block (training/train/backbone.ts), on the
+ * activations entering it ([120, 10, 10] per view).
  */
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -22,11 +25,12 @@ import { parseArgs } from 'node:util';
 import { env, InferenceSession, Tensor } from 'onnxruntime-node';
 import { countFlops } from '../training/graph/flops.js';
 import { DEFAULT_ENCODER_ID } from '../training/models.js';
-import { encodeModel, type ModelIR } from '../training/onnx/proto.js';
+import { decodeModel, encodeModel, type ModelIR } from '../training/onnx/proto.js';
+import { readInvertedResidual } from '../training/train/backbone.js';
 import { adapterDims, DEFAULT_ADAPTER, initMlp, predictorDims } from '../training/train/model.js';
 import { Rng } from '../training/numeric/rng.js';
 import { openFastestCpuSession, trainingSessionOptions } from '../training/train/session.js';
-import { buildTrainStep, type Method, type TrainStepModel } from '../training/train/step.js';
+import { buildTrainStep, type Method, type TrainStepConfig, type TrainStepModel } from '../training/train/step.js';
 import { perStepInputs, unrollTrainStep, type UnrolledTrainStep } from '../training/train/unroll.js';
 
 /** Feature dimension the bundled default encoder's adapter trains on (its manifest), or 1792 when the models are not built. */
@@ -38,6 +42,13 @@ async function defaultEncoderDim(): Promise<number> {
   } catch {
     return 1792;
   }
+}
+
+/** The default encoder's last block, read out of its converted model (built by `npm run build:models`). */
+async function defaultBlock(): Promise<NonNullable<TrainStepConfig['block']>> {
+  const file = fileURLToPath(new URL(`../../models/${DEFAULT_ENCODER_ID}.onnx`, import.meta.url));
+  const weights = readInvertedResidual(decodeModel(new Uint8Array(await readFile(file))), 'MobilenetV3/expanded_conv_14');
+  return { weights, input: [weights.expand.wShape[1], 10, 10], lrScale: 0.1 };
 }
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -73,13 +84,19 @@ function initialFeeds(step: TrainStepModel): Record<string, Tensor> {
   const nets = { online, predictor: initMlp(predictorDims(a), rng, 'small'), target: online };
   const feeds: Record<string, Tensor> = {};
   for (const s of step.state) {
-    const data = s.role === 'optimizer' ? new Float32Array(size(s.shape)) : Float32Array.from(nets[s.role][s.part!]);
+    const data = s.initial
+      ? Float32Array.from(s.initial)
+      : s.role === 'optimizer'
+        ? new Float32Array(size(s.shape))
+        : Float32Array.from(nets[s.role][s.part!]);
     feeds[s.name] = new Tensor('float32', data, s.shape);
   }
   const rows = 2 * step.config.batchSize;
-  const x = new Float32Array(rows * a.inputDim);
-  for (let i = 0; i < x.length; i++) x[i] = Math.max(0, rng.normal()); // post-ReLU-like pooled features
-  feeds.x = new Tensor('float32', x, [rows, a.inputDim]);
+  // Pooled features are post-ReLU-like; a block's input maps are any sign.
+  const xShape = step.config.block ? [rows, ...step.config.block.input] : [rows, a.inputDim];
+  const x = new Float32Array(size(xShape));
+  for (let i = 0; i < x.length; i++) x[i] = step.config.block ? rng.normal() : Math.max(0, rng.normal());
+  feeds.x = new Tensor('float32', x, xShape);
   const k = step.config.clusters;
   for (const b of step.batch) {
     const data = new Float32Array(size(b.shape));
@@ -202,6 +219,7 @@ async function main(): Promise<void> {
       dim: { type: 'string' },
       unroll: { type: 'string', default: '1' },
       batch: { type: 'string', default: '256' },
+      block: { type: 'boolean', default: false },
       tag: { type: 'string' },
     },
   });
@@ -212,6 +230,7 @@ async function main(): Promise<void> {
   const batchSize = Number(values.batch);
   const clusters = 100;
   const adapter = { ...DEFAULT_ADAPTER, inputDim: values.dim ? Number(values.dim) : await defaultEncoderDim() };
+  const block = values.block ? await defaultBlock() : undefined;
   const step = buildTrainStep({
     method,
     adapter,
@@ -227,6 +246,7 @@ async function main(): Promise<void> {
     predictorLrScale: 10,
     bnMomentum: 0.1,
     dtype: 'float32',
+    ...(block ? { block } : {}),
   });
   const bytes = encodeModel(step.model);
   const flops = countFlops(step.model);

@@ -12,9 +12,52 @@ import { bundledModelsDir } from '../../electron/core/paths.js';
 import { Graph } from '../../training/graph/graph.js';
 import { decodeModel, encodeModel } from '../../training/onnx/proto.js';
 import { Rng } from '../../training/numeric/rng.js';
-import { blockFeeds, blockModel, declareBlock, invertedResidual, readInvertedResidual } from '../../training/train/backbone.js';
+import {
+  blockFeeds,
+  blockModel,
+  declareBlock,
+  invertedResidual,
+  readInvertedResidual,
+  type BlockWeights,
+  type ConvWeights,
+} from '../../training/train/backbone.js';
+import { BLOCK_PARTS, blockFeatures, type TrainStepModel } from '../../training/train/step.js';
 import { requireModel } from '../helpers/models.js';
-import { runOnce } from './helpers.js';
+import { runOnce, smallStep, stepInputs } from './helpers.js';
+
+/** A small block: 4 channels in, 6 expanded, a 3x3 depthwise; only expand and depthwise matter to the step. */
+function smallBlock(): BlockWeights {
+  const rng = new Rng(6);
+  const conv = (shape: [number, number, number, number], group: number, pads: [number, number, number, number]): ConvWeights => ({
+    w: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.5),
+    wShape: shape,
+    b: Float32Array.from({ length: shape[0] }, () => rng.normal() * 0.1),
+    pads,
+    group,
+  });
+  const none: [number, number, number, number] = [0, 0, 0, 0];
+  return {
+    input: 'in',
+    output: 'out',
+    expand: conv([6, 4, 1, 1], 1, none),
+    depthwise: conv([6, 1, 3, 3], 6, [1, 1, 1, 1]),
+    seReduce: conv([2, 6, 1, 1], 1, none),
+    seExpand: conv([6, 2, 1, 1], 1, none),
+    project: conv([4, 6, 1, 1], 1, none),
+    hardScale: 1 / 6,
+  };
+}
+
+/** One run of `step` on its own initial state and `batch`; the outputs by name. */
+async function runStep(step: TrainStepModel, batch: Record<string, OrtTensor>): Promise<Record<string, Float32Array>> {
+  const session = await InferenceSession.create(encodeModel(step.model));
+  try {
+    const out = await session.run({ ...stepInputs(step, 1).state, ...batch });
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+  } finally {
+    await session.release();
+  }
+}
 
 const BLOCK = 'MobilenetV3/expanded_conv_14';
 
@@ -52,6 +95,42 @@ describe('backbone block', () => {
       }
       assert.ok(norm > 0.1, 'a non-trivial embedding');
       assert.ok(d < 1e-4 * norm, `image ${i}: differs by ${d} (max ${norm})`);
+    }
+  });
+
+  it("a step that fine-tunes the block: the adapter's loss on the features the block makes; the block moves, its target follows", async () => {
+    const weights = smallBlock();
+    const step = smallStep('propos', { block: { weights, input: [4, 5, 5], lrScale: 0.5 } });
+    const batch = stepInputs(step, 1).batches[0];
+    const out = await runStep(step, batch);
+    // The features the block makes of the same maps, fed with the same batch to the adapter-only step: the same loss.
+    const g = new Graph('float32');
+    const x = g.input('x', [...batch.x.dims]);
+    const net = Object.fromEntries(
+      BLOCK_PARTS.map((p) => [p, { w: g.constant(weights[p].w, weights[p].wShape), b: g.constant(weights[p].b, [weights[p].wShape[0]]) }]),
+    ) as Parameters<typeof blockFeatures>[2];
+    const features = (
+      await runOnce(g.toModel({ f: blockFeatures(g, x, net, weights) }), { x: { data: batch.x.data as Float32Array, dims: batch.x.dims } })
+    ).f as Float32Array;
+    const plain = smallStep('propos', { inputDim: 10 });
+    const viaFeatures = await runStep(plain, { ...batch, x: new OrtTensor('float32', features, [batch.x.dims[0], 10]) });
+    assert.ok(
+      Math.abs(out.loss[0] - viaFeatures.loss[0]) < 1e-5 * Math.max(1, Math.abs(out.loss[0])),
+      `${out.loss[0]} vs ${viaFeatures.loss[0]}`,
+    );
+    // SGD moved the online block; the target moved towards it by (1 - momentum).
+    for (const part of BLOCK_PARTS) {
+      const before = weights[part].w;
+      const online = out[`online.block.${part}.w.next`];
+      const target = out[`target.block.${part}.w.next`];
+      let moved = 0;
+      let ema = 0;
+      for (let i = 0; i < before.length; i++) {
+        moved = Math.max(moved, Math.abs(online[i] - before[i]));
+        ema = Math.max(ema, Math.abs(target[i] - (0.99 * before[i] + 0.01 * online[i])));
+      }
+      assert.ok(moved > 1e-6, `${part} did not train`);
+      assert.ok(ema < 1e-6, `${part}: the target is not the EMA`);
     }
   });
 

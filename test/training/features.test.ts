@@ -87,7 +87,10 @@ void describe('training features', () => {
     const { manifest, modelPath } = await loadEncoder(path.join(dir, `${DEFAULT_ENCODER_ID}.json`));
     const source = decodeModel(new Uint8Array(fs.readFileSync(modelPath)));
     const full = trainFeaturesModel(source, manifest.trainFeatures!);
-    const onlyFeatures: ModelIR = { ...full, graph: { ...full.graph, outputs: full.graph.outputs.filter((o) => o.name === TRAIN_FEATURES) } };
+    const onlyFeatures: ModelIR = {
+      ...full,
+      graph: { ...full.graph, outputs: full.graph.outputs.filter((o) => o.name === TRAIN_FEATURES) },
+    };
     const pruned = pruneModel(onlyFeatures);
     // The projection (and the embedding's pooling) feed only the dropped output.
     const names = new Set(pruned.graph.initializers.map((t) => t.name));

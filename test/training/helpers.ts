@@ -6,7 +6,7 @@ import { Graph, type Tensor } from '../../training/graph/graph.js';
 import { trainingSessionOptions } from '../../training/train/session.js';
 import { Rng } from '../../training/numeric/rng.js';
 import { adapterDims, initMlp, predictorDims } from '../../training/train/model.js';
-import { buildTrainStep, type Method, type TrainStepModel } from '../../training/train/step.js';
+import { buildTrainStep, type Method, type TrainStepConfig, type TrainStepModel } from '../../training/train/step.js';
 
 export interface Feed {
   data: TypedArray;
@@ -172,10 +172,13 @@ export function maxAbsDiff(a: ArrayLike<number | bigint>, b: ArrayLike<number | 
 const B = 32;
 const K = 4;
 
-export function smallStep(method: Method): TrainStepModel {
+export function smallStep(method: Method, opts: { block?: TrainStepConfig['block']; inputDim?: number } = {}): TrainStepModel {
+  const { block } = opts;
+  const inputDim = block ? block.weights.depthwise.wShape[0] + block.input[0] : (opts.inputDim ?? 96);
   return buildTrainStep({
     method,
-    adapter: { inputDim: 96, hiddenDim: 64, embedDim: 32, predictorHiddenDim: 64, bnEps: 1e-5 },
+    ...(block ? { block } : {}),
+    adapter: { inputDim, hiddenDim: 64, embedDim: 32, predictorHiddenDim: 64, bnEps: 1e-5 },
     batchSize: B,
     clusters: K,
     temperature: method === 'moco' ? 0.2 : 0.5,
@@ -202,14 +205,19 @@ export function stepInputs(
   };
   const state: Record<string, OrtTensor> = {};
   for (const s of step.state) {
-    const data = s.role === 'optimizer' ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)) : Float32Array.from(nets[s.role][s.part!]);
+    const data = s.initial
+      ? Float32Array.from(s.initial)
+      : s.role === 'optimizer'
+        ? new Float32Array(s.shape.reduce((x, y) => x * y, 1))
+        : Float32Array.from(nets[s.role][s.part!]);
     state[s.name] = new OrtTensor('float32', data, s.shape);
   }
+  const xShape = step.config.block ? [2 * B, ...step.config.block.input] : [2 * B, a.inputDim];
   const batches = Array.from({ length: steps }, (_, t) => {
     const feeds: Record<string, OrtTensor> = {};
-    const x = new Float32Array(2 * B * a.inputDim);
+    const x = new Float32Array(xShape.reduce((p, q) => p * q, 1));
     rng.fillNormal(x);
-    feeds.x = new OrtTensor('float32', x, [2 * B, a.inputDim]);
+    feeds.x = new OrtTensor('float32', x, xShape);
     for (const b of step.batch) {
       const data = new Float32Array(b.shape.reduce((x2, y) => x2 * y, 1));
       if (b.name === 'labels') for (let r = 0; r < 2 * B; r++) data[r * K + ((r % B) % K)] = 1;

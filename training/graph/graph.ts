@@ -434,7 +434,20 @@ export class Graph {
     if (!(ho >= 1 && wo >= 1)) throw new Error(`conv2d: kernel ${kh}x${kw} larger than the padded input ${formatShape(x.shape)}`);
     const geometry = { strides: { ints: [sh, sw] }, pads: { ints: [pt, pl, pb, pr] }, group: { i: group } };
     const attributes = { kernel_shape: { ints: [kh, kw] }, ...geometry };
+    const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && group === 1 && [pt, pl, pb, pr].every((v) => v === 0);
     return this.emit('Conv', b ? [x, w, b] : [x, w], [n, m, ho, wo], x.dtype, attributes, (gy, needs) => {
+      const db = needs[2] ? this.reduceSum(gy, [0, 2, 3]) : undefined;
+      if (pointwise) {
+        // A 1x1 convolution is a matrix product over the pixels: two plain ones back.
+        const rows = (t: Tensor, ch: number): Tensor => this.reshape(this.transpose(t, [0, 2, 3, 1]), [n * h * wd, ch]);
+        const gr = rows(gy, m);
+        const w2 = this.reshape(w, [m, c]);
+        return [
+          needs[0] ? this.transpose(this.reshape(this.matmul(gr, w2), [n, h, wd, c]), [0, 3, 1, 2]) : undefined,
+          needs[1] ? this.reshape(this.gemm(gr, rows(x, c), undefined, { transA: true }), w.shape) : undefined,
+          db,
+        ];
+      }
       let dx: Tensor | undefined;
       let dw: Tensor | undefined;
       // dx: the transposed convolution with the same weights, padded out to x's size where the strides dropped rows.
@@ -457,7 +470,7 @@ export class Graph {
         });
         dw = this.transpose(kh2 > kh || kw2 > kw ? this.slice(corr, [0, 0], [kh, kw], [2, 3]) : corr, [1, 0, 2, 3]);
       }
-      return [dx, dw, needs[2] ? this.reduceSum(gy, [0, 2, 3]) : undefined];
+      return [dx, dw, db];
     });
   }
 

@@ -10,6 +10,8 @@
 import { Graph, type FloatDType, type Tensor } from '../graph/graph.js';
 import { l2Normalize } from '../graph/nn.js';
 import type { ModelIR } from '../onnx/proto.js';
+import { hardSwish } from '../graph/nn.js';
+import type { BlockWeights } from './backbone.js';
 import { adamw, emaUpdate, globalNorm, sgd, type OptimizerUpdate, type ParamGroup } from '../optim/index.js';
 import { byolLoss, mocoLoss, proposLoss, type PslNegatives } from '../losses/index.js';
 import {
@@ -52,7 +54,19 @@ export interface TrainStepConfig {
   /** BatchNorm running-statistics momentum (PyTorch convention, default 0.1). */
   bnMomentum: number;
   dtype: FloatDType;
+  /**
+   * Fine-tune the backbone's last block too: `x` is then the activations entering it [2B, C, H, W], and the
+   * adapter's features are the pooled depthwise activations and the pooled input, as the encoder's training
+   * features are. Only the expand and depthwise convolutions shape those features, so only they train, at
+   * `lrScale` times the learning rate; their EMA is the target's.
+   */
+  block?: { weights: BlockWeights; input: [number, number, number]; lrScale: number };
 }
+
+/** The block's convolutions that train (what the adapter's features depend on). */
+export const BLOCK_PARTS = ['expand', 'depthwise'] as const;
+export type BlockPart = (typeof BLOCK_PARTS)[number];
+type BlockNet = Record<BlockPart, { w: Tensor; b: Tensor }>;
 
 /** Which network a state tensor belongs to. */
 export type StateRole = 'online' | 'predictor' | 'target' | 'optimizer';
@@ -67,6 +81,8 @@ export interface StateSpec {
   part?: MlpPart;
   /** For optimizer state: the initial fill value. */
   init?: number;
+  /** For the backbone block's weights: their starting values (the encoder's). */
+  initial?: Float32Array;
 }
 
 export interface TrainStepModel {
@@ -88,6 +104,29 @@ export interface Networks {
   /** Absent for MoCo. */
   predictor?: MlpTensors;
   target: MlpTensors;
+  /** With `block`: the online (trained) and target (EMA) block convolutions. */
+  onlineBlock?: BlockNet;
+  targetBlock?: BlockNet;
+}
+
+/** Declare the block's trainable convolutions named `<prefix>.block.<part>.w|b`, as parameters or plain inputs. */
+function declareBlockNet(g: Graph, prefix: string, weights: BlockWeights, trainable: boolean): BlockNet {
+  const net = {} as BlockNet;
+  for (const part of BLOCK_PARTS) {
+    const shape = weights[part].wShape;
+    const make = (name: string, sh: readonly number[]): Tensor => (trainable ? g.param(name, sh) : g.input(name, sh));
+    net[part] = { w: make(`${prefix}.block.${part}.w`, shape), b: make(`${prefix}.block.${part}.b`, [shape[0]]) };
+  }
+  return net;
+}
+
+/** The adapter's input from the block's input maps: [pooled depthwise activations, pooled input], [rows, E + C]. */
+export function blockFeatures(g: Graph, x: Tensor, net: BlockNet, weights: BlockWeights): Tensor {
+  const k = weights.hardScale;
+  const conv = (v: Tensor, part: BlockPart): Tensor =>
+    g.conv2d(v, net[part].w, net[part].b, { pads: weights[part].pads, group: weights[part].group });
+  const depthwise = hardSwish(g, conv(hardSwish(g, conv(x, 'expand'), k), 'depthwise'), k);
+  return g.concat([g.reduceMean(depthwise, [2, 3]), g.reduceMean(x, [2, 3])], 1);
 }
 
 export interface Objective {
@@ -116,8 +155,10 @@ export function buildObjective(g: Graph, cfg: TrainStepConfig, nets: Networks, x
   const eps = cfg.adapter.bnEps;
   const rows = x.shape[0];
   const embed = cfg.adapter.embedDim;
-  const online = g.scope('online', () => mlpTrain(g, x, nets.online, 2, eps));
-  const target = g.scope('target', () => mlpTrain(g, x, nets.target, 2, eps));
+  // With a block, each network reads the features its own block makes of the input maps.
+  const features = (block: BlockNet | undefined): Tensor => (block && cfg.block ? blockFeatures(g, x, block, cfg.block.weights) : x);
+  const online = g.scope('online', () => mlpTrain(g, features(nets.onlineBlock), nets.online, 2, eps));
+  const target = g.scope('target', () => mlpTrain(g, g.stopGradient(features(nets.targetBlock)), nets.target, 2, eps));
   const targetY = g.stopGradient(target.y);
   let predictor: MlpForward | undefined;
   const predict = (z: Tensor): Tensor => {
@@ -189,7 +230,14 @@ export function buildTrainStep(cfg: TrainStepConfig): TrainStepModel {
     predictor: cfg.method === 'moco' ? undefined : declareMlp(g, 'predictor', predictorDims(a), true),
     target: declareMlp(g, 'target', adapterDims(a), false),
   };
-  const x = g.input('x', [2 * cfg.batchSize, a.inputDim]);
+  const block = cfg.block;
+  if (block) {
+    const features = block.weights.depthwise.wShape[0] + block.input[0];
+    if (features !== a.inputDim) throw new Error(`the block gives ${features} features, the adapter takes ${a.inputDim}`);
+    nets.onlineBlock = declareBlockNet(g, 'online', block.weights, true);
+    nets.targetBlock = declareBlockNet(g, 'target', block.weights, false);
+  }
+  const x = g.input('x', block ? [2 * cfg.batchSize, ...block.input] : [2 * cfg.batchSize, a.inputDim]);
   const lr = g.input('lr', []);
   const emaMomentum = g.input('ema_momentum', []);
   const stepCount = cfg.optimizer.kind === 'adamw' ? g.input('step', []) : undefined;
@@ -200,13 +248,21 @@ export function buildTrainStep(cfg: TrainStepConfig): TrainStepModel {
   const decayParts = trainableParts.filter((p) => !NO_DECAY_PARTS.has(p));
   const noDecayParts = trainableParts.filter((p) => NO_DECAY_PARTS.has(p));
   const pick = (t: MlpTensors, parts: readonly MlpPart[]): Tensor[] => parts.map((p) => t[p]);
-  const params = [...pick(nets.online, trainableParts), ...(nets.predictor ? pick(nets.predictor, trainableParts) : [])];
+  const blockParams = nets.onlineBlock ? BLOCK_PARTS.flatMap((p) => [nets.onlineBlock![p].w, nets.onlineBlock![p].b]) : [];
+  const params = [...pick(nets.online, trainableParts), ...(nets.predictor ? pick(nets.predictor, trainableParts) : []), ...blockParams];
   const grads = g.scope('grad', () => g.grad(obj.loss, params));
   const gradMap = new Map(params.map((p, i) => [p, grads[i]]));
   const groups: ParamGroup[] = [
     { name: 'online', params: pick(nets.online, decayParts) },
     { name: 'online/no-decay', params: pick(nets.online, noDecayParts), weightDecay: 0 },
   ];
+  if (nets.onlineBlock && cfg.block) {
+    const ob = nets.onlineBlock;
+    groups.push(
+      { name: 'block', params: BLOCK_PARTS.map((p) => ob[p].w), lrScale: cfg.block.lrScale },
+      { name: 'block/no-decay', params: BLOCK_PARTS.map((p) => ob[p].b), lrScale: cfg.block.lrScale, weightDecay: 0 },
+    );
+  }
   if (nets.predictor) {
     groups.push(
       { name: 'predictor', params: pick(nets.predictor, decayParts), lrScale: cfg.predictorLrScale },
@@ -228,6 +284,17 @@ export function buildTrainStep(cfg: TrainStepConfig): TrainStepModel {
       emaMomentum,
     ),
   );
+  const blockPairs = nets.onlineBlock
+    ? BLOCK_PARTS.flatMap((p) =>
+        (['w', 'b'] as const).map((k) => ({
+          target: nets.targetBlock![p][k],
+          online: opt.updated.get(nets.onlineBlock![p][k])!,
+          part: p,
+          k,
+        })),
+      )
+    : [];
+  const blockEma = g.scope('ema', () => emaUpdate(g, blockPairs, emaMomentum));
 
   // Outputs.
   const outputs: Record<string, Tensor> = {};
@@ -247,6 +314,14 @@ export function buildTrainStep(cfg: TrainStepConfig): TrainStepModel {
   carryNetwork(nets.online, obj.online, 'online', (p) => opt.updated.get(nets.online[p])!);
   if (nets.predictor) carryNetwork(nets.predictor, obj.predictor!, 'predictor', (p) => opt.updated.get(nets.predictor![p])!);
   carryNetwork(nets.target, obj.target, 'target', (p) => emaNext[trainableParts.indexOf(p)]);
+  blockPairs.forEach((pair, i) => {
+    const initial = pair.k === 'w' ? cfg.block!.weights[pair.part].w : cfg.block!.weights[pair.part].b;
+    const online = nets.onlineBlock![pair.part][pair.k];
+    outputs[`${online.name}.next`] = opt.updated.get(online)!;
+    state.push({ name: online.name, output: `${online.name}.next`, shape: [...online.shape], role: 'online', initial });
+    carry(pair.target, blockEma[i], 'target');
+    state[state.length - 1].initial = initial;
+  });
   for (const s of opt.state) carry(s.input, s.output, 'optimizer', undefined, s.init);
 
   outputs.loss = obj.loss;
