@@ -22,6 +22,7 @@ import {
   type ConvWeights,
 } from '../../training/train/backbone.js';
 import { BLOCK_PARTS, blockFeatures, type TrainStepModel } from '../../training/train/step.js';
+import { Trainer } from '../../training/train/trainer.js';
 import { requireModel } from '../helpers/models.js';
 import { runOnce, smallStep, stepInputs } from './helpers.js';
 
@@ -132,6 +133,48 @@ describe('backbone block', () => {
       assert.ok(moved > 1e-6, `${part} did not train`);
       assert.ok(ema < 1e-6, `${part}: the target is not the EMA`);
     }
+  });
+
+  it('a Trainer fine-tunes the block with the adapter: the block moves, the same seed gives the same result, several steps per run too', async () => {
+    const weights = smallBlock();
+    const block = { weights, input: [4, 5, 5] as [number, number, number], lrScale: 0.5 };
+    // Two kinds of photo, told apart by which channels are bright; two noisy views each.
+    const rng = new Rng(11);
+    const n = 64;
+    const views = [0, 1].map(() => {
+      const v = new Float32Array(n * 100);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < 100; j++) v[i * 100 + j] = (Math.floor(j / 25) % 2 === i % 2 ? 1 : 0) + 0.3 * rng.normal();
+      return v;
+    });
+    const options = {
+      steps: 6,
+      batchSize: 16,
+      maxCycleSteps: 3,
+      seed: 3,
+      clusters: 2,
+      warmupCycles: 1,
+      threads: 1,
+      block,
+      adapter: { hiddenDim: 16, embedDim: 8, predictorHiddenDim: 16 },
+    };
+    const a = await new Trainer({ views, dim: 100 }, options).run();
+    assert.equal(a.params.config.inputDim, 10, 'the adapter reads 6 pooled depthwise channels and 4 pooled input channels');
+    assert.equal(a.embeddings.length, n * 8);
+    assert.ok(a.block, 'the trained block comes back');
+    for (const part of BLOCK_PARTS) {
+      const d = a.block[part].w.reduce((m, v, i) => Math.max(m, Math.abs(v - weights[part].w[i])), 0);
+      assert.ok(d > 1e-6, `${part} moved`);
+    }
+    const b = await new Trainer({ views, dim: 100 }, options).run();
+    assert.deepEqual(b.block, a.block);
+    assert.deepEqual(b.embeddings, a.embeddings);
+    const c = await new Trainer({ views, dim: 100 }, { ...options, stepsPerRun: 3 }).run();
+    for (const part of BLOCK_PARTS) {
+      const d = c.block![part].w.reduce((m, v, i) => Math.max(m, Math.abs(v - a.block![part].w[i])), 0);
+      assert.ok(d < 1e-5, `${part}: ${d} apart with 3 steps per run`);
+    }
+    assert.throws(() => new Trainer({ views, dim: 100 }, { ...options, block: { ...block, input: [4, 5, 4] } }), /4x5x4 activations/);
   });
 
   it('gradients reach every weight of the block', () => {

@@ -29,7 +29,16 @@ import {
 } from './model.js';
 import { Rng } from '../numeric/rng.js';
 import { errorMessage, openFastestCpuSession, openSession, type OpenedSession } from './session.js';
-import { buildTrainStep, type Method, type OptimizerConfig, type TrainStepModel } from './step.js';
+import {
+  BLOCK_PARTS,
+  blockFeatures,
+  buildTrainStep,
+  type Method,
+  type OptimizerConfig,
+  type TrainStepConfig,
+  type TrainStepModel,
+} from './step.js';
+import { Graph } from '../graph/graph.js';
 import { unrollTrainStep, type UnrolledTrainStep } from './unroll.js';
 import { methodRuntime, type MethodRuntime } from './methods.js';
 
@@ -124,6 +133,11 @@ export interface TrainerOptions {
    * results equal one step per run; MoCo always runs one (its queue changes between steps).
    */
   stepsPerRun?: number;
+  /**
+   * Fine-tune the backbone's last block too (step.ts): each view is then the activations entering the block,
+   * `data.dim` = C x H x W of `block.input`, and the adapter reads the features the block makes of them.
+   */
+  block?: TrainStepConfig['block'];
   adapter?: Partial<Omit<AdapterConfig, 'inputDim'>>;
   /** 'sgd' (default, as ProPos) or 'adamw'. */
   optimizer?: 'sgd' | 'adamw';
@@ -210,6 +224,8 @@ export interface TrainResult {
   target: AdapterParams;
   /** Unit-norm embeddings [N, embedDim] of view 0 by `params`. */
   embeddings: Float32Array;
+  /** With `block`: the exported network's block convolutions (to write back into the encoder, backbone.ts). */
+  block?: BlockConvs;
   /** Last ProPos pseudo-labels (length N), if any were computed. */
   pseudoLabels?: Int32Array;
   history: CycleSummary[];
@@ -249,6 +265,16 @@ interface CheckpointMeta {
 /** Default most steps per cycle. */
 export const MAX_CYCLE_STEPS = 250;
 
+/** Trained weights of the block's convolutions that train. */
+export type BlockConvs = Record<(typeof BLOCK_PARTS)[number], { w: Float32Array; b: Float32Array }>;
+
+/** The adapter's input width when it reads a block's features: the block's expanded channels plus its input's. */
+function blockFeatureDim(block: NonNullable<TrainStepConfig['block']>, dim: number): number {
+  const [c, h, w] = block.input;
+  if (c * h * w !== dim) throw new Error(`the block takes ${c}x${h}x${w} activations per view, the data has ${dim} values`);
+  return block.weights.depthwise.wShape[0] + c;
+}
+
 /** Fill in defaults that depend on the data. */
 export function resolveOptions(data: TrainData, o: TrainerOptions = {}): ResolvedOptions {
   const n = validateData(data);
@@ -275,7 +301,7 @@ export function resolveOptions(data: TrainData, o: TrainerOptions = {}): Resolve
     batchSize,
     cycleSteps,
     seed: o.seed ?? 0,
-    adapter: { ...DEFAULT_ADAPTER, ...o.adapter, inputDim: data.dim },
+    adapter: { ...DEFAULT_ADAPTER, ...o.adapter, inputDim: o.block ? blockFeatureDim(o.block, data.dim) : data.dim },
     optimizer,
     lr: o.lr ?? (optimizerKind === 'sgd' ? 2 : 3e-3),
     lrWarmupSteps: o.lrWarmupSteps ?? 0,
@@ -380,12 +406,14 @@ export class Trainer {
       threads: userOptions.threads,
       rng: () => this.rng,
       buffer: (name, length) => this.buffer(name, length),
-      targetEmbeddings: () => this.embed(this.embedder!.session, this.network('target')),
+      targetEmbeddings: () => this.embed(this.embedder!.session, 'target'),
     });
   }
 
   /** The inference session of the adapter (for embeddings during a run). */
   private embedder?: OpenedSession;
+  /** With a block: the features it makes of view maps, for embeddings (pseudo-labels, the result). */
+  private featureSession?: OpenedSession;
 
   /** Train to completion (or resume a checkpoint); releases all sessions before returning or throwing. */
   async run(): Promise<TrainResult> {
@@ -405,6 +433,7 @@ export class Trainer {
         predictorLrScale: o.predictorLrScale,
         bnMomentum: 0.1,
         dtype: 'float32',
+        ...(this.userOptions.block ? { block: this.userOptions.block } : {}),
       });
       const resumed = await this.tryResume();
       if (!resumed) this.initState();
@@ -471,6 +500,8 @@ export class Trainer {
       this.many = undefined;
       await this.embedder?.session.release();
       this.embedder = undefined;
+      await this.featureSession?.session.release();
+      this.featureSession = undefined;
       await this.method.close();
     }
   }
@@ -503,8 +534,9 @@ export class Trainer {
     const target = cloneMlp(online);
     const nets = { online, predictor, target };
     for (const s of this.step!.state) {
-      const data =
-        s.role === 'optimizer'
+      const data = s.initial
+        ? Float32Array.from(s.initial)
+        : s.role === 'optimizer'
           ? new Float32Array(s.shape.reduce((x, y) => x * y, 1)).fill(s.init ?? 0)
           : Float32Array.from(nets[s.role][s.part!]);
       this.state.set(s.name, new OrtTensor('float32', data, s.shape));
@@ -557,6 +589,11 @@ export class Trainer {
     this.train = opened;
   }
 
+  /** One view of one photo as the step takes it: a feature vector, or the block's input maps. */
+  private viewShape(): number[] {
+    return this.userOptions.block ? [...this.userOptions.block.input] : [this.data.dim];
+  }
+
   /** The unrolled step's session, when `stepsPerRun` asks for one and the method allows it; on the train step's providers. */
   private async openUnrolledSession(): Promise<void> {
     const asked = Math.min(this.userOptions.stepsPerRun ?? 1, this.options.cycleSteps);
@@ -575,7 +612,7 @@ export class Trainer {
   private feedsFor(x: Float32Array, hyper: (name: string) => number, extras: Record<string, OrtTensor>): Record<string, OrtTensor> {
     const rows = 2 * this.options.batchSize;
     const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
-    feeds.x = new OrtTensor('float32', x, [rows, this.data.dim]);
+    feeds.x = new OrtTensor('float32', x, [rows, ...this.viewShape()]);
     for (const h of this.step!.hyper) feeds[h] = new OrtTensor('float32', Float32Array.of(hyper(h)), []);
     return { ...feeds, ...extras };
   }
@@ -627,9 +664,10 @@ export class Trainer {
   }
 
   /** Unit-norm embeddings [N, E] of view 0 by the given network (inference mode). */
-  private async embed(embedder: InferenceSession, w: MlpWeights): Promise<Float32Array> {
+  /** Unit-norm embeddings [N, E] of view 0 by `role`'s network (inference mode), its block included. */
+  private async embed(embedder: InferenceSession, role: 'online' | 'target'): Promise<Float32Array> {
     const a = this.options.adapter;
-    const f = foldAdapter({ config: a, weights: w });
+    const f = foldAdapter({ config: a, weights: this.network(role) });
     const weights = {
       w1: new OrtTensor('float32', f.w1, [a.inputDim, a.hiddenDim]),
       b1: new OrtTensor('float32', f.b1, [a.hiddenDim]),
@@ -641,9 +679,38 @@ export class Trainer {
     const view0 = this.data.views[0];
     for (let start = 0; start < this.n; start += chunk) {
       const rows = Math.min(chunk, this.n - start);
-      const features = new OrtTensor('float32', view0.subarray(start * a.inputDim, (start + rows) * a.inputDim), [rows, a.inputDim]);
+      const maps = view0.subarray(start * this.data.dim, (start + rows) * this.data.dim);
+      const data = this.userOptions.block ? await this.blockFeatures(maps, rows, role) : maps;
+      const features = new OrtTensor('float32', data, [rows, a.inputDim]);
       const r = await embedder.run({ features, ...weights });
       out.set(r.embedding.data as Float32Array, start * a.embedDim);
+    }
+    return out;
+  }
+
+  /** The adapter's input for `rows` views of block input maps, by `role`'s block (one fixed-size session, padded). */
+  private async blockFeatures(maps: Float32Array, rows: number, role: 'online' | 'target'): Promise<Float32Array> {
+    const block = this.userOptions.block!;
+    const batch = 256;
+    if (!this.featureSession) {
+      const g = new Graph('float32');
+      const x = g.input('x', [batch, ...block.input]);
+      const net = Object.fromEntries(
+        BLOCK_PARTS.map((p) => [p, { w: g.input(`${p}.w`, block.weights[p].wShape), b: g.input(`${p}.b`, [block.weights[p].wShape[0]]) }]),
+      ) as Parameters<typeof blockFeatures>[2];
+      this.featureSession = await openSession(g.toModel({ features: blockFeatures(g, x, net, block.weights) }), { threads: this.threads });
+    }
+    const feeds: Record<string, OrtTensor> = {};
+    for (const p of BLOCK_PARTS) for (const k of ['w', 'b'] as const) feeds[`${p}.${k}`] = this.state.get(`${role}.block.${p}.${k}`)!;
+    const dim = this.options.adapter.inputDim;
+    const out = new Float32Array(rows * dim);
+    const per = this.data.dim;
+    for (let start = 0; start < rows; start += batch) {
+      const n = Math.min(batch, rows - start);
+      const x = new Float32Array(batch * per);
+      x.set(maps.subarray(start * per, (start + n) * per));
+      const r = await this.featureSession.session.run({ ...feeds, x: new OrtTensor('float32', x, [batch, ...block.input]) });
+      out.set((r.features.data as Float32Array).subarray(0, n * dim), start * dim);
     }
     return out;
   }
@@ -762,7 +829,7 @@ export class Trainer {
       extras.push(batch.extras);
     }
     const feeds: Record<string, OrtTensor> = Object.fromEntries(this.state);
-    feeds.x = new OrtTensor('float32', x, [k, rows, this.data.dim]);
+    feeds.x = new OrtTensor('float32', x, [k, rows, ...this.viewShape()]);
     for (const h of step.hyper)
       feeds[h] = new OrtTensor(
         'float32',
@@ -818,9 +885,17 @@ export class Trainer {
     const online = this.adapterParams('online');
     const target = this.adapterParams('target');
     const params = this.options.exportNetwork === 'online' ? online : target;
-    const embeddings = await this.embed(embedder, params.weights);
+    const embeddings = await this.embed(embedder, this.options.exportNetwork);
+    const role = this.options.exportNetwork;
+    const copy = (name: string): Float32Array => Float32Array.from(this.state.get(name)!.data as Float32Array);
+    const block = this.userOptions.block
+      ? (Object.fromEntries(
+          BLOCK_PARTS.map((p) => [p, { w: copy(`${role}.block.${p}.w`), b: copy(`${role}.block.${p}.b`) }]),
+        ) as BlockConvs)
+      : undefined;
     return {
       params,
+      ...(block ? { block } : {}),
       online,
       target,
       embeddings,
@@ -855,6 +930,12 @@ export class Trainer {
       for (let i = 0; i < this.n; i += stride) h.update(new Uint8Array(v.buffer, v.byteOffset + i * this.data.dim * 4, this.data.dim * 4));
     }
     for (const a of [this.data.neighbors, this.data.pinned]) if (a) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    const block = this.userOptions.block;
+    if (block) {
+      h.update(JSON.stringify({ block: block.input, lrScale: block.lrScale }));
+      const bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      for (const p of BLOCK_PARTS) h.update(bytes(block.weights[p].w)).update(bytes(block.weights[p].b));
+    }
     const w = this.userOptions.warmStart;
     if (w)
       for (const k of Object.keys(w.tensors).sort())
