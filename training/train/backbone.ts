@@ -9,6 +9,8 @@ import type { ModelIR, NodeIR, TensorData } from '../onnx/proto.js';
 
 /** A convolution's weights [M, C/group, kh, kw] and bias [M], with its geometry. */
 export interface ConvWeights {
+  /** The encoder's initializer names of the weights and the bias (to write trained values back). */
+  names?: { w: string; b: string };
   w: Float32Array;
   wShape: [number, number, number, number];
   b: Float32Array;
@@ -65,6 +67,7 @@ export function readInvertedResidual(model: ModelIR, prefix: string): BlockWeigh
     return {
       node,
       weights: {
+        names: { w: w.name, b: b.name },
         w: floats(w),
         wShape: w.dims as [number, number, number, number],
         b: floats(b),
@@ -92,6 +95,9 @@ export function readInvertedResidual(model: ModelIR, prefix: string): BlockWeigh
     project: project.weights,
   };
 }
+
+/** Trained weights of the convolutions a fine-tuning run trains (step.ts: expand and depthwise). */
+export type BlockConvs = Record<'expand' | 'depthwise', { w: Float32Array; b: Float32Array }>;
 
 /** The block's weights as graph tensors (parameters to train, or constants). */
 export type BlockTensors = Record<keyof typeof PARTS, { w: Tensor; b: Tensor }>;
@@ -142,4 +148,31 @@ export function blockModel(weights: BlockWeights, inputShape: readonly [number, 
   const t = declareBlock(g, 'block', weights);
   const { y } = invertedResidual(g, x, t, weights);
   return g.toModel({ embedding: g.reduceMean(y, [2, 3]) }, { name: 'inverted-residual' });
+}
+
+/**
+ * The encoder with the block's trained convolutions written in (`trained`: new weights and biases of the parts
+ * named, shapes unchanged); everything else as it was. For the merged encoder a fine-tuning run exports.
+ */
+export function withTrainedBlock(
+  model: ModelIR,
+  weights: BlockWeights,
+  trained: Partial<Record<keyof typeof PARTS, { w: Float32Array; b: Float32Array }>>,
+): ModelIR {
+  const replace = new Map<string, Float32Array>();
+  for (const [part, t] of Object.entries(trained) as [keyof typeof PARTS, { w: Float32Array; b: Float32Array }][]) {
+    const c = weights[part];
+    if (!c.names) throw new Error(`${part}: the block was not read from this encoder`);
+    if (t.w.length !== c.w.length || t.b.length !== c.b.length) throw new Error(`${part}: trained weights have other shapes`);
+    replace.set(c.names.w, t.w);
+    replace.set(c.names.b, t.b);
+  }
+  const initializers = model.graph.initializers.map((t) => {
+    const data = replace.get(t.name);
+    if (!data) return t;
+    replace.delete(t.name);
+    return { ...t, data: Float32Array.from(data) };
+  });
+  if (replace.size > 0) throw new Error(`the encoder has no initializer ${[...replace.keys()][0]}`);
+  return { ...model, graph: { ...model.graph, initializers } };
 }

@@ -10,6 +10,7 @@ import { pruneModel } from '../onnx/prune.js';
 import { OPSET } from '../graph/graph.js';
 import { TRAIN_FEATURES, trainFeaturesModel } from './features.js';
 import type { AdapterParams } from './model.js';
+import { readInvertedResidual, withTrainedBlock, type BlockConvs } from './backbone.js';
 
 /** The adapter as two affine layers: relu(x W1 + b1) W2 + b2. */
 export interface FoldedAdapter {
@@ -231,14 +232,18 @@ export interface EncoderVersionFiles {
 export function encoderVersion(
   backbone: { manifest: EncoderManifest; model: Uint8Array },
   params: AdapterParams,
-  opts: { id: string; parentKey: string; runId: number; notes: string },
+  opts: { id: string; parentKey: string; runId: number; notes: string; block?: { prefix: string; trained: BlockConvs } },
 ): EncoderVersionFiles {
   const features = backbone.manifest.trainFeatures;
   const adapter = encodeModel(exportAdapterModel(params, { metadata: { shoebox_run: String(opts.runId) } }));
-  const source = decodeModel(backbone.model);
+  const decoded = decodeModel(backbone.model);
+  // A run that fine-tuned the backbone's last block writes it back first: one model, photos in, embedding out.
+  const source = opts.block ? withTrainedBlock(decoded, readInvertedResidual(decoded, opts.block.prefix), opts.block.trained) : decoded;
   const backboneIr = features ? trainFeaturesModel(source, features) : source;
   const embedding = renameTensor(backboneIr, backbone.manifest.output.name, 'backbone_features');
-  const merged = encodeModel(pruneModel(mergeEncoder(backboneIr, params, features ? TRAIN_FEATURES : embedding, { outputName: 'embedding' })));
+  const merged = encodeModel(
+    pruneModel(mergeEncoder(backboneIr, params, features ? TRAIN_FEATURES : embedding, { outputName: 'embedding' })),
+  );
   const manifest: EncoderManifest = {
     ...backbone.manifest,
     id: opts.id,

@@ -27,14 +27,25 @@ export function trainFeaturesModel(model: ModelIR, spec: TrainFeatures): ModelIR
   const g = model.graph;
   const produced = new Set(g.nodes.flatMap((nd) => nd.outputs));
   for (const t of spec.pooled) if (!produced.has(t)) throw new Error(`training features: the model computes no tensor ${t}`);
-  const used = new Set([...g.nodes.flatMap((nd) => [...nd.outputs, ...nd.inputs]), ...g.initializers.map((t) => t.name), ...g.inputs.map((t) => t.name)]);
+  const used = new Set([
+    ...g.nodes.flatMap((nd) => [...nd.outputs, ...nd.inputs]),
+    ...g.initializers.map((t) => t.name),
+    ...g.inputs.map((t) => t.name),
+  ]);
   const pre = `${TRAIN_FEATURES}/`;
-  if (used.has(TRAIN_FEATURES) || [...used].some((n) => n.startsWith(pre))) throw new Error(`training features: the model already uses the name ${TRAIN_FEATURES}`);
+  if (used.has(TRAIN_FEATURES) || [...used].some((n) => n.startsWith(pre)))
+    throw new Error(`training features: the model already uses the name ${TRAIN_FEATURES}`);
   const nodes: NodeIR[] = [];
   const parts = spec.pooled.map((t, i) => {
     nodes.push(
       { opType: 'GlobalAveragePool', inputs: [t], outputs: [`${pre}pool${i}`], name: `${pre}pool${i}` },
-      { opType: 'Flatten', inputs: [`${pre}pool${i}`], outputs: [`${pre}flat${i}`], name: `${pre}flat${i}`, attributes: { axis: { i: 1 } } },
+      {
+        opType: 'Flatten',
+        inputs: [`${pre}pool${i}`],
+        outputs: [`${pre}flat${i}`],
+        name: `${pre}flat${i}`,
+        attributes: { axis: { i: 1 } },
+      },
     );
     return `${pre}flat${i}`;
   });

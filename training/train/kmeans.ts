@@ -122,7 +122,8 @@ export async function sphericalKMeans(
     setFixedCentroids();
     const fixedClusters = [...Array(k).keys()].filter((c) => isFixed[c]);
     const weight = new Float64Array(n).fill(1);
-    for (const c of fixedClusters) for (let i = 0; i < n; i++) weight[i] = Math.min(weight[i], Math.max(0, 1 - dot(x, i * d, centroids, c * d, d)));
+    for (const c of fixedClusters)
+      for (let i = 0; i < n; i++) weight[i] = Math.min(weight[i], Math.max(0, 1 - dot(x, i * d, centroids, c * d, d)));
     const free = [...Array(k).keys()].filter((c) => !isFixed[c]);
     const picks = greedySeeds(
       free.length,

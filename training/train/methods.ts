@@ -108,7 +108,13 @@ class ProPos implements MethodRuntime {
       emb,
       n,
       e,
-      { k: o.clusters, iterations: o.kmeansIterations, seed: [o.seed, cycle, 0x6b6d], init: this.centroids, fixed: this.host.fixedClusters },
+      {
+        k: o.clusters,
+        iterations: o.kmeansIterations,
+        seed: [o.seed, cycle, 0x6b6d],
+        init: this.centroids,
+        fixed: this.host.fixedClusters,
+      },
       this.assigner ? ortAssigner(this.assigner.session, emb, n, e) : undefined,
     );
     this.labels = km.labels;

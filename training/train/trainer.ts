@@ -39,6 +39,7 @@ import {
   type TrainStepModel,
 } from './step.js';
 import { Graph } from '../graph/graph.js';
+import type { BlockConvs } from './backbone.js';
 import { unrollTrainStep, type UnrolledTrainStep } from './unroll.js';
 import { methodRuntime, type MethodRuntime } from './methods.js';
 
@@ -264,9 +265,6 @@ interface CheckpointMeta {
 
 /** Default most steps per cycle. */
 export const MAX_CYCLE_STEPS = 250;
-
-/** Trained weights of the block's convolutions that train. */
-export type BlockConvs = Record<(typeof BLOCK_PARTS)[number], { w: Float32Array; b: Float32Array }>;
 
 /** The adapter's input width when it reads a block's features: the block's expanded channels plus its input's. */
 function blockFeatureDim(block: NonNullable<TrainStepConfig['block']>, dim: number): number {
