@@ -3,7 +3,7 @@
  *
  *   node dist/bench/quality.js --dataset ../shared/datasets/intel-scenes [--limit 2000] [--seeds 1,2,3]
  *        [--methods propos,byol,moco] [--steps N] [--budgets 1000,2000,...] [--device cpu] [--no-train]
- *        [--no-corrections] [--cold-corrections] [--encoder <id>] [--kmeans-draws 20] [--tag <name>]
+ *        [--no-corrections] [--cold-corrections] [--encoder <id>] [--kmeans-draws 20] [--tag <name>] [--block]
  *
  * Per seed, on a private copy of a stratified subset:
  *   1. frozen:      the default encoder's features; albums with automatic K (what a person gets without training),
@@ -35,6 +35,8 @@ import { argValue, writeResult } from './common.js';
 
 /** Albums only: the objects and faces stages change no album and would only add time. */
 const QUALITY_ONLY = { objects: false, faces: false } as const;
+/** --block: training rounds also fine-tune the backbone's last block (stages/train.ts, issue #19). */
+const finetuneBlock = process.argv.includes('--block');
 
 const dataset = path.resolve(argValue('--dataset', path.join('..', 'shared', 'datasets', 'intel-scenes')));
 const limit = Number(argValue('--limit', '2000'));
@@ -231,6 +233,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       const t = performance.now();
       const r = await svc.organize({
         ...QUALITY_ONLY,
+        ...(finetuneBlock ? { finetuneBlock } : {}),
         retrain: true,
         reorganize: true,
         steps: budget,
@@ -275,6 +278,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     t0 = performance.now();
     info = await svc.organize({
       ...QUALITY_ONLY,
+      ...(finetuneBlock ? { finetuneBlock } : {}),
       retrain: train,
       train,
       reorganize: true,

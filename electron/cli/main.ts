@@ -3,7 +3,7 @@
  *
  *   shoebox organize <folder> [--library <dir>] [--json <file>] [--device <d>] [--no-train] [--retrain]
  *                             [--train-steps <n>] [--albums auto|<n>] [--method propos|byol|moco] [--reorganize] [--wait]
- *                             [--no-objects] [--no-faces]
+ *                             [--no-objects] [--no-faces] [--finetune-backbone]
  *   shoebox serve <folder> [--library <dir>] [--port <n>] [--device <d>]
  *   shoebox check [--library <dir>]
  *   shoebox export <album> <folder> [--library <dir>] [--link] [--xmp] [--wait]
@@ -38,6 +38,7 @@ Options:
   --no-objects           organize: do not look for objects (people, dogs, boats ...) this time
   --no-faces             organize: do not look for faces and people this time
   --retrain              organize: train now, even when nothing warrants it (new photos, corrections)
+  --finetune-backbone    organize: a training round also fine-tunes the backbone's last block (slow on a CPU)
   --train-steps <n>      organize: train steps of a round (default ${DEFAULT_SETTINGS.trainSteps}; saved for this library)
   --albums auto|<n>      organize: number of albums (default: auto)
   --method <m>           organize: propos | byol | moco (default: propos)
@@ -73,6 +74,7 @@ function parseOpts(argv: string[]) {
       'no-objects': { type: 'boolean' },
       'no-faces': { type: 'boolean' },
       retrain: { type: 'boolean' },
+      'finetune-backbone': { type: 'boolean' },
       'train-steps': { type: 'string' },
       wait: { type: 'boolean' },
       albums: { type: 'string' },
@@ -250,6 +252,7 @@ async function organize(args: ReturnType<typeof parse>): Promise<number> {
       ...(args.values['no-faces'] ? { faces: false } : {}),
       retrain: args.values.retrain ?? false,
       reorganize: args.values.reorganize ?? false,
+      ...(args.values['finetune-backbone'] ? { finetuneBlock: true } : {}),
       ...(albums !== undefined ? { albums } : {}),
       ...(method !== undefined ? { method: method as 'propos' | 'byol' | 'moco' } : {}),
       ...(device !== undefined ? { device } : {}),

@@ -62,6 +62,8 @@ export interface OrganizeOptions {
   objects?: boolean;
   /** Find faces and group them into people (default true). */
   faces?: boolean;
+  /** A training round also fine-tunes the backbone's last block (`--finetune-backbone`; stages/train.ts). */
+  finetuneBlock?: boolean;
 }
 
 export interface OrganizeReport {
@@ -272,6 +274,7 @@ export async function runOrganize(
       ...(opts.maxPasses !== undefined ? { maxPasses: opts.maxPasses } : {}),
       device: opts.device,
       seed: opts.seed,
+      ...(opts.finetuneBlock ? { finetuneBlock: true } : {}),
     };
     trained = await st.train(lib, backbone, trainOpts, ctx);
     t = lap('train', t);

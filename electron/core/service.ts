@@ -273,6 +273,7 @@ export class LibraryService implements CoreHandle, Library {
       encoder: opts.encoder ?? s.encoder,
       ...(opts.objects !== undefined ? { objects: opts.objects } : {}),
       ...(opts.faces !== undefined ? { faces: opts.faces } : {}),
+      ...(opts.finetuneBlock ? { finetuneBlock: true } : {}),
     };
   }
 
@@ -435,7 +436,9 @@ export class LibraryService implements CoreHandle, Library {
       objects: this.db.prepare('SELECT label FROM photo_objects WHERE photo_id = ? ORDER BY score DESC').pluck().all(r.id) as string[],
       faces: (
         this.db
-          .prepare('SELECT f.id, f.x, f.y, f.w, f.h, f.person_id, pe.name FROM faces f LEFT JOIN people pe ON pe.id = f.person_id WHERE f.photo_id = ? ORDER BY f.x')
+          .prepare(
+            'SELECT f.id, f.x, f.y, f.w, f.h, f.person_id, pe.name FROM faces f LEFT JOIN people pe ON pe.id = f.person_id WHERE f.photo_id = ? ORDER BY f.x',
+          )
           .all(r.id) as { id: number; x: number; y: number; w: number; h: number; person_id: number | null; name: string | null }[]
       ).map((f) => ({ id: f.id, box: [f.x, f.y, f.w, f.h], personId: f.person_id, personName: f.name })),
       albumName: r.album_name,

@@ -33,14 +33,20 @@ export function backboneKeys(backbone: Encoder): embeddings.VectorKey[] {
  * The backbone, with its training features (manifest `trainFeatures`) added as an output: as an extra output beside
  * the embedding (`'extra'`), or as the only output read (`'only'`, for training views).
  */
-export async function openBackbone(backbone: Encoder, device: Device, trainFeatures: 'extra' | 'only', opts: { opaque?: boolean } = {}): Promise<Embedder> {
+export async function openBackbone(
+  backbone: Encoder,
+  device: Device,
+  trainFeatures: 'extra' | 'only',
+  opts: { opaque?: boolean } = {},
+): Promise<Embedder> {
   const features = backbone.manifest.trainFeatures;
   const decode = { opaque: opts.opaque ?? true };
   if (!features) return Embedder.open(backbone.manifestPath, { device, decode });
   const { manifest, bytes } = await loadModel(backbone.manifestPath);
   const model = encodeModel(trainFeaturesModel(decodeModel(bytes), features));
   const m = { ...manifest, sha256: sha256Hex(model) };
-  if (trainFeatures === 'only') return Embedder.fromModel({ ...m, output: { name: TRAIN_FEATURES, dim: features.dim } }, model, { device, decode });
+  if (trainFeatures === 'only')
+    return Embedder.fromModel({ ...m, output: { name: TRAIN_FEATURES, dim: features.dim } }, model, { device, decode });
   return Embedder.fromModel(m, model, { device, decode, extraOutputs: [{ name: TRAIN_FEATURES, dim: features.dim }] });
 }
 
@@ -53,7 +59,17 @@ export async function embedBackbone(lib: Library, backbone: Encoder, device: Dev
   ctx.stage('embed', todo.length, `Embedding ${todo.length} photos`);
   if (todo.length === 0) return { device: null, embedded: 0, failed: 0 };
   // The embed stage reads the scan's JPEG thumbnails, which have no alpha channel.
-  const embedder = await openBackbone(backbone, device, 'extra');
+  return embedThumbnails(lib, await openBackbone(backbone, device, 'extra'), keys, todo, ctx);
+}
+
+/** Run `embedder` on the thumbnails of `todo`; its output (and extra output) stored under `keys`. */
+async function embedThumbnails(
+  lib: Library,
+  embedder: Embedder,
+  keys: embeddings.VectorKey[],
+  todo: { id: number; hash: string }[],
+  ctx: JobContext,
+): Promise<EmbedStageResult> {
   const provider = embedder.provider;
   let embedded = 0;
   let failed = 0;
@@ -63,7 +79,13 @@ export async function embedBackbone(lib: Library, backbone: Encoder, device: Dev
     const flush = (): void => {
       lib.db.transaction(() => {
         embeddings.store(lib.db, keys[0], provider, batch);
-        if (keys[1]) embeddings.store(lib.db, keys[1], provider, batch.map((b) => ({ ...b, vector: b.extras![0] })));
+        if (keys[1])
+          embeddings.store(
+            lib.db,
+            keys[1],
+            provider,
+            batch.map((b) => ({ ...b, vector: b.extras![0] })),
+          );
       })();
       batch = [];
     };
@@ -93,22 +115,32 @@ export async function embedBackbone(lib: Library, backbone: Encoder, device: Dev
  * bounded whatever the library's size.
  */
 export async function embedWithAdapter(lib: Library, model: Encoder, backbone: Encoder, device: Device, ctx: JobContext): Promise<number> {
-  if (!model.adapterPath) return 0;
   const target = embeddings.embeddingKey(model.key);
   const todo = embeddings.pending(lib.db, target);
-  if (todo.length === 0) return 0;
+  if (todo.length === 0 || model.key === backbone.key) return 0;
+  if (!model.adapterPath) {
+    // A version whose backbone changed too (a fine-tuned block) has no adapter to apply: the photos go through it.
+    ctx.stage('embed', todo.length, `Applying the refined encoder to ${todo.length} photos`);
+    const embedder = await Embedder.open(model.manifestPath, { device, decode: { opaque: true } });
+    return (await embedThumbnails(lib, embedder, [target], todo, ctx)).embedded;
+  }
   ctx.stage('embed', todo.length, `Applying the refined encoder to ${todo.length} photos`);
   const { session, provider, release } = await createSessionWithFallback(path.resolve(model.adapterPath), device);
   const meta = session.inputMetadata[0];
   const inputDim = meta?.isTensor ? meta.shape[1] : undefined;
   const features = backbone.manifest.trainFeatures;
-  const featureKey = features && inputDim === features.dim ? embeddings.trainFeaturesKey(backbone.key, 0) : embeddings.embeddingKey(backbone.key);
+  const featureKey =
+    features && inputDim === features.dim ? embeddings.trainFeaturesKey(backbone.key, 0) : embeddings.embeddingKey(backbone.key);
   try {
     const step = 1024;
     for (let i = 0; i < todo.length; i += step) {
       ctx.signal.throwIfAborted();
       const chunk = todo.slice(i, i + step);
-      const feats = embeddings.load(lib.db, featureKey, chunk.map((c) => c.id));
+      const feats = embeddings.load(
+        lib.db,
+        featureKey,
+        chunk.map((c) => c.id),
+      );
       if (feats.ids.length === 0) continue;
       const input = new Tensor('float32', feats.data, [feats.ids.length, feats.dim]);
       const out = (await session.run({ [session.inputNames[0]]: input }))[session.outputNames[0]];

@@ -23,16 +23,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { augmentView } from '../../../training/augment.js';
 import { encoderVersion } from '../../../training/train/export.js';
+import { readInvertedResidual } from '../../../training/train/backbone.js';
+import { decodeModel, encodeModel, type ModelIR, type NodeIR } from '../../../training/onnx/proto.js';
+import { pruneModel } from '../../../training/onnx/prune.js';
 import { Rng } from '../../../training/numeric/rng.js';
 import { loadTrainState, saveTrainState, type StateKind } from '../../../training/train/state.js';
-import { Trainer, type TrainResult, type TrainState } from '../../../training/train/trainer.js';
+import { Trainer, type TrainerOptions, type TrainResult, type TrainState } from '../../../training/train/trainer.js';
 import { compute } from '../compute/client.js';
 import type { Db } from '../db/database.js';
 import * as embeddings from '../embeddings.js';
 import type { JobContext } from '../jobs.js';
 import type { Library } from '../library.js';
 import { thumbFile } from '../library/thumbs.js';
-import type { Embedder } from '../ml/embedder.js';
+import { Embedder, loadModel, sha256Hex } from '../ml/embedder.js';
 import { createNormalizer } from '../ml/preprocess.js';
 import { detectEnvironment, planProviders, type Device } from '../ml/providers.js';
 import { registerEncoder, setActiveEncoder, type Encoder } from '../encoders.js';
@@ -90,7 +93,16 @@ export interface TrainStageOptions {
   maxPasses?: number;
   device: Device;
   seed: number;
+  /**
+   * Also fine-tune the backbone's last block (training/train/backbone.ts), where the backbone has one: views are the
+   * activations entering it, the round trains on at most {@link BLOCK.sampleMax} photos, and the new version embeds
+   * photos through its own merged model. Off unless asked for (issue #19: not measured yet).
+   */
+  finetuneBlock?: boolean;
 }
+
+/** Fine-tuning the backbone's last block: which block, photos at most (3 views of 12,000 values each), its lr scale. */
+export const BLOCK = { prefix: 'MobilenetV3/expanded_conv_14', sampleMax: 2000, lrScale: 0.1 } as const;
 
 export interface TrainStageResult {
   model: Encoder;
@@ -237,10 +249,11 @@ async function prepareData(
   opts: TrainStageOptions,
   ctx: JobContext,
   started: number,
+  sampleMax = TRAIN_SAMPLE_MAX,
 ): Promise<RoundData | null> {
   const db = lib.db;
   const viewDeadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * VIEW_TIME_SHARE * opts.timeLimitSec : undefined;
-  let sample = trainingSample(db, backbone, TRAIN_SAMPLE_MAX);
+  let sample = trainingSample(db, backbone, sampleMax);
   if (sample.length < MIN_TRAIN_PHOTOS) return null;
   // The backbone opens only when a view is missing (later rounds mostly reuse cached views). Views get a share of
   // the time limit; a large library trains on the photos whose views are done, and the next round makes more.
@@ -329,10 +342,17 @@ async function publishVersion(
       model: new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))),
     },
     result.params,
-    { id, parentKey: backbone.key, runId: round.runId, notes: round.notes },
+    {
+      id,
+      parentKey: backbone.key,
+      runId: round.runId,
+      notes: round.notes,
+      ...(result.block ? { block: { prefix: BLOCK.prefix, trained: result.block } } : {}),
+    },
   );
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${id}.adapter.onnx`), files.adapter);
+  // With a fine-tuned block the stored features no longer hold: no adapter file, photos go through the merged model.
+  if (!result.block) fs.writeFileSync(path.join(dir, `${id}.adapter.onnx`), files.adapter);
   fs.writeFileSync(path.join(dir, `${id}.onnx`), files.merged);
   fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(files.manifest, null, 2) + '\n');
   await saveTrainState(lib.layout.trainState, round.kind, result.state);
@@ -369,9 +389,15 @@ export async function trainStage(
   const started = Date.now();
   const deadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * opts.timeLimitSec : undefined;
   const libraryPhotos = embeddings.count(db, embeddings.embeddingKey(backbone.key));
-  const data = await prepareData(lib, backbone, opts, ctx, started);
+  const block = opts.finetuneBlock ? readBlock(backbone) : null;
+  const data = await prepareData(lib, backbone, opts, ctx, started, block ? BLOCK.sampleMax : TRAIN_SAMPLE_MAX);
   if (!data) return null;
   const n = data.ids.length;
+  // With a block, every view is the activations entering it (the clean view too); neighbours and labels as above.
+  if (block) {
+    data.views = await blockViews(lib, backbone, block, data.ids, opts.device, ctx);
+    data.dim = block.input.reduce((a, b) => a * b, 1);
+  }
 
   // Warm start from the last round's state (same method and features), else from scratch.
   const kind: StateKind = { method: opts.method, inputDim: data.dim, source: backbone.key };
@@ -410,6 +436,7 @@ export async function trainStage(
         seed: opts.seed,
         executionProviders: providers,
         stepsPerRun: providers[0] === 'cpu' ? 1 : GPU_STEPS_PER_RUN,
+        ...(block ? { block } : {}),
         signal: ctx.signal,
         deadline,
         ...(warm ? { warmStart: warm } : {}),
@@ -452,7 +479,12 @@ export async function trainStage(
     throw e;
   }
   const notes = `${opts.method} for ${result.steps} steps${warm ? ' (continuing the last round)' : ''} on ${n} of ${libraryPhotos} photos (${VIEWS} augmented views, ${data.labelled} pinned${backbone.manifest.trainFeatures ? `, adapter on ${data.dim} pooled backbone activations` : ''}), providers ${result.providers.join(',')}`;
-  const model = await publishVersion(lib, backbone, result, { runId, kind, notes, started });
+  const model = await publishVersion(lib, backbone, result, {
+    runId,
+    kind,
+    notes: block ? `${notes}, with its last block fine-tuned` : notes,
+    started,
+  });
   return {
     model,
     device: result.providers[0] ?? 'cpu',
@@ -462,4 +494,111 @@ export async function trainStage(
     limitedBy: result.limitedBy ?? null,
     photos: n,
   };
+}
+
+/** The backbone's last block, when it has the one {@link BLOCK} names (else null: the round trains the adapter only). */
+function readBlock(backbone: Encoder): NonNullable<TrainerOptions['block']> | null {
+  try {
+    const model = decodeModel(new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))));
+    const weights = readInvertedResidual(model, BLOCK.prefix);
+    // The block sits after the backbone's fifth halving: its maps are the input's size / 32.
+    const { width, height } = backbone.manifest.input;
+    return { weights, input: [weights.expand.wShape[1], Math.ceil(height / 32), Math.ceil(width / 32)], lrScale: BLOCK.lrScale };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Views of `ids` as the activations entering the block: the clean thumbnail, then {@link VIEWS} augmented ones made
+ * as the cached training views are (the same seed per photo and view), through the backbone cut before the block.
+ * Made per round, in memory (at most {@link BLOCK.sampleMax} photos).
+ */
+async function blockViews(
+  lib: Library,
+  backbone: Encoder,
+  block: NonNullable<TrainerOptions['block']>,
+  ids: number[],
+  device: Device,
+  ctx: JobContext,
+): Promise<Float32Array[]> {
+  const m = backbone.manifest;
+  const { bytes } = await loadModel(backbone.manifestPath);
+  const cut = blockInputModel(decodeModel(bytes), block.weights.input);
+  const dim = block.input.reduce((a, b) => a * b, 1);
+  const embedder = await Embedder.fromModel({ ...m, sha256: sha256Hex(cut), output: { name: BLOCK_INPUT, dim } }, cut, {
+    device,
+    decode: { opaque: true },
+  });
+  const views = Array.from({ length: VIEWS + 1 }, () => new Float32Array(ids.length * dim));
+  const info = lib.db.prepare(
+    `SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`,
+  );
+  const rows = ids.map((id) => info.get(id) as { hash: string; width: number; height: number });
+  ctx.stage(
+    'train',
+    ids.length * (VIEWS + 1),
+    `Preparing ${ids.length * (VIEWS + 1)} training views of the backbone's last block`,
+    'views',
+  );
+  const normalize = createNormalizer(m);
+  const size = m.input.width * m.input.height * 3;
+  try {
+    let done = 0;
+    for await (const r of embedder.embedFiles(
+      rows.map((row) => thumbFile(lib.layout.cache, row.hash, 'thumb')),
+      { signal: ctx.signal },
+    )) {
+      if ('vector' in r) views[0].set(r.vector, r.index * dim);
+      ctx.progress(++done);
+    }
+    const batch = 32;
+    for (let k = 1; k <= VIEWS; k++)
+      for (let i = 0; i < rows.length; i += batch) {
+        ctx.signal.throwIfAborted();
+        const chunk = rows.slice(i, i + batch);
+        const input = new Float32Array(chunk.length * size);
+        await Promise.all(
+          chunk.map(async (row, j) => {
+            const rng = new Rng(createHash('sha256').update(`${row.hash}:${k}`).digest().readUInt32LE(0));
+            try {
+              const file = thumbFile(lib.layout.cache, row.hash, 'thumb');
+              normalize(
+                await augmentView(file, row.width, row.height, { width: m.input.width, height: m.input.height }, () => rng.next()),
+                input,
+                j * size,
+              );
+            } catch {
+              // an unreadable thumbnail: this view stays the clean one
+              input.fill(0, j * size, (j + 1) * size);
+            }
+          }),
+        );
+        const out = await embedder.embedTensors(input, batch);
+        views[k].set(out, i * dim);
+        ctx.progress((done += chunk.length));
+      }
+  } finally {
+    await embedder.release();
+  }
+  return views;
+}
+
+/** Name of the output {@link blockInputModel} adds. */
+const BLOCK_INPUT = 'block_input';
+
+/** The backbone with one output, `block_input`: the activations entering the block, flattened. */
+function blockInputModel(model: ModelIR, input: string): Uint8Array {
+  const g = model.graph;
+  const flatten: NodeIR = { opType: 'Flatten', inputs: [input], outputs: [BLOCK_INPUT], name: BLOCK_INPUT, attributes: { axis: { i: 1 } } };
+  return encodeModel(
+    pruneModel({
+      ...model,
+      graph: {
+        ...g,
+        nodes: [...g.nodes, flatten],
+        outputs: [{ name: BLOCK_INPUT, dtype: 'float32', shape: [g.inputs[0]?.shape?.[0] ?? 'N', null] }],
+      },
+    }),
+  );
 }

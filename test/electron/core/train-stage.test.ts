@@ -30,91 +30,144 @@ test('pseudo-label clusters grow with the library as the square root of photos /
 });
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-test(
-  'training produces a new encoder version whose merged ONNX model equals adapter(backbone) on photos',
-  async () => {
-    requireModel();
-    const root = tmpDir('shoebox-train-');
-    const lib = tmpDir('shoebox-lib-');
-    dirs.push(root, lib);
-    for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 500 + i, 96);
-    const svc = new LibraryService(lib);
-    try {
-      svc.addRoot(root);
-      const info = await svc.organize({ train: true, steps: 4, device: 'cpu' }).done;
-      assert.equal(info.state, 'done', info.message);
-      const backbone = backboneEncoder(svc.db);
-      const active = activeEncoder(svc.db);
-      assert.notEqual(active.key, backbone.key, 'a fine-tuned encoder is active');
-      assert.equal(active.parent, backbone.key);
-      const manifest = validateManifest(JSON.parse(fs.readFileSync(active.manifestPath, 'utf8')));
-      assert.equal(manifest.output.dim, 256);
-      assert.equal(manifest.source.parent, backbone.key);
-      const run = svc.db.prepare(`SELECT status, out_model FROM training_runs`).get() as { status: string; out_model: string };
-      assert.deepEqual(run, { status: 'done', out_model: active.key });
+test('training produces a new encoder version whose merged ONNX model equals adapter(backbone) on photos', async () => {
+  requireModel();
+  const root = tmpDir('shoebox-train-');
+  const lib = tmpDir('shoebox-lib-');
+  dirs.push(root, lib);
+  for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 500 + i, 96);
+  const svc = new LibraryService(lib);
+  try {
+    svc.addRoot(root);
+    const info = await svc.organize({ train: true, steps: 4, device: 'cpu' }).done;
+    assert.equal(info.state, 'done', info.message);
+    const backbone = backboneEncoder(svc.db);
+    const active = activeEncoder(svc.db);
+    assert.notEqual(active.key, backbone.key, 'a fine-tuned encoder is active');
+    assert.equal(active.parent, backbone.key);
+    const manifest = validateManifest(JSON.parse(fs.readFileSync(active.manifestPath, 'utf8')));
+    assert.equal(manifest.output.dim, 256);
+    assert.equal(manifest.source.parent, backbone.key);
+    const run = svc.db.prepare(`SELECT status, out_model FROM training_runs`).get() as { status: string; out_model: string };
+    assert.deepEqual(run, { status: 'done', out_model: active.key });
 
-      // The merged model, run on photos, gives the embeddings the library stored via adapter(backbone features).
-      const matchesMerged = async (ids: number[]): Promise<void> => {
-        const stored = embeddings.load(svc.db, embeddings.embeddingKey(active.key), ids);
-        assert.deepEqual(stored.ids, ids);
-        const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
-        try {
-          const hashes = ids.map((id) => (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(id) as { hash: string }).hash);
-          let k = 0;
-          for await (const r of merged.embedFiles(hashes.map((h) => thumbFile(path.join(lib, 'cache'), h, 'thumb')))) {
-            assert.ok('vector' in r);
-            const a = r.vector;
-            const b = stored.data.subarray(r.index * 256, (r.index + 1) * 256);
-            let dot = 0;
-            let na = 0;
-            let nb = 0;
-            for (let d = 0; d < 256; d++) {
-              dot += a[d] * b[d];
-              na += a[d] * a[d];
-              nb += b[d] * b[d];
-            }
-            assert.ok(dot / Math.sqrt(na * nb) > 0.999, `photo ${ids[r.index]}: cosine ${dot / Math.sqrt(na * nb)}`);
-            k++;
+    // The merged model, run on photos, gives the embeddings the library stored via adapter(backbone features).
+    const matchesMerged = async (ids: number[]): Promise<void> => {
+      const stored = embeddings.load(svc.db, embeddings.embeddingKey(active.key), ids);
+      assert.deepEqual(stored.ids, ids);
+      const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
+      try {
+        const hashes = ids.map((id) => (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(id) as { hash: string }).hash);
+        let k = 0;
+        for await (const r of merged.embedFiles(hashes.map((h) => thumbFile(path.join(lib, 'cache'), h, 'thumb')))) {
+          assert.ok('vector' in r);
+          const a = r.vector;
+          const b = stored.data.subarray(r.index * 256, (r.index + 1) * 256);
+          let dot = 0;
+          let na = 0;
+          let nb = 0;
+          for (let d = 0; d < 256; d++) {
+            dot += a[d] * b[d];
+            na += a[d] * a[d];
+            nb += b[d] * b[d];
           }
-          assert.equal(k, ids.length);
-        } finally {
-          await merged.release();
+          assert.ok(dot / Math.sqrt(na * nb) > 0.999, `photo ${ids[r.index]}: cosine ${dot / Math.sqrt(na * nb)}`);
+          k++;
         }
-      };
-      const all = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
-      assert.equal(all.length, 72);
-      await matchesMerged(all.slice(0, 6));
+        assert.equal(k, ids.length);
+      } finally {
+        await merged.release();
+      }
+    };
+    const all = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
+    assert.equal(all.length, 72);
+    await matchesMerged(all.slice(0, 6));
 
-      // Training views (the default encoder trains on its 840 pooled activations: the clean photo and 2 augmented
-      // views) were cached as float16 rows and are reused by the next round.
-      const tf = backbone.manifest.trainFeatures;
-      assert.ok(tf, 'the default encoder names its training features');
-      const views = svc.db.prepare(`SELECT COUNT(*) AS n, MIN(dim) AS lo, MAX(dim) AS hi FROM embeddings WHERE model_key LIKE ?`).get(`${backbone.key}#tf%`) as {
-        n: number;
-        lo: number;
-        hi: number;
-      };
-      assert.deepEqual(views, { n: 72 * 3, lo: tf.dim, hi: tf.dim });
+    // Training views (the default encoder trains on its 840 pooled activations: the clean photo and 2 augmented
+    // views) were cached as float16 rows and are reused by the next round.
+    const tf = backbone.manifest.trainFeatures;
+    assert.ok(tf, 'the default encoder names its training features');
+    const views = svc.db
+      .prepare(`SELECT COUNT(*) AS n, MIN(dim) AS lo, MAX(dim) AS hi FROM embeddings WHERE model_key LIKE ?`)
+      .get(`${backbone.key}#tf%`) as {
+      n: number;
+      lo: number;
+      hi: number;
+    };
+    assert.deepEqual(views, { n: 72 * 3, lo: tf.dim, hi: tf.dim });
 
-      const rowsOf = (id: number): string[] =>
-        (svc.db.prepare('SELECT model_key FROM embeddings WHERE photo_id = ? ORDER BY model_key').all(id) as { model_key: string }[]).map((r) => r.model_key);
+    const rowsOf = (id: number): string[] =>
+      (svc.db.prepare('SELECT model_key FROM embeddings WHERE photo_id = ? ORDER BY model_key').all(id) as { model_key: string }[]).map(
+        (r) => r.model_key,
+      );
 
-      // Photos added later get the fine-tuned embedding without training again: the embed stage stores their
-      // embedding and clean training features in one pass, then the adapter is applied.
-      for (let i = 0; i < 3; i++) await scenePhoto(path.join(root, `new-${i}.jpg`), i, 9000 + i, 96);
-      const again = await svc.organize({ train: false, device: 'cpu' }).done;
-      assert.equal(again.state, 'done', again.message);
-      const added = (svc.db.prepare(`SELECT id FROM photos WHERE rel_path = 'new-0.jpg'`).get() as { id: number }).id;
-      assert.deepEqual(rowsOf(added), [backbone.key, `${backbone.key}#tf0`, active.key].sort());
-      assert.equal(activeEncoder(svc.db).key, active.key);
-      const now = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
-      assert.equal(now.length, 75);
-      await matchesMerged(now.filter((id) => !all.includes(id)));
+    // Photos added later get the fine-tuned embedding without training again: the embed stage stores their
+    // embedding and clean training features in one pass, then the adapter is applied.
+    for (let i = 0; i < 3; i++) await scenePhoto(path.join(root, `new-${i}.jpg`), i, 9000 + i, 96);
+    const again = await svc.organize({ train: false, device: 'cpu' }).done;
+    assert.equal(again.state, 'done', again.message);
+    const added = (svc.db.prepare(`SELECT id FROM photos WHERE rel_path = 'new-0.jpg'`).get() as { id: number }).id;
+    assert.deepEqual(rowsOf(added), [backbone.key, `${backbone.key}#tf0`, active.key].sort());
+    assert.equal(activeEncoder(svc.db).key, active.key);
+    const now = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
+    assert.equal(now.length, 75);
+    await matchesMerged(now.filter((id) => !all.includes(id)));
+  } finally {
+    await svc.close();
+  }
+});
+
+test('--finetune-backbone: a round fine-tunes the last block too; the new version has no adapter, and photos, also new ones, go through its merged model', async () => {
+  requireModel();
+  const root = tmpDir('shoebox-train-');
+  const lib = tmpDir('shoebox-lib-');
+  dirs.push(root, lib);
+  for (let s = 0; s < 3; s++) for (let i = 0; i < 22; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 300 + i, 96);
+  const svc = new LibraryService(lib);
+  try {
+    svc.addRoot(root);
+    const info = await svc.organize({
+      train: true,
+      retrain: true,
+      steps: 3,
+      device: 'cpu',
+      finetuneBlock: true,
+      objects: false,
+      faces: false,
+    }).done;
+    assert.equal(info.state, 'done', info.message);
+    const backbone = backboneEncoder(svc.db);
+    const active = activeEncoder(svc.db);
+    assert.equal(active.parent, backbone.key);
+    assert.equal(active.adapterPath, null, 'no adapter: the stored features do not hold for a fine-tuned block');
+    assert.match(validateManifest(JSON.parse(fs.readFileSync(active.manifestPath, 'utf8'))).notes ?? '', /last block fine-tuned/);
+    const stored = embeddings.load(svc.db, embeddings.embeddingKey(active.key));
+    assert.equal(stored.ids.length, 66);
+    assert.equal(stored.dim, 256);
+    // What was stored is what the merged model gives for the photo.
+    const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
+    try {
+      const hash = (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(stored.ids[0]) as { hash: string }).hash;
+      for await (const r of merged.embedFiles([thumbFile(path.join(lib, 'cache'), hash, 'thumb')])) {
+        assert.ok('vector' in r);
+        const d = r.vector.reduce((m, v, i) => Math.max(m, Math.abs(v - stored.data[i])), 0);
+        assert.ok(d < 2e-3, `differs by ${d} (float16 storage)`);
+      }
     } finally {
-      await svc.close();
+      await merged.release();
     }
-  },
-);
+    await scenePhoto(path.join(root, 'new.jpg'), 1, 9999, 96);
+    const again = await svc.organize({ train: false, device: 'cpu', objects: false, faces: false }).done;
+    assert.equal(again.state, 'done', again.message);
+    assert.equal(
+      embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids.length,
+      67,
+      'a new photo is embedded by the merged model',
+    );
+  } finally {
+    await svc.close();
+  }
+});
 
 test('a training round cancelled midway keeps its checkpoint and is resumed, not restarted; a later round continues from it; the time limit shortens a round', async () => {
   requireModel();
@@ -140,7 +193,11 @@ test('a training round cancelled midway keeps its checkpoint and is resumed, not
 
     const resumed = await svc.organize(round).done;
     assert.equal(resumed.state, 'done', resumed.message);
-    const runs = svc.db.prepare(`SELECT id, status, epoch FROM training_runs ORDER BY id`).all() as { id: number; status: string; epoch: number }[];
+    const runs = svc.db.prepare(`SELECT id, status, epoch FROM training_runs ORDER BY id`).all() as {
+      id: number;
+      status: string;
+      epoch: number;
+    }[];
     assert.deepEqual(runs, [{ id: run.id, status: 'done', epoch: 300 }], 'the same run finished');
     assert.equal(svc.report?.trained?.warm, false);
     assert.ok(!fs.existsSync(path.join(lib, 'training', `run-${run.id}.ckpt`)));
