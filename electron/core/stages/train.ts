@@ -16,6 +16,8 @@
  *    the last round's final state instead of from scratch.
  * 5. The result becomes a new encoder version (merged ONNX model + adapter + manifest) and is activated; versions
  *    before the previous one are deleted.
+ * With `finetuneBlock` the backbone's last block trains too: the views are then the activations entering it, and
+ * the version has no adapter file (the stored features no longer hold), so photos go through its merged model.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
