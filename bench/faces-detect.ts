@@ -1,9 +1,9 @@
 /**
  * bench:faces-detect — the bundled face detector on composites: faces-12 crops pasted onto intel-scenes photos
  * (stretched to 1024x768, the size the faces stage looks at), one to three faces of different people per photo at
- * 32 to 256 px. Per tile level: recall per face size (a pasted face counts as found when a detection overlaps it
+ * 32 to 256 px. Per number of looks (face-geometry.ts faceScales): recall per face size (a pasted face counts as found when a detection overlaps it
  * by IoU > 0.3), precision (detections matching a pasted face over all detections; a scene may hold a real face
- * too, so this is a lower bound), and time per photo (tiling and inference, decode excluded).
+ * too, so this is a lower bound), and time per photo (resizing and inference, decode excluded).
  *
  *   node dist/bench/faces-detect.js [--photos 200] [--levels 1,2,3] [--device cpu]
  */

@@ -6,6 +6,7 @@
 import { Graph, type Tensor } from '../graph/graph.js';
 import { hardSwish, squeezeExcite } from '../graph/nn.js';
 import type { ModelIR, NodeIR, TensorData } from '../onnx/proto.js';
+import { pruneModel } from '../onnx/prune.js';
 
 /** A convolution's weights [M, C/group, kh, kw] and bias [M], with its geometry. */
 export interface ConvWeights {
@@ -175,4 +176,21 @@ export function withTrainedBlock(
   });
   if (replace.size > 0) throw new Error(`the encoder has no initializer ${[...replace.keys()][0]}`);
   return { ...model, graph: { ...model.graph, initializers } };
+}
+
+/** Name of the output {@link blockInputModel} gives. */
+export const BLOCK_INPUT = 'block_input';
+
+/** The encoder cut before the block: its one output, `block_input`, is the activations entering it, flattened. */
+export function blockInputModel(model: ModelIR, weights: BlockWeights): ModelIR {
+  const g = model.graph;
+  const flatten: NodeIR = {
+    opType: 'Flatten',
+    inputs: [weights.input],
+    outputs: [BLOCK_INPUT],
+    name: BLOCK_INPUT,
+    attributes: { axis: { i: 1 } },
+  };
+  const output = { name: BLOCK_INPUT, dtype: 'float32' as const, shape: [g.inputs[0]?.shape?.[0] ?? 'N', null] };
+  return pruneModel({ ...model, graph: { ...g, nodes: [...g.nodes, flatten], outputs: [output] } });
 }

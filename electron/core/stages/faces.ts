@@ -1,7 +1,7 @@
 /**
  * Faces stage: the faces in each photo and the people they belong to. Each photo is decoded once, upright, at
- * DETECT_SIDE on its long side (the thumbnail is too small for faces in a group photo); the detector looks at it in
- * tiles, each face is aligned on its eyes, nose and mouth and embedded. A photo is looked at once per content hash
+ * DETECT_SIDE on its long side (the thumbnail is too small for faces in a group photo); the detector looks at it
+ * whole and at twice that size (ml/face-detect.ts), each face is aligned on its eyes, nose and mouth and embedded. A photo is looked at once per content hash
  * and model pair (`faces_done`); cancelled work resumes where it stopped. Then new faces are grouped into people
  * (cluster/people.ts): faces already with a person, and every face the person placed, stay where they are.
  */
@@ -31,7 +31,7 @@ const MAX_GOOD_TURN = 0.6;
 
 export interface FacesStageOptions {
   modelsDir?: string;
-  /** Tile levels of the detector (face-geometry.ts); default 2. */
+  /** Looks the detector takes (face-geometry.ts faceScales); default 2. */
   levels?: number;
   /** Group every face the person did not place again (Re-organize), not only the new ones. */
   regroup?: boolean;

@@ -25,9 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { augmentView } from '../../../training/augment.js';
 import { encoderVersion } from '../../../training/train/export.js';
-import { readInvertedResidual } from '../../../training/train/backbone.js';
-import { decodeModel, encodeModel, type ModelIR, type NodeIR } from '../../../training/onnx/proto.js';
-import { pruneModel } from '../../../training/onnx/prune.js';
+import { BLOCK_INPUT, blockInputModel, readInvertedResidual } from '../../../training/train/backbone.js';
+import { decodeModel, encodeModel, type ModelIR } from '../../../training/onnx/proto.js';
 import { Rng } from '../../../training/numeric/rng.js';
 import { loadTrainState, saveTrainState, type StateKind } from '../../../training/train/state.js';
 import { Trainer, type TrainerOptions, type TrainResult, type TrainState } from '../../../training/train/trainer.js';
@@ -145,6 +144,40 @@ export function trainingSample(db: Db, backbone: Encoder, max: number): number[]
  * Make and store the augmented views (1..VIEWS) that the photos of `ids` lack, in the order given, until
  * `deadline`; returns the photos of `ids` that then have every view (the next round makes the rest).
  */
+/** Thumbnail facts a view is made from. */
+function thumbInfo(db: Db): { get(id: number): unknown } {
+  return db.prepare(
+    `SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`,
+  );
+}
+
+/**
+ * Augmented view `view` of a photo, normalized into `out` at `offset`; false when its thumbnail cannot be read.
+ * Deterministic per photo, view and content: the same view is rebuilt identically after a crash, or by another round.
+ */
+async function augmentInto(
+  lib: Library,
+  m: Encoder['manifest'],
+  normalize: ReturnType<typeof createNormalizer>,
+  row: { hash: string; width: number; height: number },
+  view: number,
+  out: Float32Array,
+  offset: number,
+): Promise<boolean> {
+  const rng = new Rng(createHash('sha256').update(`${row.hash}:${view}`).digest().readUInt32LE(0));
+  try {
+    const file = thumbFile(lib.layout.cache, row.hash, 'thumb');
+    normalize(
+      await augmentView(file, row.width, row.height, { width: m.input.width, height: m.input.height }, () => rng.next()),
+      out,
+      offset,
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function ensureViews(
   lib: Library,
   backbone: Encoder,
@@ -165,9 +198,7 @@ export async function ensureViews(
   const normalize = createNormalizer(m);
   const size = m.input.width * m.input.height * 3;
   const dim = embedder.manifest.output.dim;
-  const info = db.prepare(
-    `SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`,
-  );
+  const info = thumbInfo(db);
   const batch = 32;
   const workers = Math.max(1, os.availableParallelism());
   for (let i = 0; i < todo.length; i += batch) {
@@ -182,21 +213,8 @@ export async function ensureViews(
       Array.from({ length: workers }, async () => {
         while (next < rows.length) {
           const r = next++;
-          const row = rows[r];
-          // Deterministic per photo, view and content: the same view is rebuilt identically after a crash.
-          const seed = createHash('sha256')
-            .update(`${row.hash}:${row.k + 1}`)
-            .digest()
-            .readUInt32LE(0);
-          const rng = new Rng(seed);
-          try {
-            const file = thumbFile(lib.layout.cache, row.hash, 'thumb');
-            const rgb = await augmentView(file, row.width, row.height, { width: m.input.width, height: m.input.height }, () => rng.next());
-            normalize(rgb, input, r * size);
-            ok[r] = true;
-          } catch {
-            // unreadable thumbnail: this photo just lacks this view (training uses its clean one instead)
-          }
+          // An unreadable thumbnail: this photo just lacks this view (training uses its clean one instead).
+          ok[r] = await augmentInto(lib, m, normalize, rows[r], rows[r].k + 1, input, r * size);
         }
       }),
     );
@@ -391,13 +409,14 @@ export async function trainStage(
   const started = Date.now();
   const deadline = Number.isFinite(opts.timeLimitSec) ? started + 1000 * opts.timeLimitSec : undefined;
   const libraryPhotos = embeddings.count(db, embeddings.embeddingKey(backbone.key));
-  const block = opts.finetuneBlock ? readBlock(backbone) : null;
+  const read = opts.finetuneBlock ? await readBlock(backbone) : null;
+  const block = read?.block ?? null;
   const data = await prepareData(lib, backbone, opts, ctx, started, block ? BLOCK.sampleMax : TRAIN_SAMPLE_MAX);
   if (!data) return null;
   const n = data.ids.length;
   // With a block, every view is the activations entering it (the clean view too); neighbours and labels as above.
   if (block) {
-    data.views = await blockViews(lib, backbone, block, data.ids, opts.device, ctx);
+    data.views = await blockViews(lib, backbone, read!.model, block, data.ids, opts.device, ctx);
     data.dim = block.input.reduce((a, b) => a * b, 1);
   }
 
@@ -499,13 +518,16 @@ export async function trainStage(
 }
 
 /** The backbone's last block, when it has the one {@link BLOCK} names (else null: the round trains the adapter only). */
-function readBlock(backbone: Encoder): NonNullable<TrainerOptions['block']> | null {
+async function readBlock(backbone: Encoder): Promise<{ block: NonNullable<TrainerOptions['block']>; model: ModelIR } | null> {
   try {
-    const model = decodeModel(new Uint8Array(fs.readFileSync(path.join(path.dirname(backbone.manifestPath), backbone.manifest.file))));
+    const model = decodeModel((await loadModel(backbone.manifestPath)).bytes);
     const weights = readInvertedResidual(model, BLOCK.prefix);
     // The block sits after the backbone's fifth halving: its maps are the input's size / 32.
     const { width, height } = backbone.manifest.input;
-    return { weights, input: [weights.expand.wShape[1], Math.ceil(height / 32), Math.ceil(width / 32)], lrScale: BLOCK.lrScale };
+    return {
+      block: { weights, input: [weights.expand.wShape[1], Math.ceil(height / 32), Math.ceil(width / 32)], lrScale: BLOCK.lrScale },
+      model,
+    };
   } catch {
     return null;
   }
@@ -519,23 +541,21 @@ function readBlock(backbone: Encoder): NonNullable<TrainerOptions['block']> | nu
 async function blockViews(
   lib: Library,
   backbone: Encoder,
+  model: ModelIR,
   block: NonNullable<TrainerOptions['block']>,
   ids: number[],
   device: Device,
   ctx: JobContext,
 ): Promise<Float32Array[]> {
   const m = backbone.manifest;
-  const { bytes } = await loadModel(backbone.manifestPath);
-  const cut = blockInputModel(decodeModel(bytes), block.weights.input);
+  const cut = encodeModel(blockInputModel(model, block.weights));
   const dim = block.input.reduce((a, b) => a * b, 1);
   const embedder = await Embedder.fromModel({ ...m, sha256: sha256Hex(cut), output: { name: BLOCK_INPUT, dim } }, cut, {
     device,
     decode: { opaque: true },
   });
   const views = Array.from({ length: VIEWS + 1 }, () => new Float32Array(ids.length * dim));
-  const info = lib.db.prepare(
-    `SELECT p.hash, t.width, t.height FROM photos p JOIN thumbnails t ON t.photo_id = p.id AND t.kind = 'thumb' WHERE p.id = ?`,
-  );
+  const info = thumbInfo(lib.db);
   const rows = ids.map((id) => info.get(id) as { hash: string; width: number; height: number });
   ctx.stage(
     'train',
@@ -559,48 +579,14 @@ async function blockViews(
       for (let i = 0; i < rows.length; i += batch) {
         ctx.signal.throwIfAborted();
         const chunk = rows.slice(i, i + batch);
+        // An unreadable thumbnail leaves a blank input for that view.
         const input = new Float32Array(chunk.length * size);
-        await Promise.all(
-          chunk.map(async (row, j) => {
-            const rng = new Rng(createHash('sha256').update(`${row.hash}:${k}`).digest().readUInt32LE(0));
-            try {
-              const file = thumbFile(lib.layout.cache, row.hash, 'thumb');
-              normalize(
-                await augmentView(file, row.width, row.height, { width: m.input.width, height: m.input.height }, () => rng.next()),
-                input,
-                j * size,
-              );
-            } catch {
-              // an unreadable thumbnail: this view stays the clean one
-              input.fill(0, j * size, (j + 1) * size);
-            }
-          }),
-        );
-        const out = await embedder.embedTensors(input, batch);
-        views[k].set(out, i * dim);
+        await Promise.all(chunk.map((row, j) => augmentInto(lib, m, normalize, row, k, input, j * size)));
+        views[k].set(await embedder.embedTensors(input, batch), i * dim);
         ctx.progress((done += chunk.length));
       }
   } finally {
     await embedder.release();
   }
   return views;
-}
-
-/** Name of the output {@link blockInputModel} adds. */
-const BLOCK_INPUT = 'block_input';
-
-/** The backbone with one output, `block_input`: the activations entering the block, flattened. */
-function blockInputModel(model: ModelIR, input: string): Uint8Array {
-  const g = model.graph;
-  const flatten: NodeIR = { opType: 'Flatten', inputs: [input], outputs: [BLOCK_INPUT], name: BLOCK_INPUT, attributes: { axis: { i: 1 } } };
-  return encodeModel(
-    pruneModel({
-      ...model,
-      graph: {
-        ...g,
-        nodes: [...g.nodes, flatten],
-        outputs: [{ name: BLOCK_INPUT, dtype: 'float32', shape: [g.inputs[0]?.shape?.[0] ?? 'N', null] }],
-      },
-    }),
-  );
 }
