@@ -3,7 +3,7 @@
  *
  *   node dist/bench/quality.js --dataset ../shared/datasets/intel-scenes [--limit 2000] [--seeds 1,2,3]
  *        [--methods propos,byol,moco] [--steps N] [--budgets 1000,2000,...] [--device cpu] [--no-train]
- *        [--no-corrections] [--cold-corrections] [--encoder <id>] [--kmeans-draws 20] [--tag <name>] [--block]
+ *        [--no-corrections] [--cold-corrections] [--encoder <id>] [--kmeans-draws 20] [--tag <name>] [--block] [--merges]
  *
  * Per seed, on a private copy of a stratified subset:
  *   1. frozen:      the default encoder's features; albums with automatic K (what a person gets without training),
@@ -17,7 +17,9 @@
  *                   merged it into another), then re-organizes (and re-trains); scores on the photos the person
  *                   did not touch, before and after. The retraining continues the last round (warm start, a quarter
  *                   of the budget), as the app does; --cold-corrections retrains from scratch instead.
- *                   Skipped with --no-corrections (e.g. to compare training methods at half the cost).
+ *                   Skipped with --no-corrections (e.g. to compare training methods at half the cost). With --merges
+ *                   the person also merges every other album whose majority is a class into that class's own album
+ *                   (its photos then count as touched).
  * Unsorted photos count as one extra predicted cluster. Writes bench/results/quality-<dataset>.json, with
  * `-<encoder>` when not the default, `-<methods>` when not just propos (e.g. quality-cifar10-test-byol+moco.json)
  * and `-<tag>` when --tag is given.
@@ -52,6 +54,8 @@ const train = !process.argv.includes('--no-train');
 const corrections = !process.argv.includes('--no-corrections');
 const encoder = argValue('--encoder', DEFAULT_ENCODER_ID);
 const tag = argValue('--tag', '');
+/** --merges: the simulated person also merges the extra albums of a class into its own album. */
+const merges = process.argv.includes('--merges');
 
 interface Item {
   rel: string;
@@ -159,6 +163,13 @@ function featureScores(svc: LibraryService, modelKey: string, l: Labeled, k: num
   };
 }
 
+/** kNN-20 accuracy of the stored vectors of `key`, centred. */
+function vectorKnn20(svc: LibraryService, key: embeddings.VectorKey, l: Labeled): number {
+  const v = embeddings.load(svc.db, key, l.photoIds);
+  const truth = v.ids.map((id) => l.truth[l.photoIds.indexOf(id)]);
+  return knnAccuracy(centerRows(v.data, v.ids.length, v.dim).x, v.ids.length, v.dim, truth, 20);
+}
+
 /**
  * The simulated person: for each class, the photos of that class sitting in an album whose majority is another
  * class (or in Unsorted); 2% of the class size of them (at least 1) are moved into the class's own album (the album
@@ -166,7 +177,12 @@ function featureScores(svc: LibraryService, modelKey: string, l: Labeled, k: num
  * another class's album) gets a new album, created from those photos, as a person would do: moving them into the
  * other class's album would be no correction at all. Returns the ids touched and how many albums were created.
  */
-function simulateCorrections(svc: LibraryService, l: Labeled, classNames: string[], seed: number): { touched: Set<number>; created: number } {
+function simulateCorrections(
+  svc: LibraryService,
+  l: Labeled,
+  classNames: string[],
+  seed: number,
+): { touched: Set<number>; moved: number; created: number; merged: number } {
   const classes = classNames.length;
   const rows = svc.db.prepare('SELECT photo_id, album_id FROM album_members').all() as { photo_id: number; album_id: number }[];
   const of = new Map(rows.map((r) => [r.photo_id, r.album_id]));
@@ -203,7 +219,23 @@ function simulateCorrections(svc: LibraryService, l: Labeled, classNames: string
     }
     for (const id of pick) touched.add(id);
   }
-  return { touched, created };
+  const moved = touched.size;
+  if (!merges) return { touched, moved, created, merged: 0 };
+  // --merges: the person also merges each album that is another album of a class into that class's own album (by the
+  // majorities before the moves); the merged photos count as touched.
+  let merged = 0;
+  for (let c = 0; c < classes; c++) {
+    const own = [...counts]
+      .filter(([a]) => a !== unsorted && majority.get(a) === c)
+      .sort((x, y) => y[1][c] - x[1][c])
+      .map(([a]) => a);
+    for (const a of own.slice(1)) {
+      for (const r of svc.db.prepare('SELECT photo_id FROM album_members WHERE album_id = ?').all(a) as { photo_id: number }[]) touched.add(r.photo_id);
+      albums.mergeAlbums(svc.db, a, own[0]);
+      merged++;
+    }
+  }
+  return { touched, moved, created, merged };
 }
 
 async function run(seed: number, method: (typeof methods)[number], items: Item[], classNames: string[]): Promise<Record<string, unknown>> {
@@ -249,8 +281,11 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       }).done;
       if (r.state !== 'done') throw new Error(`training organize failed: ${r.message}`);
       const active = activeEncoder(svc.db);
+      const backbone = backboneEncoder(svc.db, encoder);
       return {
         steps: svc.report?.trained?.steps,
+        // The ceiling the adapter starts from: kNN-20 of the frozen features it reads (centred, as the embeddings).
+        inputKnn20: backbone.manifest.trainFeatures ? vectorKnn20(svc, embeddings.trainFeaturesKey(backbone.key, 0), l) : null,
         seconds: (performance.now() - t) / 1000,
         model: active.key,
         autoAlbums: albumScores(svc, l),
@@ -272,7 +307,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       console.error(`[seed ${seed}] trained: ${JSON.stringify(out.trained)}`);
     }
     if (!corrections) return out;
-    const { touched, created } = simulateCorrections(svc, l, classNames, seed);
+    const { touched, moved, created, merged } = simulateCorrections(svc, l, classNames, seed);
     const untouched = new Set(l.photoIds.filter((id) => !touched.has(id)));
     const before = albumScores(svc, l, untouched);
     t0 = performance.now();
@@ -293,8 +328,10 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
     }).done;
     if (info.state !== 'done') throw new Error(`re-organize failed: ${info.message}`);
     out.corrected = {
-      moved: touched.size,
+      moved,
       albumsCreated: created,
+      albumsMerged: merged,
+      touched: touched.size,
       seconds: (performance.now() - t0) / 1000,
       untouchedBefore: before,
       untouchedAfter: albumScores(svc, l, untouched),
@@ -365,6 +402,8 @@ async function main(): Promise<void> {
       steps,
       budgets,
       coldCorrections,
+      merges,
+      finetuneBlock,
       device,
       train,
       corrections,

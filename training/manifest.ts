@@ -46,6 +46,8 @@ export interface EncoderManifest {
     weightsLicense?: string;
     /** For fine-tuned models: the id@version of the encoder they were trained from. */
     parent?: string;
+    /** For a model merged from several encoders (the dual encoder): each one's id, version, sha256 and source. */
+    parts?: { id: string; version: string; sha256: string; source: Omit<EncoderManifest['source'], 'parts'> }[];
   };
   /**
    * Optional: what the trainable adapter reads instead of the embedding (training/train/features.ts): the global
@@ -62,6 +64,11 @@ export interface EncoderManifest {
 export interface TrainFeatures {
   pooled: string[];
   dim: number;
+  /**
+   * They take much more work than the embedding (the dual encoder's second backbone), so a new library's first
+   * albums are made from the embedding alone and the features in a later pass, before training reads them.
+   */
+  deferred?: boolean;
 }
 
 export class ManifestError extends Error {
@@ -136,6 +143,7 @@ export function validateManifest(raw: unknown): EncoderManifest {
       'a non-empty list of tensor names',
     );
     req(features, 'dim', 'trainFeatures.', isPosInt, 'a positive integer');
+    if (features.deferred !== undefined) req(features, 'deferred', 'trainFeatures.', (v): v is boolean => typeof v === 'boolean', 'true or false');
   }
   return raw as unknown as EncoderManifest;
 }

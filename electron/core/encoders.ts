@@ -93,6 +93,17 @@ export function activeEncoder(db: Db, modelsDir = bundledModelsDir()): Encoder {
   return base;
 }
 
+/**
+ * Id of the backbone at the root of the library's active model, or null for a library that has none yet. A library
+ * keeps the backbone it was built with when the bundled default changes: a new default would re-embed every photo.
+ */
+export function libraryBackboneId(db: Db): string | null {
+  const get = db.prepare('SELECT id, parent FROM models WHERE key = ?');
+  let row = db.prepare('SELECT id, parent FROM models WHERE active = 1 LIMIT 1').get() as { id: string; parent: string | null } | undefined;
+  for (let i = 0; i < 100 && row?.parent; i++) row = get.get(row.parent) as typeof row;
+  return row?.id ?? null;
+}
+
 /** The newest fine-tuned version made directly from `backboneKey` whose files are present, or null. */
 export function latestVersionOf(db: Db, backboneKey: string): Encoder | null {
   const rows = db

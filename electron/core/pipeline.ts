@@ -33,7 +33,7 @@ import { objectsStage } from './stages/objects.js';
 import { facesStage, type FacesStageResult } from './stages/faces.js';
 import { refreshAlbumNames } from './albums/names.js';
 import type { JobInfo, OrganizeStep } from './api/contract.js';
-import { embeddingKey, keyString } from './embeddings.js';
+import { embeddingKey, keyString, pending, trainFeaturesKey } from './embeddings.js';
 import { TRAIN_SAMPLE_MAX, VIEWS } from './stages/train.js';
 
 export interface OrganizeOptions {
@@ -235,7 +235,9 @@ export async function runOrganize(
   t = lap('places', t);
   ctx.enterStep('embed');
   let active = encoderFor(lib, backbone);
-  const emb = await st.embedBackbone(lib, backbone, opts.device, ctx);
+  // A refined encoder reads the training features of every photo; the backbone alone needs only its embedding, so
+  // features that cost a second backbone wait until training wants them (the first albums do not).
+  const emb = await st.embedBackbone(lib, backbone, opts.device, ctx, { features: active.key !== backbone.key });
   let device: string | null = emb.device;
   if (active.key !== backbone.key) await st.embedWithAdapter(lib, active, backbone, opts.device, ctx);
   t = lap('embed', t);
@@ -258,13 +260,21 @@ export async function runOrganize(
   // Refinement, when warranted.
   const decision = decideTraining(lib.db, backbone, { enabled: opts.train, force: opts.retrain, method: opts.method });
   setSetting(lib.db, 'lastTrainingDecision', decision);
+  const featureless = decision.train && backbone.manifest.trainFeatures?.deferred ? pending(lib.db, trainFeaturesKey(backbone.key, 0)).length : 0;
   plan.trainSec = decision.train
-    ? Math.min(TRAIN_SAMPLE_MAX, plan.photos) * VIEWS * ctx.secondsPer('train:views') +
+    ? featureless * ctx.secondsPer('embed:photos') * 2 +
+      Math.min(TRAIN_SAMPLE_MAX, plan.photos) * VIEWS * ctx.secondsPer('train:views') +
       Math.min(opts.timeLimitSec, opts.steps * ctx.secondsPer('train:steps'))
     : 0;
   let trained: TrainStageResult | null = null;
   if (decision.train) {
     ctx.setRefining(true);
+    // The deferred training features (nothing to do otherwise).
+    if (featureless > 0) {
+      const r = await st.embedBackbone(lib, backbone, opts.device, ctx);
+      device = device ?? r.device;
+      t = lap('embed', t);
+    }
     const trainOpts: TrainStageOptions = {
       method: opts.method,
       steps: opts.steps,

@@ -29,8 +29,8 @@ import { JobManager } from './jobs.js';
 import type { Library } from './library.js';
 import { makePreview, makeThumbnail, thumbFile } from './library/thumbs.js';
 import { LibraryLock } from './lock.js';
-import { isInside, libraryLayout, type LibraryLayout } from './paths.js';
-import { backboneEncoder, DEFAULT_ENCODER_ID, listEncoders } from './encoders.js';
+import { bundledModelsDir, isInside, libraryLayout, type LibraryLayout } from './paths.js';
+import { backboneEncoder, DEFAULT_ENCODER_ID, libraryBackboneId, listEncoders } from './encoders.js';
 import { detectEnvironment, deviceChoices } from './ml/providers.js';
 import { runOrganize, type OrganizeHooks, type OrganizeOptions, type OrganizeReport } from './pipeline.js';
 import { TRAINING } from './stages/train.js';
@@ -193,6 +193,11 @@ export class LibraryService implements CoreHandle, Library {
     // Only known keys (a setting of an older version, such as epochs, is dropped).
     for (const k of Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[])
       if (saved[k] !== undefined) (s as Record<string, unknown>)[k] = saved[k];
+    // Never chosen: the backbone the library was built with, if any (a changed default must not re-embed it).
+    if (saved.encoder === undefined) {
+      const built = libraryBackboneId(this.db);
+      if (built && fs.existsSync(path.join(bundledModelsDir(), `${built}.json`))) s.encoder = built;
+    }
     return s;
   }
 

@@ -15,7 +15,8 @@ import { pathToFileURL } from 'node:url';
 import { buildDetector, DETECTORS, type DetectorSpec } from './detectors.js';
 import { BLAZEFACE_BACK, buildFaceDetector, type FaceDetectorSpec } from './face-detector.js';
 import { convertFaceEmbedder, FACERES, type FaceEmbedderSpec } from './faces.js';
-import { buildEncoder, ENCODERS, manifestText, sha256Hex, type EncoderSpec } from './encoders.js';
+import { buildEncoder, ENCODERS, manifestText, sha256Hex, type BuiltEncoder, type EncoderSpec } from './encoders.js';
+import { buildDual, DUAL_MNV3_MNV2 } from './dual.js';
 
 export interface BuildReport {
   id: string;
@@ -80,10 +81,14 @@ async function writeOrCheck(
 
 /** Convert one encoder and write it to `outDir`, or (check) compare with what is there. */
 export async function buildOne(spec: EncoderSpec, outDir: string, check: boolean): Promise<BuildReport> {
+  return writeEncoder(spec.id, () => buildEncoder(spec), outDir, check);
+}
+
+async function writeEncoder(id: string, build: () => Promise<BuiltEncoder>, outDir: string, check: boolean): Promise<BuildReport> {
   const t0 = performance.now();
-  const { manifest, onnx } = await buildEncoder(spec);
+  const { manifest, onnx } = await build();
   const built = {
-    id: spec.id,
+    id,
     file: manifest.file,
     onnx,
     sha256: manifest.sha256,
@@ -160,6 +165,7 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   const jobs = [
     ...ENCODERS.map((spec) => ({ id: spec.id, run: (out: string) => buildOne(spec, out, args.check) })),
+    { id: DUAL_MNV3_MNV2.id, run: (out: string) => writeEncoder(DUAL_MNV3_MNV2.id, () => buildDual(DUAL_MNV3_MNV2), out, args.check) },
     ...DETECTORS.map((spec) => ({ id: spec.id, run: (out: string) => buildDetectorOne(spec, out, args.check) })),
     ...[BLAZEFACE_BACK].map((spec) => ({ id: spec.id, run: (out: string) => buildFaceDetectorOne(spec, out, args.check) })),
     ...[FACERES].map((spec) => ({ id: spec.id, run: (out: string) => buildFaceEmbedderOne(spec, out, args.check) })),

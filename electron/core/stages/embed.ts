@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { Tensor } from 'onnxruntime-node';
 import { decodeModel, encodeModel } from '../../../training/onnx/proto.js';
+import { pruneModel } from '../../../training/onnx/prune.js';
 import { TRAIN_FEATURES, trainFeaturesModel } from '../../../training/train/features.js';
 import * as embeddings from '../embeddings.js';
 import type { JobContext } from '../jobs.js';
@@ -31,18 +32,23 @@ export function backboneKeys(backbone: Encoder): embeddings.VectorKey[] {
 
 /**
  * The backbone, with its training features (manifest `trainFeatures`) added as an output: as an extra output beside
- * the embedding (`'extra'`), or as the only output read (`'only'`, for training views).
+ * the embedding (`'extra'`), as the only output read (`'only'`, for training views), or not at all (`'none'`: the
+ * embedding alone, the features' own branch pruned away when they are computed in a later pass).
  */
 export async function openBackbone(
   backbone: Encoder,
   device: Device,
-  trainFeatures: 'extra' | 'only',
+  trainFeatures: 'extra' | 'only' | 'none',
   opts: { opaque?: boolean } = {},
 ): Promise<Embedder> {
   const features = backbone.manifest.trainFeatures;
   const decode = { opaque: opts.opaque ?? true };
-  if (!features) return Embedder.open(backbone.manifestPath, { device, decode });
+  if (!features || (trainFeatures === 'none' && !features.deferred)) return Embedder.open(backbone.manifestPath, { device, decode });
   const { manifest, bytes } = await loadModel(backbone.manifestPath);
+  if (trainFeatures === 'none') {
+    const model = encodeModel(pruneModel(decodeModel(bytes)));
+    return Embedder.fromModel({ ...manifest, sha256: sha256Hex(model) }, model, { device, decode });
+  }
   const model = encodeModel(trainFeaturesModel(decodeModel(bytes), features));
   const m = { ...manifest, sha256: sha256Hex(model) };
   if (trainFeatures === 'only')
@@ -50,16 +56,42 @@ export async function openBackbone(
   return Embedder.fromModel(m, model, { device, decode, extraOutputs: [{ name: TRAIN_FEATURES, dim: features.dim }] });
 }
 
-/** Backbone embeddings (and clean training features) for photos that lack them. */
-export async function embedBackbone(lib: Library, backbone: Encoder, device: Device, ctx: JobContext): Promise<EmbedStageResult> {
-  const keys = backboneKeys(backbone);
-  const byId = new Map<number, string>();
-  for (const k of keys) for (const p of embeddings.pending(lib.db, k)) byId.set(p.id, p.hash);
-  const todo = [...byId].sort((a, b) => a[0] - b[0]).map(([id, hash]) => ({ id, hash }));
-  ctx.stage('embed', todo.length, `Embedding ${todo.length} photos`);
-  if (todo.length === 0) return { device: null, embedded: 0, failed: 0 };
-  // The embed stage reads the scan's JPEG thumbnails, which have no alpha channel.
-  return embedThumbnails(lib, await openBackbone(backbone, device, 'extra'), keys, todo, ctx);
+/**
+ * Backbone embeddings and clean training features for photos that lack them. With `features: false` only the
+ * embeddings, when the manifest marks the features `deferred` (a second backbone makes them: the first albums should
+ * not wait for it); they are then made by a later call, before training needs them.
+ */
+export async function embedBackbone(
+  lib: Library,
+  backbone: Encoder,
+  device: Device,
+  ctx: JobContext,
+  opts: { features?: boolean } = {},
+): Promise<EmbedStageResult> {
+  const [embKey, featKey] = backboneKeys(backbone);
+  const withFeatures = featKey !== undefined && (opts.features !== false || !backbone.manifest.trainFeatures?.deferred);
+  const needEmb = embeddings.pending(lib.db, embKey);
+  const inFirst = new Set(needEmb.map((p) => p.id));
+  const needFeat = withFeatures ? embeddings.pending(lib.db, featKey).filter((p) => !inFirst.has(p.id)) : [];
+  const total = needEmb.length + needFeat.length;
+  ctx.stage('embed', total, needEmb.length ? `Embedding ${total} photos` : `Preparing ${total} photos for training`);
+  if (total === 0) return { device: null, embedded: 0, failed: 0 };
+  const out: EmbedStageResult = { device: null, embedded: 0, failed: 0 };
+  // The scan's JPEG thumbnails have no alpha channel.
+  const passes: [typeof needEmb, 'extra' | 'only' | 'none', embeddings.VectorKey[]][] = [
+    [needEmb, withFeatures ? 'extra' : 'none', withFeatures ? [embKey, featKey] : [embKey]],
+    [needFeat, 'only', featKey ? [featKey] : []],
+  ];
+  let base = 0;
+  for (const [todo, mode, keys] of passes) {
+    if (todo.length === 0) continue;
+    const r = await embedThumbnails(lib, await openBackbone(backbone, device, mode), keys, todo, ctx, base);
+    out.device ??= r.device;
+    out.embedded += r.embedded;
+    out.failed += r.failed;
+    base += todo.length;
+  }
+  return out;
 }
 
 /** Run `embedder` on the thumbnails of `todo`; its output (and extra output) stored under `keys`. */
@@ -69,6 +101,7 @@ async function embedThumbnails(
   keys: embeddings.VectorKey[],
   todo: { id: number; hash: string }[],
   ctx: JobContext,
+  progressBase = 0,
 ): Promise<EmbedStageResult> {
   const provider = embedder.provider;
   let embedded = 0;
@@ -99,7 +132,7 @@ async function embedThumbnails(
         markFailed.run(r.error.code, `could not be embedded: ${r.error.message}`, todo[r.index].id);
       }
       if (batch.length >= 64) flush();
-      ctx.progress(embedded + failed);
+      ctx.progress(progressBase + embedded + failed);
     }
     flush();
   } finally {

@@ -2,7 +2,8 @@
  * Faces stage: the faces in each photo and the people they belong to. Each photo is decoded once, upright, at
  * DETECT_SIDE on its long side (the thumbnail is too small for faces in a group photo); the detector looks at it
  * whole and at twice that size (ml/face-detect.ts), each face is aligned on its eyes, nose and mouth and embedded. A photo is looked at once per content hash
- * and model pair (`faces_done`); cancelled work resumes where it stopped. Then new faces are grouped into people
+ * and model pair (`faces_done`); cancelled work resumes where it stopped. When a photo's content changes, a face the
+ * person placed, or said is not someone, passes that on to the new face in its place. Then new faces are grouped into people
  * (cluster/people.ts): faces already with a person, and every face the person placed, stay where they are.
  */
 import fs from 'node:fs';
@@ -100,6 +101,13 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
       `INSERT OR REPLACE INTO faces_done (photo_id, hash, model_key) SELECT @id, @hash, @key WHERE EXISTS (SELECT 1 FROM photos WHERE id = @id AND hash = @hash)`,
     );
     const clear = db.prepare('DELETE FROM faces WHERE photo_id = ?');
+    // What the person said about a photo's faces, carried to the faces found again in its new content.
+    const placed = db.prepare(
+      `SELECT f.id, f.x, f.y, f.w, f.h, f.person_id, f.source, (SELECT json_group_array(n.person_id) FROM face_not_person n WHERE n.face_id = f.id) AS nots
+         FROM faces f WHERE f.photo_id = ? AND (f.source = 'user' OR EXISTS (SELECT 1 FROM face_not_person n WHERE n.face_id = f.id))`,
+    );
+    const keepPlaced = db.prepare(`UPDATE faces SET person_id = ?, source = 'user' WHERE id = ?`);
+    const keepNot = db.prepare('INSERT OR IGNORE INTO face_not_person (face_id, person_id) SELECT ?, id FROM people WHERE id = ?');
     const put = db.prepare(
       `INSERT INTO faces (photo_id, x, y, w, h, landmarks, score, quality, low_quality, embedding, updated_at)
        VALUES (@photo, @x, @y, @w, @h, @landmarks, @score, @quality, @low, @embedding, @now)`,
@@ -128,10 +136,14 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
         const now = Date.now();
         db.transaction(() => {
           if (markDone.run({ id: photo.id, hash: photo.hash, key }).changes === 0) return;
+          const before = placed.all(photo.id) as PlacedFace[];
           clear.run(photo.id);
+          const boxes: Box[] = [];
+          const ids: number[] = [];
           found.forEach((f, j) => {
             const q = faceQuality(f);
-            put.run({
+            boxes.push({ x: f.x / img.width, y: f.y / img.height, w: f.w / img.width, h: f.h / img.height });
+            const row = put.run({
               photo: photo.id,
               x: f.x / img.width,
               y: f.y / img.height,
@@ -146,7 +158,12 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
               embedding: Buffer.from(vectors[j].buffer, vectors[j].byteOffset, vectors[j].byteLength),
               now,
             });
+            ids.push(Number(row.lastInsertRowid));
           });
+          for (const [old, j] of matchFaces(before, boxes)) {
+            if (old.source === 'user' && old.person_id !== null) keepPlaced.run(old.person_id, ids[j]);
+            for (const p of JSON.parse(old.nots) as number[]) keepNot.run(ids[j], p);
+          }
           result.faces += found.length;
         })();
         result.looked++;
@@ -165,6 +182,48 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
     setSetting(lib.db, GROUPED_SETTING, newest);
   }
   return result;
+}
+
+interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+interface PlacedFace extends Box {
+  id: number;
+  person_id: number | null;
+  source: 'auto' | 'user';
+  /** JSON list of the people this face is not. */
+  nots: string;
+}
+
+/** Intersection over union of two boxes. */
+export function iou(a: Box, b: Box): number {
+  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  if (w <= 0 || h <= 0) return 0;
+  const i = w * h;
+  return i / (a.w * a.h + b.w * b.h - i);
+}
+
+/** Old faces paired with the new face (index) that overlaps them most, at IoU 0.5 or more, each new face used once. */
+export function matchFaces<T extends Box>(old: readonly T[], found: readonly Box[]): [T, number][] {
+  const pairs: [number, number, number][] = [];
+  old.forEach((o, i) => found.forEach((f, j) => pairs.push([iou(o, f), i, j])));
+  pairs.sort((a, b) => b[0] - a[0]);
+  const usedOld = new Set<number>();
+  const usedNew = new Set<number>();
+  const out: [T, number][] = [];
+  for (const [v, i, j] of pairs) {
+    if (v < 0.5) break;
+    if (usedOld.has(i) || usedNew.has(j)) continue;
+    usedOld.add(i);
+    usedNew.add(j);
+    out.push([old[i], j]);
+  }
+  return out;
 }
 
 /**

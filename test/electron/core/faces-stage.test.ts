@@ -228,4 +228,29 @@ describe('faces stage', () => {
     await svc.organize({ train: false, objects: false, reorganize: true }).done;
     assert.notEqual(personOf('man-1.jpg'), man);
   });
+
+  test('a photo whose content changes keeps what the person said about its faces: a placed face and "not this person"', async () => {
+    const faceOf = (rel: string) =>
+      svc.db.prepare('SELECT id, person_id, source FROM faces WHERE photo_id = ? ORDER BY x').get(id(rel)) as {
+        id: number;
+        person_id: number | null;
+        source: string;
+      };
+    const man = faceOf('man-0.jpg').person_id!;
+    const moved = await svc.call('moveFaces', { faceIds: [faceOf('woman-2.jpg').id], toPersonId: man });
+    assert.ok(moved.ok);
+    const oldIds = [faceOf('woman-2.jpg').id, faceOf('man-1.jpg').id];
+    // The same faces in the same places, on a new background: new content, so both photos are looked at again.
+    await photo(path.join(root, 'woman-2.jpg'), collage, 14, [{ who: 'woman', x: 300, y: 180, size: 260 }]);
+    await photo(path.join(root, 'man-1.jpg'), collage, 3, [{ who: 'man', x: 220, y: 190, size: 240 }]);
+    const info = await svc.organize({ train: false, objects: false }).done;
+    assert.equal(info.state, 'done', info.message);
+    assert.equal(svc.report?.faces?.looked, 2);
+    const woman2 = faceOf('woman-2.jpg');
+    const man1 = faceOf('man-1.jpg');
+    assert.ok(!oldIds.includes(woman2.id) && !oldIds.includes(man1.id), 'the faces were found again');
+    assert.deepEqual([woman2.person_id, woman2.source], [man, 'user'], 'the placed face stays where the person put it');
+    assert.notEqual(man1.person_id, man);
+    assert.ok(svc.db.prepare('SELECT 1 FROM face_not_person WHERE face_id = ? AND person_id = ?').get(man1.id, man), '"not this person" holds');
+  });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ApiEvent } from '../../../electron/core/api/contract.js';
 import { JobManager } from '../../../electron/core/jobs.js';
-import { DEFAULT_ENCODER_ID, listEncoders } from '../../../electron/core/encoders.js';
+import { backboneEncoder, DEFAULT_ENCODER_ID, listEncoders, setActiveEncoder } from '../../../electron/core/encoders.js';
 import { thumbFile } from '../../../electron/core/library/thumbs.js';
 import { isInside } from '../../../electron/core/paths.js';
 import { LibraryService, openCore } from '../../../electron/core/service.js';
@@ -313,5 +313,27 @@ describe('listEncoders', () => {
       [16, 'my-export 2', 'Apache-2.0', 'CC-BY-4.0', false],
     );
     assert.deepEqual(listEncoders(path.join(dir, 'missing')), []);
+  });
+});
+
+describe('settings', () => {
+  test('a library keeps the backbone it was built with when it never chose one; a choice wins', async () => {
+    const svc = new LibraryService(mk());
+    try {
+      assert.equal(svc.settings().encoder, DEFAULT_ENCODER_ID, 'a new library gets the default');
+      const other = listEncoders().find((e) => !e.isDefault);
+      assert.ok(other, 'a second bundled encoder is built');
+      // Built with the other backbone, then refined: its fine-tuned version is active.
+      const built = backboneEncoder(svc.db, other.id);
+      svc.db
+        .prepare(`INSERT INTO models(key, id, version, dir, parent, created_at) VALUES (?, ?, '1', ?, ?, 0)`)
+        .run(`${other.id}-ft1@1`, `${other.id}-ft1`, mk(), built.key);
+      setActiveEncoder(svc.db, `${other.id}-ft1@1`);
+      assert.equal(svc.settings().encoder, other.id);
+      await svc.call('setSettings', { encoder: DEFAULT_ENCODER_ID });
+      assert.equal(svc.settings().encoder, DEFAULT_ENCODER_ID, 'a saved choice wins');
+    } finally {
+      await svc.close();
+    }
   });
 });

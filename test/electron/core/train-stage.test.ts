@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Embedder } from '../../../electron/core/ml/embedder.js';
-import { activeEncoder, backboneEncoder } from '../../../electron/core/encoders.js';
+import { activeEncoder, backboneEncoder, type Encoder } from '../../../electron/core/encoders.js';
 import { LibraryService } from '../../../electron/core/service.js';
 import * as embeddings from '../../../electron/core/embeddings.js';
 import { openBackbone } from '../../../electron/core/stages/embed.js';
 import { TRAIN_SAMPLE_MAX, ensureViews, pseudoLabelClusters, trainingSample } from '../../../electron/core/stages/train.js';
 import { thumbFile } from '../../../electron/core/library/thumbs.js';
 import { validateManifest } from '../../../training/manifest.js';
+import { DUAL_MNV3_MNV2 } from '../../../training/convert/dual.js';
 import { scenePhoto, tmpDir } from '../../helpers/images.js';
 import { requireModel } from '../../helpers/models.js';
 
@@ -29,6 +30,36 @@ test('pseudo-label clusters grow with the library as the square root of photos /
   assert.equal(pseudoLabelClusters(2_000_000), 256);
 });
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** The merged model of `active`, run on the photos' thumbnails, gives the embeddings the library stored (cosine > 0.999). */
+async function matchesMergedModel(svc: LibraryService, lib: string, active: Encoder, ids: number[]): Promise<void> {
+  const stored = embeddings.load(svc.db, embeddings.embeddingKey(active.key), ids);
+  assert.deepEqual(stored.ids, ids);
+  const dim = stored.dim;
+  const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
+  try {
+    const hashes = ids.map((id) => (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(id) as { hash: string }).hash);
+    let k = 0;
+    for await (const r of merged.embedFiles(hashes.map((h) => thumbFile(path.join(lib, 'cache'), h, 'thumb')))) {
+      assert.ok('vector' in r);
+      const a = r.vector;
+      const b = stored.data.subarray(r.index * dim, (r.index + 1) * dim);
+      let dot = 0;
+      let na = 0;
+      let nb = 0;
+      for (let d = 0; d < dim; d++) {
+        dot += a[d] * b[d];
+        na += a[d] * a[d];
+        nb += b[d] * b[d];
+      }
+      assert.ok(dot / Math.sqrt(na * nb) > 0.999, `photo ${ids[r.index]}: cosine ${dot / Math.sqrt(na * nb)}`);
+      k++;
+    }
+    assert.equal(k, ids.length);
+  } finally {
+    await merged.release();
+  }
+}
 
 test('training produces a new encoder version whose merged ONNX model equals adapter(backbone) on photos', async () => {
   requireModel();
@@ -51,34 +82,7 @@ test('training produces a new encoder version whose merged ONNX model equals ada
     const run = svc.db.prepare(`SELECT status, out_model FROM training_runs`).get() as { status: string; out_model: string };
     assert.deepEqual(run, { status: 'done', out_model: active.key });
 
-    // The merged model, run on photos, gives the embeddings the library stored via adapter(backbone features).
-    const matchesMerged = async (ids: number[]): Promise<void> => {
-      const stored = embeddings.load(svc.db, embeddings.embeddingKey(active.key), ids);
-      assert.deepEqual(stored.ids, ids);
-      const merged = await Embedder.open(active.manifestPath, { device: 'cpu' });
-      try {
-        const hashes = ids.map((id) => (svc.db.prepare('SELECT hash FROM photos WHERE id = ?').get(id) as { hash: string }).hash);
-        let k = 0;
-        for await (const r of merged.embedFiles(hashes.map((h) => thumbFile(path.join(lib, 'cache'), h, 'thumb')))) {
-          assert.ok('vector' in r);
-          const a = r.vector;
-          const b = stored.data.subarray(r.index * 256, (r.index + 1) * 256);
-          let dot = 0;
-          let na = 0;
-          let nb = 0;
-          for (let d = 0; d < 256; d++) {
-            dot += a[d] * b[d];
-            na += a[d] * a[d];
-            nb += b[d] * b[d];
-          }
-          assert.ok(dot / Math.sqrt(na * nb) > 0.999, `photo ${ids[r.index]}: cosine ${dot / Math.sqrt(na * nb)}`);
-          k++;
-        }
-        assert.equal(k, ids.length);
-      } finally {
-        await merged.release();
-      }
-    };
+    const matchesMerged = (ids: number[]): Promise<void> => matchesMergedModel(svc, lib, active, ids);
     const all = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
     assert.equal(all.length, 72);
     await matchesMerged(all.slice(0, 6));
@@ -112,6 +116,52 @@ test('training produces a new encoder version whose merged ONNX model equals ada
     const now = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
     assert.equal(now.length, 75);
     await matchesMerged(now.filter((id) => !all.includes(id)));
+  } finally {
+    await svc.close();
+  }
+});
+
+test('the dual encoder: first albums from its embedding alone; training features made before the round, from both backbones; new photos get both', async () => {
+  requireModel(DUAL_MNV3_MNV2.id);
+  const root = tmpDir('shoebox-train-');
+  const lib = tmpDir('shoebox-lib-');
+  dirs.push(root, lib);
+  for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 500 + i, 96);
+  const svc = new LibraryService(lib);
+  try {
+    svc.addRoot(root);
+    const encoder = DUAL_MNV3_MNV2.id;
+    const first = await svc.organize({ train: false, device: 'cpu', encoder, objects: false, faces: false }).done;
+    assert.equal(first.state, 'done', first.message);
+    const backbone = backboneEncoder(svc.db, encoder);
+    const tf = backbone.manifest.trainFeatures;
+    assert.ok(tf?.deferred, 'the dual encoder defers its training features');
+    const rows = (like: string): number =>
+      (svc.db.prepare('SELECT COUNT(*) AS n FROM embeddings WHERE model_key LIKE ?').get(like) as { n: number }).n;
+    assert.equal(rows(backbone.key), 72);
+    assert.equal(rows(`${backbone.key}#tf%`), 0, 'no training features before a round wants them');
+    assert.ok((svc.db.prepare('SELECT COUNT(*) AS n FROM album_members').get() as { n: number }).n >= 72, 'albums were made');
+
+    const trained = await svc.organize({ train: true, retrain: true, steps: 4, device: 'cpu', encoder, objects: false, faces: false }).done;
+    assert.equal(trained.state, 'done', trained.message);
+    const active = activeEncoder(svc.db);
+    assert.equal(active.parent, backbone.key);
+    const dims = svc.db.prepare('SELECT COUNT(*) AS n, MIN(dim) AS lo, MAX(dim) AS hi FROM embeddings WHERE model_key LIKE ?').get(`${backbone.key}#tf%`);
+    assert.deepEqual(dims, { n: 72 * 3, lo: tf.dim, hi: tf.dim });
+    const all = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
+    assert.equal(all.length, 72);
+    await matchesMergedModel(svc, lib, active, all.slice(0, 4));
+
+    // A photo added now needs the refined embedding at once: its features are made with its embedding.
+    await scenePhoto(path.join(root, 'new-0.jpg'), 1, 9000, 96);
+    const again = await svc.organize({ train: false, device: 'cpu', encoder, objects: false, faces: false }).done;
+    assert.equal(again.state, 'done', again.message);
+    const added = (svc.db.prepare(`SELECT id FROM photos WHERE rel_path = 'new-0.jpg'`).get() as { id: number }).id;
+    const keys = (svc.db.prepare('SELECT model_key FROM embeddings WHERE photo_id = ? ORDER BY model_key').all(added) as { model_key: string }[]).map(
+      (r) => r.model_key,
+    );
+    assert.deepEqual(keys, [backbone.key, `${backbone.key}#tf0`, active.key].sort());
+    await matchesMergedModel(svc, lib, active, [added]);
   } finally {
     await svc.close();
   }
