@@ -69,6 +69,8 @@ export interface TrainFeatures {
    * albums are made from the embedding alone and the features in a later pass, before training reads them.
    */
   deferred?: boolean;
+  /** Each pooled tensor scaled to unit length per photo before they are concatenated. */
+  unitParts?: boolean;
 }
 
 export class ManifestError extends Error {
@@ -143,7 +145,8 @@ export function validateManifest(raw: unknown): EncoderManifest {
       'a non-empty list of tensor names',
     );
     req(features, 'dim', 'trainFeatures.', isPosInt, 'a positive integer');
-    if (features.deferred !== undefined) req(features, 'deferred', 'trainFeatures.', (v): v is boolean => typeof v === 'boolean', 'true or false');
+    for (const flag of ['deferred', 'unitParts'])
+      if (features[flag] !== undefined) req(features, flag, 'trainFeatures.', (v): v is boolean => typeof v === 'boolean', 'true or false');
   }
   return raw as unknown as EncoderManifest;
 }

@@ -27,7 +27,7 @@ import { getSetting, openDatabase, setSetting, type Db } from './db/database.js'
 import { ShoeboxError, toApiError } from './errors.js';
 import { JobManager } from './jobs.js';
 import type { Library } from './library.js';
-import { makePreview, makeThumbnail, thumbFile } from './library/thumbs.js';
+import { makePreview, makeThumbnail, prunePreviews, thumbFile } from './library/thumbs.js';
 import { LibraryLock } from './lock.js';
 import { bundledModelsDir, isInside, libraryLayout, type LibraryLayout } from './paths.js';
 import { backboneEncoder, DEFAULT_ENCODER_ID, libraryBackboneId, listEncoders } from './encoders.js';
@@ -45,6 +45,9 @@ export interface ServiceOptions {
   /** Replace pipeline stages (tests). */
   hooks?: OrganizeHooks;
 }
+
+/** New previews between two checks of the preview cache's size (the first one checks too). */
+const PREVIEW_PRUNE_EVERY = 64;
 
 export const DEFAULT_SETTINGS: Settings = {
   device: 'auto',
@@ -147,6 +150,8 @@ export class LibraryService implements CoreHandle, Library {
   private organizing: { id: string; done: Promise<JobInfo> } | null = null;
   private lastReport: OrganizeReport | null = null;
   private closed = false;
+  /** Previews made since the library was opened (the cache is pruned every PREVIEW_PRUNE_EVERY). */
+  private previewsMade = 0;
 
   /** Opens (creating if needed) the library in `libraryDir`; throws BUSY when another process holds it. */
   constructor(
@@ -477,12 +482,19 @@ export class LibraryService implements CoreHandle, Library {
     if (!r?.hash) return null;
     const file = thumbFile(this.layout.cache, r.hash, kind);
     if (!isInside(this.layout.cache, file)) return null;
-    if (fs.existsSync(file)) return file;
+    if (fs.existsSync(file)) {
+      // Shown again: the preview cache deletes the least recently shown first.
+      if (kind === 'preview') fs.promises.utimes(file, new Date(), new Date()).catch(() => undefined);
+      return file;
+    }
     const source = path.join(r.root, ...r.rel_path.split('/'));
     if (!isInside(r.root, source)) return null;
     try {
-      if (kind === 'preview') await makePreview(source, file);
-      else await makeThumbnail(await fs.promises.readFile(source), file);
+      if (kind === 'preview') {
+        await makePreview(source, file);
+        // Every so many new previews, keep their folder within its bound (in the background).
+        if (++this.previewsMade % PREVIEW_PRUNE_EVERY === 1) prunePreviews(this.layout.cache).catch(() => undefined);
+      } else await makeThumbnail(await fs.promises.readFile(source), file);
       return file;
     } catch {
       return null;

@@ -83,6 +83,28 @@ void describe('training features', () => {
     assert.throws(() => trainFeaturesModel(once, { pooled: [`${BLOCK}/add`], dim: 120 }), /already uses the name/);
   });
 
+  void it('with unitParts, each pooled tensor is scaled to unit length: the plain features, part by part', async () => {
+    const { manifest, modelPath } = await loadEncoder(path.join(dir, `${DEFAULT_ENCODER_ID}.json`));
+    const source = decodeModel(new Uint8Array(fs.readFileSync(modelPath)));
+    const tf = manifest.trainFeatures!;
+    const shape = [2, manifest.input.height, manifest.input.width, 3];
+    const x = makeImages(2, shape[1], shape[2], 255, 3);
+    const plain = (await run(trainFeaturesModel(source, tf), x, shape))[TRAIN_FEATURES];
+    const unit = (await run(trainFeaturesModel(source, { ...tf, unitParts: true }), x, shape))[TRAIN_FEATURES];
+    const sizes = [tf.dim - manifest.output.dim, manifest.output.dim];
+    for (let b = 0; b < 2; b++) {
+      let at = b * tf.dim;
+      for (const size of sizes) {
+        const p = plain.subarray(at, at + size);
+        const norm = Math.hypot(...p);
+        assert.ok(norm > 1e-3, 'a part that is not zero');
+        const err = Math.max(...unit.subarray(at, at + size).map((v, i) => Math.abs(v - p[i] / norm)));
+        assert.ok(err < 1e-6, `photo ${b}, part of ${size}: max |difference| ${err}`);
+        at += size;
+      }
+    }
+  });
+
   void it('pruneModel keeps only what the outputs need, with the same results', async () => {
     const { manifest, modelPath } = await loadEncoder(path.join(dir, `${DEFAULT_ENCODER_ID}.json`));
     const source = decodeModel(new Uint8Array(fs.readFileSync(modelPath)));

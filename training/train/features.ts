@@ -9,6 +9,7 @@
  * frozen, and they are cached per photo and view exactly like embeddings. Measured in docs/results.md.
  *
  * The fine-tuned encoder is then: the backbone with a `train_features` output, then the adapter (mergeEncoder).
+ * With `unitParts` each pooled tensor is scaled to unit length before the concatenation.
  */
 
 import type { TrainFeatures } from '../manifest.js';
@@ -36,6 +37,11 @@ export function trainFeaturesModel(model: ModelIR, spec: TrainFeatures): ModelIR
   if (used.has(TRAIN_FEATURES) || [...used].some((n) => n.startsWith(pre)))
     throw new Error(`training features: the model already uses the name ${TRAIN_FEATURES}`);
   const nodes: NodeIR[] = [];
+  const initializers = [...g.initializers];
+  if (spec.unitParts) {
+    initializers.push({ name: `${pre}eps`, dtype: 'float32', dims: [], data: Float32Array.of(1e-12) });
+    if (model.opsetVersion >= 18) initializers.push({ name: `${pre}axes`, dtype: 'int64', dims: [1], data: BigInt64Array.of(1n) });
+  }
   const parts = spec.pooled.map((t, i) => {
     nodes.push(
       { opType: 'GlobalAveragePool', inputs: [t], outputs: [`${pre}pool${i}`], name: `${pre}pool${i}` },
@@ -47,7 +53,23 @@ export function trainFeaturesModel(model: ModelIR, spec: TrainFeatures): ModelIR
         attributes: { axis: { i: 1 } },
       },
     );
-    return `${pre}flat${i}`;
+    if (!spec.unitParts) return `${pre}flat${i}`;
+    // x / sqrt(sum(x^2) + eps), per photo (ReduceSumSquare takes axes as an input from opset 18).
+    const n = (s: string): string => `${pre}${s}${i}`;
+    const axes18 = model.opsetVersion >= 18;
+    nodes.push(
+      {
+        opType: 'ReduceSumSquare',
+        inputs: axes18 ? [n('flat'), `${pre}axes`] : [n('flat')],
+        outputs: [n('sq')],
+        name: n('sq'),
+        attributes: axes18 ? { keepdims: { i: 1 } } : { axes: { ints: [1] }, keepdims: { i: 1 } },
+      },
+      { opType: 'Add', inputs: [n('sq'), `${pre}eps`], outputs: [n('sq_eps')], name: n('sq_eps') },
+      { opType: 'Sqrt', inputs: [n('sq_eps')], outputs: [n('norm')], name: n('norm') },
+      { opType: 'Div', inputs: [n('flat'), n('norm')], outputs: [n('unit')], name: n('unit') },
+    );
+    return n('unit');
   });
   nodes.push({ opType: 'Concat', inputs: parts, outputs: [TRAIN_FEATURES], name: `${pre}concat`, attributes: { axis: { i: 1 } } });
   const batch = g.inputs[0]?.shape?.[0] ?? 'N';
@@ -56,6 +78,7 @@ export function trainFeaturesModel(model: ModelIR, spec: TrainFeatures): ModelIR
     graph: {
       ...g,
       nodes: [...g.nodes, ...nodes],
+      initializers,
       outputs: [...g.outputs, { name: TRAIN_FEATURES, dtype: 'float32', shape: [batch, spec.dim] }],
     },
   };

@@ -179,3 +179,60 @@ export async function makePreview(source: string, file: string): Promise<{ width
   await writeAtomic(file, out.data);
   return { width: out.info.width, height: out.info.height };
 }
+
+/** Disk the lightbox previews may take before the least recently shown are deleted (they are made again on demand). */
+export const PREVIEW_CACHE_BYTES = 1024 ** 3;
+
+/**
+ * Keep the previews folder under `maxBytes`: when it is over, delete the least recently shown previews (oldest
+ * modification time; a shown preview is touched) until it is at 80% of the limit. Previews touched in the last
+ * minute stay, so one being served is never removed. Returns what it found and removed.
+ */
+export async function prunePreviews(
+  cacheDir: string,
+  maxBytes = PREVIEW_CACHE_BYTES,
+  now = Date.now(),
+): Promise<{ files: number; bytes: number; removed: number; removedBytes: number }> {
+  const root = path.join(cacheDir, 'previews');
+  const files: { file: string; size: number; mtime: number }[] = [];
+  let dirs: string[] = [];
+  try {
+    dirs = await fs.promises.readdir(root);
+  } catch {
+    return { files: 0, bytes: 0, removed: 0, removedBytes: 0 };
+  }
+  for (const d of dirs) {
+    let names: string[] = [];
+    try {
+      names = await fs.promises.readdir(path.join(root, d));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const file = path.join(root, d, n);
+      try {
+        const st = await fs.promises.stat(file);
+        if (st.isFile()) files.push({ file, size: st.size, mtime: st.mtimeMs });
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  const bytes = files.reduce((s, f) => s + f.size, 0);
+  let left = bytes;
+  let removed = 0;
+  if (bytes > maxBytes) {
+    files.sort((a, b) => a.mtime - b.mtime);
+    for (const f of files) {
+      if (left <= 0.8 * maxBytes || f.mtime > now - 60_000) break;
+      try {
+        await fs.promises.rm(f.file, { force: true });
+        left -= f.size;
+        removed++;
+      } catch {
+        // in use or gone: leave it
+      }
+    }
+  }
+  return { files: files.length, bytes, removed, removedBytes: bytes - left };
+}

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import type { ApiEvent } from '../../../electron/core/api/contract.js';
 import { JobManager } from '../../../electron/core/jobs.js';
 import { backboneEncoder, DEFAULT_ENCODER_ID, listEncoders, setActiveEncoder } from '../../../electron/core/encoders.js';
-import { thumbFile } from '../../../electron/core/library/thumbs.js';
+import { prunePreviews, thumbFile } from '../../../electron/core/library/thumbs.js';
 import { isInside } from '../../../electron/core/paths.js';
 import { LibraryService, openCore } from '../../../electron/core/service.js';
 import { jpeg, tmpDir } from '../../helpers/images.js';
@@ -332,6 +332,51 @@ describe('settings', () => {
       assert.equal(svc.settings().encoder, other.id);
       await svc.call('setSettings', { encoder: DEFAULT_ENCODER_ID });
       assert.equal(svc.settings().encoder, DEFAULT_ENCODER_ID, 'a saved choice wins');
+    } finally {
+      await svc.close();
+    }
+  });
+});
+
+describe('preview cache', () => {
+  test('stays within its bound: the least recently shown previews go first, recent ones stay; a shown preview is touched', async () => {
+    const cache = mk();
+    const now = Date.now();
+    const hour = 3_600_000;
+    // Ten 1,000-byte previews, shown 10 h ago (p0) to 1 h ago (p9), and one shown just now.
+    const put = (name: string, at: number): string => {
+      const file = path.join(cache, 'previews', name.slice(0, 2), `${name}.webp`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, Buffer.alloc(1000));
+      fs.utimesSync(file, new Date(at), new Date(at));
+      return file;
+    };
+    const old = Array.from({ length: 10 }, (_, i) => put(`p${i}aa`, now - (10 - i) * hour));
+    const fresh = put('zzfresh', now);
+    assert.deepEqual(await prunePreviews(cache, 20_000, now), { files: 11, bytes: 11_000, removed: 0, removedBytes: 0 }, 'under the bound');
+    const r = await prunePreviews(cache, 5_000, now);
+    assert.deepEqual(r, { files: 11, bytes: 11_000, removed: 7, removedBytes: 7000 }, 'down to 80% of the bound');
+    assert.deepEqual(
+      old.map((f) => fs.existsSync(f)),
+      [false, false, false, false, false, false, false, true, true, true],
+      'the least recently shown went',
+    );
+    assert.ok(fs.existsSync(fresh));
+    // A preview shown through the service is touched, so it becomes the most recent.
+    const root = mk();
+    const lib = mk();
+    await jpeg(path.join(root, 'a.jpg'), { width: 640, height: 480, seed: 5 });
+    const svc = new LibraryService(lib);
+    try {
+      svc.addRoot(root);
+      assert.equal((await svc.organize({ train: false, objects: false, faces: false }).done).state, 'done');
+      const id = (svc.db.prepare('SELECT id FROM photos').get() as { id: number }).id;
+      const file = (await svc.imagePath(id, 'preview'))!;
+      fs.utimesSync(file, new Date(now - 5 * hour), new Date(now - 5 * hour));
+      assert.equal(await svc.imagePath(id, 'preview'), file);
+      const deadline = Date.now() + 2000;
+      while (fs.statSync(file).mtimeMs < now - hour && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      assert.ok(fs.statSync(file).mtimeMs > now - hour, 'touched when shown');
     } finally {
       await svc.close();
     }
