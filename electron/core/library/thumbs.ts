@@ -195,20 +195,10 @@ export async function prunePreviews(
 ): Promise<{ files: number; bytes: number; removed: number; removedBytes: number }> {
   const root = path.join(cacheDir, 'previews');
   const files: { file: string; size: number; mtime: number }[] = [];
-  let dirs: string[] = [];
-  try {
-    dirs = await fs.promises.readdir(root);
-  } catch {
-    return { files: 0, bytes: 0, removed: 0, removedBytes: 0 };
-  }
+  const list = (dir: string): Promise<string[]> => fs.promises.readdir(dir).catch(() => []);
+  const dirs = await list(root);
   for (const d of dirs) {
-    let names: string[] = [];
-    try {
-      names = await fs.promises.readdir(path.join(root, d));
-    } catch {
-      continue;
-    }
-    for (const n of names) {
+    for (const n of await list(path.join(root, d))) {
       const file = path.join(root, d, n);
       try {
         const st = await fs.promises.stat(file);
