@@ -29,8 +29,8 @@ export const DUAL_MNV3_MNV2: DualSpec = {
     'Both bundled models at once: albums start as with the recommended one, and training learns from both. Embedding takes about twice as long.',
   notes:
     'centernet_mnv3 and mobilenet_v2_mid merged into one graph. mobilenet_v2_mid reads the 320 px input resized to 224 px ' +
-    'inside the graph (bilinear). Embedding: centernet_mnv3\'s. Training features: centernet_mnv3\'s 840 pooled ' +
-    'activations and mobilenet_v2_mid\'s 1792-d embedding, each scaled to unit length, concatenated (2632).',
+    "inside the graph (bilinear). Embedding: centernet_mnv3's. Training features: centernet_mnv3's 840 pooled " +
+    "activations and mobilenet_v2_mid's 1792-d embedding, each scaled to unit length, concatenated (2632).",
 };
 
 /** The graph tensor the dual manifest's `trainFeatures` pools ([N, D, 1, 1], so pooling leaves it as it is). */
@@ -42,8 +42,7 @@ export const SECOND_PREFIX = 'second/';
 export function prefixGraph(g: GraphIR, prefix: string): GraphIR {
   const p = (s: string): string => (s === '' ? s : `${prefix}${s}`);
   for (const nd of g.nodes)
-    for (const a of Object.values(nd.attributes ?? {}))
-      if ('g' in a) throw new Error('prefixGraph: subgraphs are not supported');
+    for (const a of Object.values(nd.attributes ?? {})) if ('g' in a) throw new Error('prefixGraph: subgraphs are not supported');
   return {
     ...g,
     nodes: g.nodes.map((nd) => ({ ...nd, name: nd.name ? p(nd.name) : nd.name, inputs: nd.inputs.map(p), outputs: nd.outputs.map(p) })),
@@ -54,12 +53,23 @@ export function prefixGraph(g: GraphIR, prefix: string): GraphIR {
   };
 }
 
-const f32 = (name: string, v: number[], dims: number[] = [v.length]): TensorData => ({ name, dtype: 'float32', dims, data: Float32Array.from(v) });
+const f32 = (name: string, v: number[], dims: number[] = [v.length]): TensorData => ({
+  name,
+  dtype: 'float32',
+  dims,
+  data: Float32Array.from(v),
+});
 
 /** Nodes writing `out` = x / sqrt(sum(x^2, axis 1) + eps) for x [N, D] (opset 13..17: axes as an attribute). */
 function unitRows(x: string, out: string, n: (s: string) => string): NodeIR[] {
   return [
-    { opType: 'ReduceSumSquare', inputs: [x], outputs: [n('sq')], name: n('sumsq'), attributes: { axes: { ints: [1] }, keepdims: { i: 1 } } },
+    {
+      opType: 'ReduceSumSquare',
+      inputs: [x],
+      outputs: [n('sq')],
+      name: n('sumsq'),
+      attributes: { axes: { ints: [1] }, keepdims: { i: 1 } },
+    },
     { opType: 'Add', inputs: [n('sq'), 'dual/eps'], outputs: [n('sq_eps')], name: n('add_eps') },
     { opType: 'Sqrt', inputs: [n('sq_eps')], outputs: [n('norm')], name: n('norm') },
     { opType: 'Div', inputs: [x, n('norm')], outputs: [out], name: n('unit') },
@@ -122,7 +132,13 @@ export function mergeDual(first: BuiltEncoder, second: BuiltEncoder, spec: DualS
     },
     ...unitRows(n('first_features'), n('first_unit'), (s) => n(`first/${s}`)),
     ...unitRows(secondOut, n('second_unit'), (s) => n(`second/${s}`)),
-    { opType: 'Concat', inputs: [n('first_unit'), n('second_unit')], outputs: [n('concat')], name: n('concat'), attributes: { axis: { i: 1 } } },
+    {
+      opType: 'Concat',
+      inputs: [n('first_unit'), n('second_unit')],
+      outputs: [n('concat')],
+      name: n('concat'),
+      attributes: { axis: { i: 1 } },
+    },
     { opType: 'Reshape', inputs: [n('concat'), n('shape4')], outputs: [DUAL_FEATURES], name: n('reshape') },
   ];
   const dim = a.trainFeatures.dim + b.output.dim;

@@ -37,6 +37,7 @@ import type { JobContext } from '../jobs.js';
 import type { Library } from '../library.js';
 import { thumbFile } from '../library/thumbs.js';
 import { Embedder, loadModel, sha256Hex } from '../ml/embedder.js';
+import { fromFloat16, toFloat16 } from '../ml/float16.js';
 import { createNormalizer } from '../ml/preprocess.js';
 import { detectEnvironment, planProviders, type Device } from '../ml/providers.js';
 import { registerEncoder, setActiveEncoder, type Encoder } from '../encoders.js';
@@ -113,6 +114,8 @@ export interface TrainStageResult {
   warm: boolean;
   limitedBy: 'deadline' | null;
   photos: number;
+  /** With a fine-tuned block: photos whose block views came from the disk cache. */
+  blockViewsCached?: number;
 }
 
 /** The steps of a round on `photos`: the budget, or {@link TRAINING.maxPasses} passes when that is fewer. */
@@ -414,9 +417,14 @@ export async function trainStage(
   const data = await prepareData(lib, backbone, opts, ctx, started, block ? BLOCK.sampleMax : TRAIN_SAMPLE_MAX);
   if (!data) return null;
   const n = data.ids.length;
+  let blockViewsCached: number | undefined;
+  // Block views are kept only while rounds fine-tune the block.
+  if (!block) fs.rmSync(path.join(lib.layout.cache, 'block-views'), { recursive: true, force: true });
   // With a block, every view is the activations entering it (the clean view too); neighbours and labels as above.
   if (block) {
-    data.views = await blockViews(lib, backbone, read!.model, block, data.ids, opts.device, ctx);
+    const made = await blockViews(lib, backbone, read!.model, block, data.ids, opts.device, ctx);
+    data.views = made.views;
+    blockViewsCached = made.cached;
     data.dim = block.input.reduce((a, b) => a * b, 1);
   }
 
@@ -514,6 +522,7 @@ export async function trainStage(
     warm: warm !== undefined,
     limitedBy: result.limitedBy ?? null,
     photos: n,
+    ...(blockViewsCached !== undefined ? { blockViewsCached } : {}),
   };
 }
 
@@ -536,7 +545,9 @@ async function readBlock(backbone: Encoder): Promise<{ block: NonNullable<Traine
 /**
  * Views of `ids` as the activations entering the block: the clean thumbnail, then {@link VIEWS} augmented ones made
  * as the cached training views are (the same seed per photo and view), through the backbone cut before the block.
- * Made per round, in memory (at most {@link BLOCK.sampleMax} photos).
+ * Kept on disk in float16, one file per photo (`cache/block-views/`), so a later round makes only new photos' views;
+ * files of photos no longer sampled, and of other backbones or blocks, are deleted (at most {@link BLOCK.sampleMax}
+ * photos: 144 MB). Fresh views are rounded to float16 too, so a round is the same with or without the cache.
  */
 async function blockViews(
   lib: Library,
@@ -546,47 +557,95 @@ async function blockViews(
   ids: number[],
   device: Device,
   ctx: JobContext,
-): Promise<Float32Array[]> {
+): Promise<{ views: Float32Array[]; cached: number }> {
   const m = backbone.manifest;
-  const cut = encodeModel(blockInputModel(model, block.weights));
   const dim = block.input.reduce((a, b) => a * b, 1);
-  const embedder = await Embedder.fromModel({ ...m, sha256: sha256Hex(cut), output: { name: BLOCK_INPUT, dim } }, cut, {
-    device,
-    decode: { opaque: true },
-  });
   const views = Array.from({ length: VIEWS + 1 }, () => new Float32Array(ids.length * dim));
   const info = thumbInfo(lib.db);
   const rows = ids.map((id) => info.get(id) as { hash: string; width: number; height: number });
-  ctx.stage(
-    'train',
-    ids.length * (VIEWS + 1),
-    `Preparing ${ids.length * (VIEWS + 1)} training views of the backbone's last block`,
-    'views',
-  );
-  const normalize = createNormalizer(m);
-  const size = m.input.width * m.input.height * 3;
-  try {
-    let done = 0;
-    for await (const r of embedder.embedFiles(
-      rows.map((row) => thumbFile(lib.layout.cache, row.hash, 'thumb')),
-      { signal: ctx.signal },
-    )) {
-      if ('vector' in r) views[0].set(r.vector, r.index * dim);
-      ctx.progress(++done);
+  const root = path.join(lib.layout.cache, 'block-views');
+  const dir = path.join(root, `${backbone.key}-${BLOCK.prefix}-v${VIEWS}`.replace(/[^A-Za-z0-9._-]/g, '_'));
+  const fileOf = (hash: string): string => path.join(dir, hash.slice(0, 2), `${hash}.f16`);
+  const bytes = (VIEWS + 1) * dim * 2;
+  // Cached photos first.
+  const todo: number[] = [];
+  rows.forEach((row, i) => {
+    let buf: Buffer | null = null;
+    try {
+      buf = fs.readFileSync(fileOf(row.hash));
+    } catch {
+      // not cached yet
     }
-    const batch = 32;
-    for (let k = 1; k <= VIEWS; k++)
-      for (let i = 0; i < rows.length; i += batch) {
-        ctx.signal.throwIfAborted();
-        const chunk = rows.slice(i, i + batch);
-        // An unreadable thumbnail leaves a blank input for that view.
-        const input = new Float32Array(chunk.length * size);
-        await Promise.all(chunk.map((row, j) => augmentInto(lib, m, normalize, row, k, input, j * size)));
-        views[k].set(await embedder.embedTensors(input, batch), i * dim);
-        ctx.progress((done += chunk.length));
+    if (buf?.length !== bytes) return void todo.push(i);
+    const all = fromFloat16(new Uint16Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + bytes)));
+    for (let k = 0; k <= VIEWS; k++) views[k].set(all.subarray(k * dim, (k + 1) * dim), i * dim);
+  });
+  if (todo.length > 0) {
+    const cut = encodeModel(blockInputModel(model, block.weights));
+    const embedder = await Embedder.fromModel({ ...m, sha256: sha256Hex(cut), output: { name: BLOCK_INPUT, dim } }, cut, {
+      device,
+      decode: { opaque: true },
+    });
+    ctx.stage(
+      'train',
+      todo.length * (VIEWS + 1),
+      `Preparing ${todo.length * (VIEWS + 1)} training views of the backbone's last block`,
+      'views',
+    );
+    const normalize = createNormalizer(m);
+    const size = m.input.width * m.input.height * 3;
+    try {
+      let done = 0;
+      for await (const r of embedder.embedFiles(
+        todo.map((i) => thumbFile(lib.layout.cache, rows[i].hash, 'thumb')),
+        { signal: ctx.signal },
+      )) {
+        if ('vector' in r) views[0].set(r.vector, todo[r.index] * dim);
+        ctx.progress(++done);
       }
-  } finally {
-    await embedder.release();
+      const batch = 32;
+      for (let k = 1; k <= VIEWS; k++)
+        for (let t = 0; t < todo.length; t += batch) {
+          ctx.signal.throwIfAborted();
+          const chunk = todo.slice(t, t + batch);
+          // An unreadable thumbnail leaves a blank input for that view.
+          const input = new Float32Array(chunk.length * size);
+          await Promise.all(chunk.map((i, j) => augmentInto(lib, m, normalize, rows[i], k, input, j * size)));
+          const out = await embedder.embedTensors(input, batch);
+          chunk.forEach((i, j) => views[k].set(out.subarray(j * dim, (j + 1) * dim), i * dim));
+          ctx.progress((done += chunk.length));
+        }
+    } finally {
+      await embedder.release();
+    }
+    for (const i of todo) {
+      const half = new Uint16Array((VIEWS + 1) * dim);
+      for (let k = 0; k <= VIEWS; k++) half.set(toFloat16(views[k].subarray(i * dim, (i + 1) * dim)), k * dim);
+      for (let k = 0; k <= VIEWS; k++) views[k].set(fromFloat16(half.subarray(k * dim, (k + 1) * dim)), i * dim);
+      const file = fileOf(rows[i].hash);
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(`${file}.tmp`, half);
+        fs.renameSync(`${file}.tmp`, file);
+      } catch {
+        // a full disk costs only the cache: the round goes on
+      }
+    }
   }
-  return views;
+  pruneBlockViews(root, dir, new Set(rows.map((r) => `${r.hash}.f16`)));
+  return { views, cached: rows.length - todo.length };
+}
+
+/** Delete cached block views other than `keep` in `dir`, and every other folder under `root`. */
+function pruneBlockViews(root: string, dir: string, keep: ReadonlySet<string>): void {
+  const list = (d: string): string[] => {
+    try {
+      return fs.readdirSync(d);
+    } catch {
+      return [];
+    }
+  };
+  for (const other of list(root)) if (path.join(root, other) !== dir) fs.rmSync(path.join(root, other), { recursive: true, force: true });
+  for (const sub of list(dir))
+    for (const f of list(path.join(dir, sub))) if (!keep.has(f)) fs.rmSync(path.join(dir, sub, f), { force: true });
 }

@@ -146,7 +146,9 @@ test('the dual encoder: first albums from its embedding alone; training features
     assert.equal(trained.state, 'done', trained.message);
     const active = activeEncoder(svc.db);
     assert.equal(active.parent, backbone.key);
-    const dims = svc.db.prepare('SELECT COUNT(*) AS n, MIN(dim) AS lo, MAX(dim) AS hi FROM embeddings WHERE model_key LIKE ?').get(`${backbone.key}#tf%`);
+    const dims = svc.db
+      .prepare('SELECT COUNT(*) AS n, MIN(dim) AS lo, MAX(dim) AS hi FROM embeddings WHERE model_key LIKE ?')
+      .get(`${backbone.key}#tf%`);
     assert.deepEqual(dims, { n: 72 * 3, lo: tf.dim, hi: tf.dim });
     const all = embeddings.load(svc.db, embeddings.embeddingKey(active.key)).ids;
     assert.equal(all.length, 72);
@@ -157,9 +159,9 @@ test('the dual encoder: first albums from its embedding alone; training features
     const again = await svc.organize({ train: false, device: 'cpu', encoder, objects: false, faces: false }).done;
     assert.equal(again.state, 'done', again.message);
     const added = (svc.db.prepare(`SELECT id FROM photos WHERE rel_path = 'new-0.jpg'`).get() as { id: number }).id;
-    const keys = (svc.db.prepare('SELECT model_key FROM embeddings WHERE photo_id = ? ORDER BY model_key').all(added) as { model_key: string }[]).map(
-      (r) => r.model_key,
-    );
+    const keys = (
+      svc.db.prepare('SELECT model_key FROM embeddings WHERE photo_id = ? ORDER BY model_key').all(added) as { model_key: string }[]
+    ).map((r) => r.model_key);
     assert.deepEqual(keys, [backbone.key, `${backbone.key}#tf0`, active.key].sort());
     await matchesMergedModel(svc, lib, active, [added]);
   } finally {
@@ -214,6 +216,28 @@ test('--finetune-backbone: a round fine-tunes the last block too; the new versio
       67,
       'a new photo is embedded by the merged model',
     );
+    // The block's views are kept on disk, one float16 file per photo, and the next block round reads them.
+    const cached = (): string[] =>
+      fs
+        .readdirSync(path.join(lib, 'cache', 'block-views'), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.f16'));
+    assert.equal(cached().length, 66, 'one file per photo of the first block round');
+    const second = await svc.organize({
+      train: true,
+      retrain: true,
+      steps: 3,
+      device: 'cpu',
+      finetuneBlock: true,
+      objects: false,
+      faces: false,
+    }).done;
+    assert.equal(second.state, 'done', second.message);
+    assert.equal(svc.report?.trained?.blockViewsCached, 66, "the first round's photos came from the cache, the new one was made");
+    assert.equal(cached().length, 67);
+    const third = await svc.organize({ train: true, retrain: true, steps: 3, device: 'cpu', objects: false, faces: false }).done;
+    assert.equal(third.state, 'done', third.message);
+    assert.ok(!fs.existsSync(path.join(lib, 'cache', 'block-views')), 'a round without the block deletes them');
   } finally {
     await svc.close();
   }

@@ -86,7 +86,9 @@ void describe('dual encoder', () => {
       assert.ok(Math.abs(norm(a) - 1) < 1e-5 && Math.abs(norm(b) - 1) < 1e-5, `image ${i}: part norms ${norm(a)}, ${norm(b)}`);
       const ca = cosine(a, refFirst[TRAIN_FEATURES].data.subarray(i * d1, (i + 1) * d1));
       const cb = cosine(b, refSecond.data.subarray(i * d2, (i + 1) * d2));
-      t.diagnostic(`image ${i}: cosine to the first backbone's features ${ca.toFixed(7)}, to the second's on the resized image ${cb.toFixed(7)}`);
+      t.diagnostic(
+        `image ${i}: cosine to the first backbone's features ${ca.toFixed(7)}, to the second's on the resized image ${cb.toFixed(7)}`,
+      );
       assert.ok(ca > 0.99999, `first part, image ${i}: cosine ${ca}`);
       assert.ok(cb > 0.9999, `second part, image ${i}: cosine ${cb}`);
     }
