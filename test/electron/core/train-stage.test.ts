@@ -31,6 +31,16 @@ test('pseudo-label clusters grow with the library as the square root of photos /
 });
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
+/** A library of 3 generated scenes x `perScene` photos (seeds s * `seedStep` + i), opened but not organized. */
+async function sceneLibrary(perScene: number, seedStep: number): Promise<{ root: string; lib: string; svc: LibraryService }> {
+  const root = tmpDir('shoebox-train-');
+  const lib = tmpDir('shoebox-lib-');
+  dirs.push(root, lib);
+  for (let s = 0; s < 3; s++)
+    for (let i = 0; i < perScene; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * seedStep + i, 96);
+  return { root, lib, svc: new LibraryService(lib) };
+}
+
 /** The merged model of `active`, run on the photos' thumbnails, gives the embeddings the library stored (cosine > 0.999). */
 async function matchesMergedModel(svc: LibraryService, lib: string, active: Encoder, ids: number[]): Promise<void> {
   const stored = embeddings.load(svc.db, embeddings.embeddingKey(active.key), ids);
@@ -63,11 +73,7 @@ async function matchesMergedModel(svc: LibraryService, lib: string, active: Enco
 
 test('training produces a new encoder version whose merged ONNX model equals adapter(backbone) on photos', async () => {
   requireModel();
-  const root = tmpDir('shoebox-train-');
-  const lib = tmpDir('shoebox-lib-');
-  dirs.push(root, lib);
-  for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 500 + i, 96);
-  const svc = new LibraryService(lib);
+  const { root, lib, svc } = await sceneLibrary(24, 500);
   try {
     svc.addRoot(root);
     const info = await svc.organize({ train: true, steps: 4, device: 'cpu' }).done;
@@ -123,11 +129,7 @@ test('training produces a new encoder version whose merged ONNX model equals ada
 
 test('the dual encoder: first albums from its embedding alone; training features made before the round, from both backbones; new photos get both', async () => {
   requireModel(DUAL_MNV3_MNV2.id);
-  const root = tmpDir('shoebox-train-');
-  const lib = tmpDir('shoebox-lib-');
-  dirs.push(root, lib);
-  for (let s = 0; s < 3; s++) for (let i = 0; i < 24; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 500 + i, 96);
-  const svc = new LibraryService(lib);
+  const { root, lib, svc } = await sceneLibrary(24, 500);
   try {
     svc.addRoot(root);
     const encoder = DUAL_MNV3_MNV2.id;
@@ -171,22 +173,12 @@ test('the dual encoder: first albums from its embedding alone; training features
 
 test('--finetune-backbone: a round fine-tunes the last block too; the new version has no adapter, and photos, also new ones, go through its merged model', async () => {
   requireModel();
-  const root = tmpDir('shoebox-train-');
-  const lib = tmpDir('shoebox-lib-');
-  dirs.push(root, lib);
-  for (let s = 0; s < 3; s++) for (let i = 0; i < 22; i++) await scenePhoto(path.join(root, `s${s}-${i}.jpg`), s, s * 300 + i, 96);
-  const svc = new LibraryService(lib);
+  const { root, lib, svc } = await sceneLibrary(22, 300);
   try {
     svc.addRoot(root);
-    const info = await svc.organize({
-      train: true,
-      retrain: true,
-      steps: 3,
-      device: 'cpu',
-      finetuneBlock: true,
-      objects: false,
-      faces: false,
-    }).done;
+    const blockRound = () =>
+      svc.organize({ train: true, retrain: true, steps: 3, device: 'cpu', finetuneBlock: true, objects: false, faces: false }).done;
+    const info = await blockRound();
     assert.equal(info.state, 'done', info.message);
     const backbone = backboneEncoder(svc.db);
     const active = activeEncoder(svc.db);
@@ -223,15 +215,7 @@ test('--finetune-backbone: a round fine-tunes the last block too; the new versio
         .map(String)
         .filter((f) => f.endsWith('.f16'));
     assert.equal(cached().length, 66, 'one file per photo of the first block round');
-    const second = await svc.organize({
-      train: true,
-      retrain: true,
-      steps: 3,
-      device: 'cpu',
-      finetuneBlock: true,
-      objects: false,
-      faces: false,
-    }).done;
+    const second = await blockRound();
     assert.equal(second.state, 'done', second.message);
     assert.equal(svc.report?.trained?.blockViewsCached, 66, "the first round's photos came from the cache, the new one was made");
     assert.equal(cached().length, 67);
