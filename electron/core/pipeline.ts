@@ -262,7 +262,8 @@ export async function runOrganize(
   setSetting(lib.db, 'lastTrainingDecision', decision);
   const featureless = decision.train && backbone.manifest.trainFeatures?.deferred ? pending(lib.db, trainFeaturesKey(backbone.key, 0)).length : 0;
   plan.trainSec = decision.train
-    ? featureless * ctx.secondsPer('embed:photos') * 2 +
+    ? // deferred features: a second backbone, about twice the first's embedding time (docs/results.md)
+      featureless * ctx.secondsPer('embed:photos') * 2 +
       Math.min(TRAIN_SAMPLE_MAX, plan.photos) * VIEWS * ctx.secondsPer('train:views') +
       Math.min(opts.timeLimitSec, opts.steps * ctx.secondsPer('train:steps'))
     : 0;

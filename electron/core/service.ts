@@ -152,6 +152,8 @@ export class LibraryService implements CoreHandle, Library {
   private closed = false;
   /** Previews made since the library was opened (the cache is pruned every PREVIEW_PRUNE_EVERY). */
   private previewsMade = 0;
+  /** The backbone at the root of the active model, once the library has one (see settings()). */
+  private builtWith: string | null = null;
 
   /** Opens (creating if needed) the library in `libraryDir`; throws BUSY when another process holds it. */
   constructor(
@@ -200,7 +202,9 @@ export class LibraryService implements CoreHandle, Library {
       if (saved[k] !== undefined) (s as Record<string, unknown>)[k] = saved[k];
     // Never chosen: the backbone the library was built with, if any (a changed default must not re-embed it).
     if (saved.encoder === undefined) {
-      const built = libraryBackboneId(this.db);
+      // Read once it exists (settings are read per page request); it cannot change until the person chooses.
+      this.builtWith ??= libraryBackboneId(this.db);
+      const built = this.builtWith;
       if (built && fs.existsSync(path.join(bundledModelsDir(), `${built}.json`))) s.encoder = built;
     }
     return s;
