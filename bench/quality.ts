@@ -34,6 +34,7 @@ import * as embeddings from '../electron/core/embeddings.js';
 import { LibraryService } from '../electron/core/service.js';
 import { TRAINING } from '../electron/core/stages/train.js';
 import { argValue, writeResult } from './common.js';
+import { adapterInput, type TrainFeatures } from '../training/train/features.js';
 
 /** Albums only: the objects and faces stages change no album and would only add time. */
 const QUALITY_ONLY = { objects: false, faces: false } as const;
@@ -164,10 +165,10 @@ function featureScores(svc: LibraryService, modelKey: string, l: Labeled, k: num
 }
 
 /** kNN-20 accuracy of the stored vectors of `key`, centred. */
-function vectorKnn20(svc: LibraryService, key: embeddings.VectorKey, l: Labeled): number {
+function vectorKnn20(svc: LibraryService, key: embeddings.VectorKey, l: Labeled, features?: TrainFeatures): number {
   const v = embeddings.load(svc.db, key, l.photoIds);
   const truth = v.ids.map((id) => l.truth[l.photoIds.indexOf(id)]);
-  return knnAccuracy(centerRows(v.data, v.ids.length, v.dim).x, v.ids.length, v.dim, truth, 20);
+  return knnAccuracy(centerRows(adapterInput(features, v.data), v.ids.length, v.dim).x, v.ids.length, v.dim, truth, 20);
 }
 
 /**
@@ -285,7 +286,7 @@ async function run(seed: number, method: (typeof methods)[number], items: Item[]
       return {
         steps: svc.report?.trained?.steps,
         // The ceiling the adapter starts from: kNN-20 of the frozen features it reads (centred, as the embeddings).
-        inputKnn20: backbone.manifest.trainFeatures ? vectorKnn20(svc, embeddings.trainFeaturesKey(backbone.key, 0), l) : null,
+        inputKnn20: backbone.manifest.trainFeatures ? vectorKnn20(svc, embeddings.trainFeaturesKey(backbone.key, 0), l, backbone.manifest.trainFeatures) : null,
         seconds: (performance.now() - t) / 1000,
         model: active.key,
         autoAlbums: albumScores(svc, l),

@@ -69,8 +69,13 @@ export interface TrainFeatures {
    * albums are made from the embedding alone and the features in a later pass, before training reads them.
    */
   deferred?: boolean;
-  /** Each pooled tensor scaled to unit length per photo before they are concatenated. */
+  /**
+   * Each pooled tensor scaled to unit length per photo before they are concatenated. Stored features stay plain
+   * (a library's cached features serve either way); the scaling is applied where they are read, see features.ts.
+   */
   unitParts?: boolean;
+  /** Channels of each pooled tensor, in order (they sum to `dim`); needed with `unitParts`. */
+  partDims?: number[];
 }
 
 export class ManifestError extends Error {
@@ -147,6 +152,16 @@ export function validateManifest(raw: unknown): EncoderManifest {
     req(features, 'dim', 'trainFeatures.', isPosInt, 'a positive integer');
     for (const flag of ['deferred', 'unitParts'])
       if (features[flag] !== undefined) req(features, flag, 'trainFeatures.', (v): v is boolean => typeof v === 'boolean', 'true or false');
+    const pooled = features.pooled as string[];
+    const dim = features.dim as number;
+    if (features.partDims !== undefined || features.unitParts === true)
+      req(
+        features,
+        'partDims',
+        'trainFeatures.',
+        (v): v is number[] => Array.isArray(v) && v.length === pooled.length && v.every(isPosInt) && v.reduce((a: number, b: number) => a + b, 0) === dim,
+        `one positive integer per pooled tensor (${pooled.length}), summing to dim`,
+      );
   }
   return raw as unknown as EncoderManifest;
 }

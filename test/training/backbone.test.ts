@@ -114,7 +114,9 @@ describe('backbone block', () => {
       BLOCK_PARTS.map((p) => [p, { w: g.constant(weights[p].w, weights[p].wShape), b: g.constant(weights[p].b, [weights[p].wShape[0]]) }]),
     ) as Parameters<typeof blockFeatures>[2];
     const features = (
-      await runOnce(g.toModel({ f: blockFeatures(g, x, net, weights) }), { x: { data: batch.x.data as Float32Array, dims: batch.x.dims } })
+      await runOnce(g.toModel({ f: blockFeatures(g, x, net, weights) }), {
+        x: { data: batch.x.data as Float32Array, dims: batch.x.dims },
+      })
     ).f as Float32Array;
     const plain = smallStep('propos', { inputDim: 10 });
     const viaFeatures = await runStep(plain, { ...batch, x: new OrtTensor('float32', features, [batch.x.dims[0], 10]) });
@@ -180,64 +182,68 @@ describe('backbone block', () => {
     assert.throws(() => new Trainer({ views, dim: 100 }, { ...options, block: { ...block, input: [4, 5, 4] } }), /4x5x4 activations/);
   });
 
-  it('export: the encoder with the trained block and the adapter, one model, equals the training graph on photos', async () => {
-    requireModel('centernet_mnv3');
-    const dir = bundledModelsDir();
-    const bytes = new Uint8Array(fs.readFileSync(path.join(dir, 'centernet_mnv3.onnx')));
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'centernet_mnv3.json'), 'utf8')) as EncoderManifest;
-    const model = decodeModel(bytes);
-    const weights = readInvertedResidual(model, BLOCK);
-    const rng = new Rng(12);
-    const nudge = (a: Float32Array): Float32Array => a.map((v) => v * (1 + 0.2 * rng.normal()));
-    const trained = {
-      expand: { w: nudge(weights.expand.w), b: nudge(weights.expand.b) },
-      depthwise: { w: nudge(weights.depthwise.w), b: nudge(weights.depthwise.b) },
-    };
-    const config = { inputDim: 840, hiddenDim: 32, embedDim: 16, predictorHiddenDim: 32, bnEps: 1e-5 };
-    const params = { config, weights: initMlp(adapterDims(config), rng) };
-    const opts = { id: 'test', parentKey: 'centernet_mnv3@1', runId: 1, notes: '' };
-    const merged = encoderVersion({ manifest, model: bytes }, params, { ...opts, block: { prefix: BLOCK, trained } }).merged;
-    const frozen = encoderVersion({ manifest, model: bytes }, params, opts).merged;
-    const n = 2;
-    const images = new OrtTensor(
-      'float32',
-      Float32Array.from({ length: n * 320 * 320 * 3 }, () => rng.int(256)),
-      [n, 320, 320, 3],
-    );
-    const embed = async (m: Uint8Array): Promise<Float32Array> => {
-      const s = await InferenceSession.create(m);
-      try {
-        return (await s.run({ input: images })).embedding.data as Float32Array;
-      } finally {
-        await s.release();
-      }
-    };
-    // The training graph's forward: the block's input from the encoder, the block's features, the adapter.
-    model.graph.outputs.push({ name: weights.input, dtype: 'float32', shape: null });
-    const enc = await InferenceSession.create(encodeModel(model));
-    const entering = (await enc.run({ input: images }))[weights.input];
-    await enc.release();
-    const g = new Graph('float32');
-    const x = g.input('x', [...entering.dims]);
-    const net = {
-      expand: { w: g.constant(trained.expand.w, weights.expand.wShape), b: g.constant(trained.expand.b, [720]) },
-      depthwise: { w: g.constant(trained.depthwise.w, weights.depthwise.wShape), b: g.constant(trained.depthwise.b, [720]) },
-    };
-    const features = (
-      await runOnce(g.toModel({ f: blockFeatures(g, x, net, weights) }), {
-        x: { data: entering.data as Float32Array, dims: entering.dims },
-      })
-    ).f as Float32Array;
-    const want = (await runOnce(exportAdapterModel(params), { features: { data: features, dims: [n, 840] } })).embedding as Float32Array;
-    const got = await embed(merged);
-    const d = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
-    assert.ok(d < 1e-4, `the merged encoder differs from the training graph by ${d}`);
-    const before = await embed(frozen);
-    assert.ok(
-      before.some((v, i) => Math.abs(v - got[i]) > 1e-3),
-      'the trained block changes the embedding',
-    );
-  });
+  for (const unitParts of [false, true]) {
+    it(`export: the encoder with the trained block and the adapter, one model, equals the training graph on photos${unitParts ? ' (parts scaled to unit length)' : ''}`, async () => {
+      requireModel('centernet_mnv3');
+      const dir = bundledModelsDir();
+      const bytes = new Uint8Array(fs.readFileSync(path.join(dir, 'centernet_mnv3.onnx')));
+      const bundled = JSON.parse(fs.readFileSync(path.join(dir, 'centernet_mnv3.json'), 'utf8')) as EncoderManifest;
+      const tf = bundled.trainFeatures!;
+      const manifest: EncoderManifest = { ...bundled, trainFeatures: { ...tf, unitParts, partDims: [720, 120] } };
+      const model = decodeModel(bytes);
+      const weights = readInvertedResidual(model, BLOCK);
+      const rng = new Rng(12);
+      const nudge = (a: Float32Array): Float32Array => a.map((v) => v * (1 + 0.2 * rng.normal()));
+      const trained = {
+        expand: { w: nudge(weights.expand.w), b: nudge(weights.expand.b) },
+        depthwise: { w: nudge(weights.depthwise.w), b: nudge(weights.depthwise.b) },
+      };
+      const config = { inputDim: 840, hiddenDim: 32, embedDim: 16, predictorHiddenDim: 32, bnEps: 1e-5 };
+      const params = { config, weights: initMlp(adapterDims(config), rng) };
+      const opts = { id: 'test', parentKey: 'centernet_mnv3@1', runId: 1, notes: '' };
+      const merged = encoderVersion({ manifest, model: bytes }, params, { ...opts, block: { prefix: BLOCK, trained } }).merged;
+      const frozen = encoderVersion({ manifest, model: bytes }, params, opts).merged;
+      const n = 2;
+      const images = new OrtTensor(
+        'float32',
+        Float32Array.from({ length: n * 320 * 320 * 3 }, () => rng.int(256)),
+        [n, 320, 320, 3],
+      );
+      const embed = async (m: Uint8Array): Promise<Float32Array> => {
+        const s = await InferenceSession.create(m);
+        try {
+          return (await s.run({ input: images })).embedding.data as Float32Array;
+        } finally {
+          await s.release();
+        }
+      };
+      // The training graph's forward: the block's input from the encoder, the block's features, the adapter.
+      model.graph.outputs.push({ name: weights.input, dtype: 'float32', shape: null });
+      const enc = await InferenceSession.create(encodeModel(model));
+      const entering = (await enc.run({ input: images }))[weights.input];
+      await enc.release();
+      const g = new Graph('float32');
+      const x = g.input('x', [...entering.dims]);
+      const net = {
+        expand: { w: g.constant(trained.expand.w, weights.expand.wShape), b: g.constant(trained.expand.b, [720]) },
+        depthwise: { w: g.constant(trained.depthwise.w, weights.depthwise.wShape), b: g.constant(trained.depthwise.b, [720]) },
+      };
+      const features = (
+        await runOnce(g.toModel({ f: blockFeatures(g, x, net, weights, unitParts) }), {
+          x: { data: entering.data as Float32Array, dims: entering.dims },
+        })
+      ).f as Float32Array;
+      const want = (await runOnce(exportAdapterModel(params), { features: { data: features, dims: [n, 840] } })).embedding as Float32Array;
+      const got = await embed(merged);
+      const d = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+      assert.ok(d < 1e-4, `the merged encoder differs from the training graph by ${d}`);
+      const before = await embed(frozen);
+      assert.ok(
+        before.some((v, i) => Math.abs(v - got[i]) > 1e-3),
+        'the trained block changes the embedding',
+      );
+    });
+  }
 
   it('gradients reach every weight of the block', () => {
     const model = decodeModel(new Uint8Array(fs.readFileSync(path.join(bundledModelsDir(), 'centernet_mnv3.onnx'))));

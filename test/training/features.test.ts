@@ -12,7 +12,10 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { bundledModelsDir } from '../../electron/core/paths.js';
 import { decodeModel, encodeModel, type ModelIR } from '../../training/onnx/proto.js';
 import { pruneModel } from '../../training/onnx/prune.js';
-import { TRAIN_FEATURES, trainFeaturesModel } from '../../training/train/features.js';
+import { adapterInput, storedFeatures, TRAIN_FEATURES, trainFeaturesModel } from '../../training/train/features.js';
+import { encoderVersion, exportAdapterModel } from '../../training/train/export.js';
+import { adapterDims, initMlp } from '../../training/train/model.js';
+import { Rng } from '../../training/numeric/rng.js';
 import { DEFAULT_ENCODER_ID, loadEncoder } from '../../training/models.js';
 import { makeImages } from './convert/helpers.js';
 import { requireModel } from '../helpers/models.js';
@@ -103,6 +106,44 @@ void describe('training features', () => {
         at += size;
       }
     }
+    // The library stores plain features and scales them where they are read: the same numbers.
+    const spec = { ...tf, unitParts: true, partDims: sizes };
+    assert.deepEqual(storedFeatures(spec), { ...tf, partDims: sizes });
+    const scaled = adapterInput(spec, plain.slice());
+    const err = Math.max(...scaled.map((v, i) => Math.abs(v - unit[i])));
+    assert.ok(err < 1e-6, `scaled where read: max |difference| ${err}`);
+    assert.throws(() => adapterInput({ ...tf, unitParts: true }, plain.slice()), /needs partDims/);
+    assert.equal(adapterInput(tf, plain), plain, 'plain features pass as they are');
+  });
+
+  void it("with unitParts, a version's adapter reads the stored plain features and equals its merged encoder", async () => {
+    const { manifest, modelPath } = await loadEncoder(path.join(dir, `${DEFAULT_ENCODER_ID}.json`));
+    const bytes = new Uint8Array(fs.readFileSync(modelPath));
+    const tf = manifest.trainFeatures!;
+    const spec = { ...tf, unitParts: true, partDims: [tf.dim - manifest.output.dim, manifest.output.dim] };
+    const rng = new Rng(4);
+    const config = { inputDim: tf.dim, hiddenDim: 32, embedDim: 16, predictorHiddenDim: 32, bnEps: 1e-5 };
+    const params = { config, weights: initMlp(adapterDims(config), rng) };
+    const version = encoderVersion({ manifest: { ...manifest, trainFeatures: spec }, model: bytes }, params, {
+      id: 't',
+      parentKey: 'centernet_mnv3@1',
+      runId: 1,
+      notes: '',
+    });
+    const shape = [2, manifest.input.height, manifest.input.width, 3];
+    const x = makeImages(2, shape[1], shape[2], 255, 8);
+    const stored = (await run(trainFeaturesModel(decodeModel(bytes), storedFeatures(spec)), x, shape))[TRAIN_FEATURES];
+    const s = await InferenceSession.create(version.adapter);
+    const viaAdapter = (await s.run({ features: new Tensor('float32', stored, [2, tf.dim]) })).embedding.data as Float32Array;
+    await s.release();
+    const merged = (await run(decodeModel(version.merged), x, shape)).embedding;
+    const err = Math.max(...merged.map((v, i) => Math.abs(v - viaAdapter[i])));
+    assert.ok(err < 1e-5, `adapter on stored features vs merged encoder: max |difference| ${err}`);
+    // Without the scaling the adapter reads different numbers: the check above can fail.
+    const plainAdapter = await InferenceSession.create(encodeModel(exportAdapterModel(params)));
+    const unscaled = (await plainAdapter.run({ features: new Tensor('float32', stored, [2, tf.dim]) })).embedding.data as Float32Array;
+    await plainAdapter.release();
+    assert.ok(Math.max(...merged.map((v, i) => Math.abs(v - unscaled[i]))) > 1e-3);
   });
 
   void it('pruneModel keeps only what the outputs need, with the same results', async () => {

@@ -8,7 +8,7 @@ import type { EncoderManifest } from '../manifest.js';
 import { decodeModel, encodeModel, type DType, type ModelIR, type NodeIR, type TensorData, type ValueInfoIR } from '../onnx/proto.js';
 import { pruneModel } from '../onnx/prune.js';
 import { OPSET } from '../graph/graph.js';
-import { TRAIN_FEATURES, trainFeaturesModel } from './features.js';
+import { TRAIN_FEATURES, trainFeaturesModel, unitConstants, unitRowNodes } from './features.js';
 import type { AdapterParams } from './model.js';
 import { readInvertedResidual, withTrainedBlock, type BlockConvs } from './backbone.js';
 
@@ -97,13 +97,23 @@ export interface AdapterExportOptions {
   batch?: number | string;
   /** Stored as model metadata. */
   metadata?: Record<string, string>;
+  /**
+   * The input's parts (channels each, summing to D) to scale to unit length per row first, for an adapter trained
+   * on features whose manifest says `unitParts`: the library stores them plain (features.ts).
+   */
+  unitParts?: readonly number[];
 }
 
 /** Standalone inference model: `features` [N, D] -> unit-norm `embedding` [N, E] (opset {@link OPSET}). */
 export function exportAdapterModel(params: AdapterParams, opts: AdapterExportOptions = {}): ModelIR {
   const folded = foldAdapter(params);
   const { inputName = 'features', outputName = 'embedding', batch = 'N' } = opts;
-  const body = adapterNodes(inputName, outputName, 'adapter/', OPSET, folded);
+  const scale = opts.unitParts ? unitPartsNodes(inputName, 'adapter/scaled', 'adapter/parts/', opts.unitParts, folded.inputDim) : null;
+  const body = adapterNodes(scale ? 'adapter/scaled' : inputName, outputName, 'adapter/', OPSET, folded);
+  if (scale) {
+    body.nodes.unshift(...scale.nodes);
+    body.initializers.push(...scale.initializers);
+  }
   return {
     opsetVersion: OPSET,
     irVersion: 8,
@@ -118,6 +128,29 @@ export function exportAdapterModel(params: AdapterParams, opts: AdapterExportOpt
       outputs: [{ name: outputName, dtype: 'float32', shape: [batch, folded.embedDim] }],
     },
   };
+}
+
+/** Slice `x` [N, D] into `parts`, scale each to unit length per row, concatenate them again as `out`. */
+function unitPartsNodes(x: string, out: string, pre: string, parts: readonly number[], dim: number): { nodes: NodeIR[]; initializers: TensorData[] } {
+  if (parts.reduce((a, b) => a + b, 0) !== dim) throw new Error(`unit parts ${parts.join('+')} do not make the adapter's ${dim} inputs`);
+  const initializers: TensorData[] = [...unitConstants(pre, OPSET)];
+  const nodes: NodeIR[] = [];
+  const i64 = (name: string, v: number): TensorData => ({ name, dtype: 'int64', dims: [1], data: BigInt64Array.of(BigInt(v)) });
+  let at = 0;
+  const outs = parts.map((d, i) => {
+    initializers.push(i64(`${pre}start${i}`, at), i64(`${pre}end${i}`, at + d));
+    at += d;
+    nodes.push({
+      opType: 'Slice',
+      inputs: [x, `${pre}start${i}`, `${pre}end${i}`, `${pre}axes`],
+      outputs: [`${pre}part${i}`],
+      name: `${pre}part${i}`,
+    });
+    nodes.push(...unitRowNodes(`${pre}part${i}`, `${pre}unit${i}`, pre, String(i), OPSET));
+    return `${pre}unit${i}`;
+  });
+  nodes.push({ opType: 'Concat', inputs: outs, outputs: [out], name: `${pre}concat`, attributes: { axis: { i: 1 } } });
+  return { nodes, initializers };
 }
 
 /**
@@ -235,7 +268,9 @@ export function encoderVersion(
   opts: { id: string; parentKey: string; runId: number; notes: string; block?: { prefix: string; trained: BlockConvs } },
 ): EncoderVersionFiles {
   const features = backbone.manifest.trainFeatures;
-  const adapter = encodeModel(exportAdapterModel(params, { metadata: { shoebox_run: String(opts.runId) } }));
+  // The standalone adapter reads the library's stored (plain) features: it scales their parts itself.
+  const unitParts = features?.unitParts ? features.partDims : undefined;
+  const adapter = encodeModel(exportAdapterModel(params, { metadata: { shoebox_run: String(opts.runId) }, ...(unitParts ? { unitParts } : {}) }));
   const decoded = decodeModel(backbone.model);
   // A run that fine-tuned the backbone's last block writes it back first: one model, photos in, embedding out.
   const source = opts.block ? withTrainedBlock(decoded, readInvertedResidual(decoded, opts.block.prefix), opts.block.trained) : decoded;

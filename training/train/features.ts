@@ -13,7 +13,7 @@
  */
 
 import type { TrainFeatures } from '../manifest.js';
-import type { ModelIR, NodeIR } from '../onnx/proto.js';
+import type { ModelIR, NodeIR, TensorData } from '../onnx/proto.js';
 
 export type { TrainFeatures } from '../manifest.js';
 
@@ -37,11 +37,7 @@ export function trainFeaturesModel(model: ModelIR, spec: TrainFeatures): ModelIR
   if (used.has(TRAIN_FEATURES) || [...used].some((n) => n.startsWith(pre)))
     throw new Error(`training features: the model already uses the name ${TRAIN_FEATURES}`);
   const nodes: NodeIR[] = [];
-  const initializers = [...g.initializers];
-  if (spec.unitParts) {
-    initializers.push({ name: `${pre}eps`, dtype: 'float32', dims: [], data: Float32Array.of(1e-12) });
-    if (model.opsetVersion >= 18) initializers.push({ name: `${pre}axes`, dtype: 'int64', dims: [1], data: BigInt64Array.of(1n) });
-  }
+  const initializers = [...g.initializers, ...(spec.unitParts ? unitConstants(pre, model.opsetVersion) : [])];
   const parts = spec.pooled.map((t, i) => {
     nodes.push(
       { opType: 'GlobalAveragePool', inputs: [t], outputs: [`${pre}pool${i}`], name: `${pre}pool${i}` },
@@ -54,22 +50,8 @@ export function trainFeaturesModel(model: ModelIR, spec: TrainFeatures): ModelIR
       },
     );
     if (!spec.unitParts) return `${pre}flat${i}`;
-    // x / sqrt(sum(x^2) + eps), per photo (ReduceSumSquare takes axes as an input from opset 18).
-    const n = (s: string): string => `${pre}${s}${i}`;
-    const axes18 = model.opsetVersion >= 18;
-    nodes.push(
-      {
-        opType: 'ReduceSumSquare',
-        inputs: axes18 ? [n('flat'), `${pre}axes`] : [n('flat')],
-        outputs: [n('sq')],
-        name: n('sq'),
-        attributes: axes18 ? { keepdims: { i: 1 } } : { axes: { ints: [1] }, keepdims: { i: 1 } },
-      },
-      { opType: 'Add', inputs: [n('sq'), `${pre}eps`], outputs: [n('sq_eps')], name: n('sq_eps') },
-      { opType: 'Sqrt', inputs: [n('sq_eps')], outputs: [n('norm')], name: n('norm') },
-      { opType: 'Div', inputs: [n('flat'), n('norm')], outputs: [n('unit')], name: n('unit') },
-    );
-    return n('unit');
+    nodes.push(...unitRowNodes(`${pre}flat${i}`, `${pre}unit${i}`, pre, String(i), model.opsetVersion));
+    return `${pre}unit${i}`;
   });
   nodes.push({ opType: 'Concat', inputs: parts, outputs: [TRAIN_FEATURES], name: `${pre}concat`, attributes: { axis: { i: 1 } } });
   const batch = g.inputs[0]?.shape?.[0] ?? 'N';
@@ -82,4 +64,63 @@ export function trainFeaturesModel(model: ModelIR, spec: TrainFeatures): ModelIR
       outputs: [...g.outputs, { name: TRAIN_FEATURES, dtype: 'float32', shape: [batch, spec.dim] }],
     },
   };
+}
+
+/** The initializers {@link unitRowNodes} reads: `<pre>eps`, and from opset 18 the reduce axes `<pre>axes`. */
+export function unitConstants(pre: string, opset: number): TensorData[] {
+  const eps: TensorData = { name: `${pre}eps`, dtype: 'float32', dims: [], data: Float32Array.of(UNIT_EPS) };
+  return opset >= 18 ? [eps, { name: `${pre}axes`, dtype: 'int64', dims: [1], data: BigInt64Array.of(1n) }] : [eps];
+}
+
+/** Nodes scaling each row of `x` [N, D] to unit length, x / sqrt(sum(x^2) + eps); names end in `tag`. */
+export function unitRowNodes(x: string, out: string, pre: string, tag: string, opset: number): NodeIR[] {
+  const n = (s: string): string => `${pre}${s}${tag}`;
+  // ReduceSumSquare takes its axes as an input from opset 18.
+  const axes18 = opset >= 18;
+  return [
+    {
+      opType: 'ReduceSumSquare',
+      inputs: axes18 ? [x, `${pre}axes`] : [x],
+      outputs: [n('sq')],
+      name: n('sq'),
+      attributes: axes18 ? { keepdims: { i: 1 } } : { axes: { ints: [1] }, keepdims: { i: 1 } },
+    },
+    { opType: 'Add', inputs: [n('sq'), `${pre}eps`], outputs: [n('sq_eps')], name: n('sq_eps') },
+    { opType: 'Sqrt', inputs: [n('sq_eps')], outputs: [n('norm')], name: n('norm') },
+    { opType: 'Div', inputs: [x, n('norm')], outputs: [out], name: n('unit') },
+  ];
+}
+
+const UNIT_EPS = 1e-12;
+
+/**
+ * The spec of the features a library stores: always plain (no part scaling), so that one cache serves a backbone
+ * whether or not its manifest scales the parts; {@link adapterInput} applies the scaling where they are read.
+ */
+export function storedFeatures(spec: TrainFeatures): TrainFeatures {
+  const { unitParts: _unit, ...plain } = spec;
+  return plain;
+}
+
+/**
+ * What the adapter reads from stored (plain) features `data` [rows, spec.dim]: with `unitParts`, each part scaled
+ * to unit length per row, as {@link trainFeaturesModel} does in the graph (in place; the same array is returned).
+ */
+export function adapterInput(spec: TrainFeatures | undefined, data: Float32Array): Float32Array {
+  if (!spec?.unitParts) return data;
+  const parts = spec.partDims;
+  if (!parts) throw new Error('training features: unitParts needs partDims');
+  const dim = spec.dim;
+  if (data.length % dim !== 0) throw new RangeError(`training features: ${data.length} values are not rows of ${dim}`);
+  for (let r = 0; r < data.length; r += dim) {
+    let at = r;
+    for (const d of parts) {
+      let sq = 0;
+      for (let j = at; j < at + d; j++) sq += data[j] * data[j];
+      const inv = 1 / Math.sqrt(sq + UNIT_EPS);
+      for (let j = at; j < at + d; j++) data[j] *= inv;
+      at += d;
+    }
+  }
+  return data;
 }

@@ -60,7 +60,7 @@ export interface TrainStepConfig {
    * features are. Only the expand and depthwise convolutions shape those features, so only they train, at
    * `lrScale` times the learning rate; their EMA is the target's.
    */
-  block?: { weights: BlockWeights; input: [number, number, number]; lrScale: number };
+  block?: { weights: BlockWeights; input: [number, number, number]; lrScale: number; unitParts?: boolean };
 }
 
 /** The block's convolutions that train (what the adapter's features depend on). */
@@ -120,13 +120,18 @@ function declareBlockNet(g: Graph, prefix: string, weights: BlockWeights, traina
   return net;
 }
 
-/** The adapter's input from the block's input maps: [pooled depthwise activations, pooled input], [rows, E + C]. */
-export function blockFeatures(g: Graph, x: Tensor, net: BlockNet, weights: BlockWeights): Tensor {
+/**
+ * The adapter's input from the block's input maps: [pooled depthwise activations, pooled input], [rows, E + C];
+ * with `unitParts` each of the two scaled to unit length per row, as the manifest's training features are.
+ */
+export function blockFeatures(g: Graph, x: Tensor, net: BlockNet, weights: BlockWeights, unitParts = false): Tensor {
   const k = weights.hardScale;
   const conv = (v: Tensor, part: BlockPart): Tensor =>
     g.conv2d(v, net[part].w, net[part].b, { pads: weights[part].pads, group: weights[part].group });
   const depthwise = hardSwish(g, conv(hardSwish(g, conv(x, 'expand'), k), 'depthwise'), k);
-  return g.concat([g.reduceMean(depthwise, [2, 3]), g.reduceMean(x, [2, 3])], 1);
+  const parts = [g.reduceMean(depthwise, [2, 3]), g.reduceMean(x, [2, 3])];
+  const unit = (p: Tensor): Tensor => g.div(p, g.sqrt(g.add(g.reduceSumSquare(p, [1], true), 1e-12)));
+  return g.concat(unitParts ? parts.map(unit) : parts, 1);
 }
 
 export interface Objective {
@@ -156,7 +161,7 @@ export function buildObjective(g: Graph, cfg: TrainStepConfig, nets: Networks, x
   const rows = x.shape[0];
   const embed = cfg.adapter.embedDim;
   // With a block, each network reads the features its own block makes of the input maps.
-  const features = (block: BlockNet | undefined): Tensor => (block && cfg.block ? blockFeatures(g, x, block, cfg.block.weights) : x);
+  const features = (block: BlockNet | undefined): Tensor => (block && cfg.block ? blockFeatures(g, x, block, cfg.block.weights, cfg.block.unitParts) : x);
   const online = g.scope('online', () => mlpTrain(g, features(nets.onlineBlock), nets.online, 2, eps));
   const target = g.scope('target', () => mlpTrain(g, g.stopGradient(features(nets.targetBlock)), nets.target, 2, eps));
   const targetY = g.stopGradient(target.y);

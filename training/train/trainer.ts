@@ -696,7 +696,7 @@ export class Trainer {
       const net = Object.fromEntries(
         BLOCK_PARTS.map((p) => [p, { w: g.input(`${p}.w`, block.weights[p].wShape), b: g.input(`${p}.b`, [block.weights[p].wShape[0]]) }]),
       ) as Parameters<typeof blockFeatures>[2];
-      this.featureSession = await openSession(g.toModel({ features: blockFeatures(g, x, net, block.weights) }), { threads: this.threads });
+      this.featureSession = await openSession(g.toModel({ features: blockFeatures(g, x, net, block.weights, block.unitParts) }), { threads: this.threads });
     }
     const feeds: Record<string, OrtTensor> = {};
     for (const p of BLOCK_PARTS) for (const k of ['w', 'b'] as const) feeds[`${p}.${k}`] = this.state.get(`${role}.block.${p}.${k}`)!;

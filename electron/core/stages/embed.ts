@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Tensor } from 'onnxruntime-node';
 import { decodeModel, encodeModel } from '../../../training/onnx/proto.js';
 import { pruneModel } from '../../../training/onnx/prune.js';
-import { TRAIN_FEATURES, trainFeaturesModel } from '../../../training/train/features.js';
+import { storedFeatures, TRAIN_FEATURES, trainFeaturesModel } from '../../../training/train/features.js';
 import * as embeddings from '../embeddings.js';
 import type { JobContext } from '../jobs.js';
 import type { Library } from '../library.js';
@@ -49,7 +49,8 @@ export async function openBackbone(
     const model = encodeModel(pruneModel(decodeModel(bytes)));
     return Embedder.fromModel({ ...manifest, sha256: sha256Hex(model) }, model, { device, decode });
   }
-  const model = encodeModel(trainFeaturesModel(decodeModel(bytes), features));
+  // The library stores the features plain; the adapter's readers scale them as the manifest says.
+  const model = encodeModel(trainFeaturesModel(decodeModel(bytes), storedFeatures(features)));
   const m = { ...manifest, sha256: sha256Hex(model) };
   if (trainFeatures === 'only')
     return Embedder.fromModel({ ...m, output: { name: TRAIN_FEATURES, dim: features.dim } }, model, { device, decode });

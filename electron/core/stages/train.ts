@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { augmentView } from '../../../training/augment.js';
 import { encoderVersion } from '../../../training/train/export.js';
+import { adapterInput } from '../../../training/train/features.js';
 import { BLOCK_INPUT, blockInputModel, readInvertedResidual } from '../../../training/train/backbone.js';
 import { decodeModel, encodeModel, type ModelIR } from '../../../training/onnx/proto.js';
 import { Rng } from '../../../training/numeric/rng.js';
@@ -293,8 +294,10 @@ async function prepareData(
   const n = ids.length;
   if (n < MIN_TRAIN_PHOTOS) return null;
   const dim = cleanView.dim;
-  const clean = cleanView.data;
-  const views = [clean, ...Array.from({ length: VIEWS }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), ids, clean, dim))];
+  // Stored features are plain; the adapter reads them as the manifest says (its parts scaled, features.ts).
+  const plain = [cleanView.data, ...Array.from({ length: VIEWS }, (_, k) => viewMatrix(db, viewKey(backbone, k + 1), ids, cleanView.data, dim))];
+  const views = plain.map((v) => adapterInput(backbone.manifest.trainFeatures, v));
+  const clean = views[0]!;
   // Labels from the person's edits: pinned photos in real albums.
   const index = new Map(ids.map((id, i) => [id, i]));
   const pinned = new Int32Array(n).fill(-1);
@@ -429,7 +432,8 @@ export async function trainStage(
   }
 
   // Warm start from the last round's state (same method and features), else from scratch.
-  const kind: StateKind = { method: opts.method, inputDim: data.dim, source: backbone.key };
+  // The features' scaling is part of what the state was trained on: a change of it starts from scratch.
+  const kind: StateKind = { method: opts.method, inputDim: data.dim, source: `${backbone.key}${backbone.manifest.trainFeatures?.unitParts ? '+unitParts' : ''}` };
   let warm: TrainState | undefined;
   if (opts.warmStart) {
     try {
@@ -534,7 +538,12 @@ async function readBlock(backbone: Encoder): Promise<{ block: NonNullable<Traine
     // The block sits after the backbone's fifth halving: its maps are the input's size / 32.
     const { width, height } = backbone.manifest.input;
     return {
-      block: { weights, input: [weights.expand.wShape[1], Math.ceil(height / 32), Math.ceil(width / 32)], lrScale: BLOCK.lrScale },
+      block: {
+        weights,
+        input: [weights.expand.wShape[1], Math.ceil(height / 32), Math.ceil(width / 32)],
+        lrScale: BLOCK.lrScale,
+        ...(backbone.manifest.trainFeatures?.unitParts ? { unitParts: true } : {}),
+      },
       model,
     };
   } catch {

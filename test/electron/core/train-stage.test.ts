@@ -10,6 +10,8 @@ import { openBackbone } from '../../../electron/core/stages/embed.js';
 import { TRAIN_SAMPLE_MAX, ensureViews, pseudoLabelClusters, trainingSample } from '../../../electron/core/stages/train.js';
 import { thumbFile } from '../../../electron/core/library/thumbs.js';
 import { validateManifest } from '../../../training/manifest.js';
+import { bundledModelsDir } from '../../../electron/core/paths.js';
+import { DEFAULT_ENCODER_ID } from '../../../training/models.js';
 import { DUAL_MNV3_MNV2 } from '../../../training/convert/dual.js';
 import { scenePhoto, tmpDir } from '../../helpers/images.js';
 import { requireModel } from '../../helpers/models.js';
@@ -124,6 +126,59 @@ test('training produces a new encoder version whose merged ONNX model equals ada
     await matchesMerged(now.filter((id) => !all.includes(id)));
   } finally {
     await svc.close();
+  }
+});
+
+test("scaling the training features' parts (manifest unitParts) reuses the stored features: the old version's adapter still holds, the next round starts afresh and its adapter scales them", async () => {
+  requireModel();
+  // A models folder whose default backbone's manifest is switched between plain and part-scaled features.
+  const models = tmpDir('shoebox-models-');
+  dirs.push(models);
+  const bundled = bundledModelsDir();
+  for (const f of fs.readdirSync(bundled)) fs.symlinkSync(path.join(bundled, f), path.join(models, f));
+  const manifestFile = path.join(models, `${DEFAULT_ENCODER_ID}.json`);
+  const original = validateManifest(JSON.parse(fs.readFileSync(path.join(bundled, `${DEFAULT_ENCODER_ID}.json`), 'utf8')));
+  const tf = original.trainFeatures!;
+  const writeManifest = (unitParts: boolean): void => {
+    fs.rmSync(manifestFile, { force: true });
+    const { unitParts: _u, ...plain } = tf;
+    const trainFeatures = unitParts ? { ...plain, unitParts: true, partDims: [tf.dim - original.output.dim, original.output.dim] } : plain;
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...original, trainFeatures }));
+  };
+  writeManifest(false);
+  const saved = process.env.SHOEBOX_MODELS;
+  process.env.SHOEBOX_MODELS = models;
+  const { root, lib, svc } = await sceneLibrary(22, 700);
+  try {
+    svc.addRoot(root);
+    const first = await svc.organize({ train: true, steps: 4, device: 'cpu', objects: false, faces: false }).done;
+    assert.equal(first.state, 'done', first.message);
+    const plainVersion = activeEncoder(svc.db);
+    const backbone = backboneEncoder(svc.db);
+    const stored = (): number => embeddings.count(svc.db, embeddings.trainFeaturesKey(backbone.key, 0));
+    assert.equal(stored(), 66);
+    const newPhotoIds = async (name: string, seed: number): Promise<number[]> => {
+      await scenePhoto(path.join(root, name), 1, seed, 96);
+      const done = await svc.organize({ train: false, device: 'cpu', objects: false, faces: false }).done;
+      assert.equal(done.state, 'done', done.message);
+      return [(svc.db.prepare('SELECT id FROM photos WHERE rel_path = ?').get(name) as { id: number }).id];
+    };
+
+    writeManifest(true);
+    // The plain-trained version's adapter reads the stored plain features as before.
+    await matchesMergedModel(svc, lib, plainVersion, await newPhotoIds('a.jpg', 7001));
+    assert.equal(stored(), 67, 'the stored features are kept and extended, not made again');
+    const second = await svc.organize({ train: true, retrain: true, steps: 4, device: 'cpu', objects: false, faces: false }).done;
+    assert.equal(second.state, 'done', second.message);
+    assert.equal(svc.report?.trained?.warm, false, 'a state trained on other features is not continued');
+    const unitVersion = activeEncoder(svc.db);
+    assert.notEqual(unitVersion.key, plainVersion.key);
+    // The new version's adapter scales the stored features' parts itself: a new photo matches its merged model.
+    await matchesMergedModel(svc, lib, unitVersion, await newPhotoIds('b.jpg', 7002));
+  } finally {
+    await svc.close();
+    if (saved === undefined) delete process.env.SHOEBOX_MODELS;
+    else process.env.SHOEBOX_MODELS = saved;
   }
 });
 

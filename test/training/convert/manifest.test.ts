@@ -80,6 +80,9 @@ void describe('validateManifest', () => {
       ['trainFeatures.pooled', []],
       ['trainFeatures.pooled', ['a', 3]],
       ['trainFeatures.dim', 0],
+      ['trainFeatures.unitParts', 'yes'],
+      ['trainFeatures.partDims', [4, 3]],
+      ['trainFeatures.partDims', [8]],
     ];
     for (const [field, value] of cases) {
       assert.throws(
@@ -88,6 +91,14 @@ void describe('validateManifest', () => {
         `${field} = ${JSON.stringify(value)}`,
       );
     }
+    // Scaling the parts needs their sizes.
+    const unit = { ...structuredClone(good), trainFeatures: { pooled: ['a/b', 'c'], dim: 8, unitParts: true } };
+    assert.throws(
+      () => validateManifest(structuredClone(unit)),
+      (e: unknown) => e instanceof ManifestError && e.field === 'trainFeatures.partDims',
+    );
+    const sized = { ...unit, trainFeatures: { ...unit.trainFeatures, partDims: [5, 3] } };
+    assert.deepEqual(validateManifest(structuredClone(sized)), sized);
   });
 });
 
