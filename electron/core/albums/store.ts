@@ -246,6 +246,64 @@ function record(db: Db, kind: string, label: string, p: EditPayload): void {
   db.prepare('INSERT INTO edits(created_at, kind, label, payload) VALUES (?, ?, ?, ?)').run(Date.now(), kind, label, JSON.stringify(p));
 }
 
+/**
+ * The journal's entries that name faces, kept in step when a photo's faces are found again: a face's id changes
+ * then, and its entries must follow it (or drop it, where it was not found again) so that an undo never acts on
+ * another face. Reads new entries as they are written, so edits made while a faces job runs are covered too.
+ */
+export class FaceJournal {
+  private seen = 0;
+  private readonly byFace = new Map<number, Set<number>>();
+  private readonly payloads = new Map<number, EditPayload>();
+
+  constructor(private readonly db: Db) {}
+
+  /** Old face id -> its new id, or null where it is gone. Call inside the transaction that replaces the faces. */
+  move(moved: ReadonlyMap<number, number | null>): void {
+    this.refresh();
+    const edits = new Set<number>();
+    for (const old of moved.keys()) for (const e of this.byFace.get(old) ?? []) edits.add(e);
+    const write = this.db.prepare('UPDATE edits SET payload = ? WHERE id = ?');
+    for (const e of edits) {
+      const p = this.payloads.get(e)!;
+      const to = (f: number): number | null => (moved.has(f) ? moved.get(f)! : f);
+      if (p.faces) p.faces = p.faces.flatMap((f) => (to(f.faceId) === null ? [] : [{ ...f, faceId: to(f.faceId)! }]));
+      if (p.notPerson) p.notPerson = p.notPerson.flatMap(([f, person]) => (to(f) === null ? [] : [[to(f)!, person] as [number, number]]));
+      for (const pe of p.people ?? []) {
+        for (const row of [pe.before, pe.after]) if (row && row.cover_face_id !== null) row.cover_face_id = to(row.cover_face_id);
+      }
+      if (write.run(JSON.stringify(p), e).changes === 0) this.payloads.delete(e);
+      else this.index(e, p);
+    }
+  }
+
+  private refresh(): void {
+    const rows = this.db
+      .prepare(`SELECT id, payload FROM edits WHERE id > ? AND payload LIKE '%face%' ORDER BY id`)
+      .all(this.seen) as { id: number; payload: string }[];
+    for (const r of rows) {
+      this.seen = r.id;
+      const p = JSON.parse(r.payload) as EditPayload;
+      this.payloads.set(r.id, p);
+      this.index(r.id, p);
+    }
+  }
+
+  private index(edit: number, p: EditPayload): void {
+    const faces = [
+      ...(p.faces ?? []).map((f) => f.faceId),
+      ...(p.notPerson ?? []).map(([f]) => f),
+      ...(p.people ?? []).flatMap((pe) => [pe.before?.cover_face_id ?? null, pe.after.cover_face_id]),
+    ];
+    for (const f of faces) {
+      if (f === null) continue;
+      let set = this.byFace.get(f);
+      if (!set) this.byFace.set(f, (set = new Set()));
+      set.add(edit);
+    }
+  }
+}
+
 export function editState(db: Db): EditState {
   const done = db.prepare(`SELECT label FROM edits WHERE state = 'done' ORDER BY id DESC`).all() as { label: string }[];
   const undone = db.prepare(`SELECT label FROM edits WHERE state = 'undone' ORDER BY id ASC`).all() as { label: string }[];

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { JobContext } from '../jobs.js';
 import { getSetting, setSetting } from '../db/database.js';
+import { FaceJournal } from '../albums/store.js';
 import type { Library } from '../library.js';
 import { uprightRgb } from '../library/thumbs.js';
 import { groupPeople, PEOPLE_DEFAULTS, type KnownPerson, type PeopleFace } from '../cluster/people.js';
@@ -22,6 +23,8 @@ import { bundledModelsDir } from '../paths.js';
 
 /** Setting: the newest face id the people grouping has seen. */
 const GROUPED_SETTING = 'peopleGroupedFaceId';
+/** Setting: the highest face id ever given. Ids are never reused: an undo entry or the grouping's mark never meets another face under an old id. */
+const LAST_FACE_ID = 'lastFaceId';
 
 /** Long side of the image the detector looks at. */
 export const DETECT_SIDE = 1024;
@@ -109,9 +112,12 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
     const keepPlaced = db.prepare(`UPDATE faces SET person_id = ?, source = 'user' WHERE id = ?`);
     const keepNot = db.prepare('INSERT OR IGNORE INTO face_not_person (face_id, person_id) SELECT ?, id FROM people WHERE id = ?');
     const put = db.prepare(
-      `INSERT INTO faces (photo_id, x, y, w, h, landmarks, score, quality, low_quality, embedding, updated_at)
-       VALUES (@photo, @x, @y, @w, @h, @landmarks, @score, @quality, @low, @embedding, @now)`,
+      `INSERT INTO faces (id, photo_id, x, y, w, h, landmarks, score, quality, low_quality, embedding, updated_at)
+       VALUES (@id, @photo, @x, @y, @w, @h, @landmarks, @score, @quality, @low, @embedding, @now)`,
     );
+    const allOf = db.prepare('SELECT id, x, y, w, h FROM faces WHERE photo_id = ?');
+    const maxId = db.prepare('SELECT MAX(id) FROM faces').pluck();
+    const journal = new FaceJournal(db);
     const decode = (i: number) =>
       i < todo.length
         ? uprightRgb(todo[i].file, DETECT_SIDE).then(
@@ -137,13 +143,16 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
         db.transaction(() => {
           if (markDone.run({ id: photo.id, hash: photo.hash, key }).changes === 0) return;
           const before = placed.all(photo.id) as PlacedFace[];
+          const replaced = allOf.all(photo.id) as (Box & { id: number })[];
           clear.run(photo.id);
+          let nextId = Math.max(getSetting(db, LAST_FACE_ID, 0), (maxId.get() as number | null) ?? 0, ...replaced.map((f) => f.id)) + 1;
           const boxes: Box[] = [];
           const ids: number[] = [];
           found.forEach((f, j) => {
             const q = faceQuality(f);
             boxes.push({ x: f.x / img.width, y: f.y / img.height, w: f.w / img.width, h: f.h / img.height });
             const row = put.run({
+              id: nextId++,
               photo: photo.id,
               x: f.x / img.width,
               y: f.y / img.height,
@@ -160,9 +169,15 @@ export async function facesStage(lib: Library, device: Device, ctx: JobContext, 
             });
             ids.push(Number(row.lastInsertRowid));
           });
+          if (ids.length > 0) setSetting(db, LAST_FACE_ID, ids[ids.length - 1]);
           for (const [old, j] of matchFaces(before, boxes)) {
             if (old.source === 'user' && old.person_id !== null) keepPlaced.run(old.person_id, ids[j]);
             for (const p of JSON.parse(old.nots) as number[]) keepNot.run(ids[j], p);
+          }
+          if (replaced.length > 0) {
+            const moved = new Map<number, number | null>(replaced.map((f) => [f.id, null]));
+            for (const [old, j] of matchFaces(replaced, boxes)) moved.set(old.id, ids[j]);
+            journal.move(moved);
           }
           result.faces += found.length;
         })();

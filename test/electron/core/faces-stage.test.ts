@@ -240,6 +240,7 @@ describe('faces stage', () => {
     const moved = await svc.call('moveFaces', { faceIds: [faceOf('woman-2.jpg').id], toPersonId: man });
     assert.ok(moved.ok);
     const oldIds = [faceOf('woman-2.jpg').id, faceOf('man-1.jpg').id];
+    const highest = svc.db.prepare('SELECT MAX(id) FROM faces').pluck().get() as number;
     // The same faces in the same places, on a new background: new content, so both photos are looked at again.
     await photo(path.join(root, 'woman-2.jpg'), collage, 14, [{ who: 'woman', x: 300, y: 180, size: 260 }]);
     await photo(path.join(root, 'man-1.jpg'), collage, 3, [{ who: 'man', x: 220, y: 190, size: 240 }]);
@@ -252,5 +253,23 @@ describe('faces stage', () => {
     assert.deepEqual([woman2.person_id, woman2.source], [man, 'user'], 'the placed face stays where the person put it');
     assert.notEqual(man1.person_id, man);
     assert.ok(svc.db.prepare('SELECT 1 FROM face_not_person WHERE face_id = ? AND person_id = ?').get(man1.id, man), '"not this person" holds');
+    assert.ok(Math.min(woman2.id, man1.id) > highest, 'a face found again gets an id never given before');
+    // The undo journal follows the faces to their new ids: undoing the move acts on the face found again.
+    const undone = await svc.call('undo', {});
+    assert.ok(undone.ok);
+    assert.deepEqual([faceOf('woman-2.jpg').person_id === man, faceOf('woman-2.jpg').source], [false, 'auto'], 'the move is undone');
+    const redone = await svc.call('redo', {});
+    assert.ok(redone.ok);
+    assert.deepEqual([faceOf('woman-2.jpg').person_id, faceOf('woman-2.jpg').source], [man, 'user']);
+  });
+
+  test('face ids are never given twice: the photo holding the highest ids, looked at again, gets new ones', async () => {
+    const highest = svc.db.prepare('SELECT MAX(id) FROM faces').pluck().get() as number;
+    const last = svc.db.prepare('SELECT photo_id FROM faces WHERE id = ?').pluck().get(highest) as number;
+    const rel = (svc.db.prepare('SELECT rel_path FROM photos WHERE id = ?').get(last) as { rel_path: string }).rel_path;
+    await photo(path.join(root, rel), collage, 21, [{ who: 'man', x: 260, y: 200, size: 250 }]);
+    assert.equal((await svc.organize({ train: false, objects: false }).done).state, 'done');
+    const ids = svc.db.prepare('SELECT id FROM faces WHERE photo_id = ?').pluck().all(last) as number[];
+    assert.ok(ids.length > 0 && ids.every((i) => i > highest), `new ids ${ids.join(',')} above ${highest}`);
   });
 });
