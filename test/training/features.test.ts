@@ -49,7 +49,7 @@ void describe('training features', () => {
     const tf = manifest.trainFeatures;
     assert.ok(tf);
     const source = decodeModel(new Uint8Array(fs.readFileSync(modelPath)));
-    const model = trainFeaturesModel(source, tf);
+    const model = trainFeaturesModel(source, storedFeatures(tf));
     const n = 2;
     const shape = [n, manifest.input.height, manifest.input.width, 3];
     const x = makeImages(n, shape[1], shape[2], 255, 11);
@@ -92,7 +92,7 @@ void describe('training features', () => {
     const tf = manifest.trainFeatures!;
     const shape = [2, manifest.input.height, manifest.input.width, 3];
     const x = makeImages(2, shape[1], shape[2], 255, 3);
-    const plain = (await run(trainFeaturesModel(source, tf), x, shape))[TRAIN_FEATURES];
+    const plain = (await run(trainFeaturesModel(source, storedFeatures(tf)), x, shape))[TRAIN_FEATURES];
     const unit = (await run(trainFeaturesModel(source, { ...tf, unitParts: true }), x, shape))[TRAIN_FEATURES];
     const sizes = [tf.dim - manifest.output.dim, manifest.output.dim];
     for (let b = 0; b < 2; b++) {
@@ -107,13 +107,14 @@ void describe('training features', () => {
       }
     }
     // The library stores plain features and scales them where they are read: the same numbers.
-    const spec = { ...tf, unitParts: true, partDims: sizes };
-    assert.deepEqual(storedFeatures(spec), { ...tf, partDims: sizes });
+    // (With the manifest's own part sizes where it names them: wrong ones would scale the wrong slices here.)
+    const spec = { ...tf, unitParts: true, partDims: tf.partDims ?? sizes };
+    assert.deepEqual(storedFeatures(spec), { pooled: tf.pooled, dim: tf.dim, partDims: spec.partDims });
     const scaled = adapterInput(spec, plain.slice());
     const err = Math.max(...scaled.map((v, i) => Math.abs(v - unit[i])));
     assert.ok(err < 1e-6, `scaled where read: max |difference| ${err}`);
-    assert.throws(() => adapterInput({ ...tf, unitParts: true }, plain.slice()), /needs partDims/);
-    assert.equal(adapterInput(tf, plain), plain, 'plain features pass as they are');
+    assert.throws(() => adapterInput({ pooled: tf.pooled, dim: tf.dim, unitParts: true }, plain.slice()), /needs partDims/);
+    assert.equal(adapterInput(storedFeatures(tf), plain), plain, 'plain features pass as they are');
   });
 
   void it("with unitParts, a version's adapter reads the stored plain features and equals its merged encoder", async () => {
